@@ -1,0 +1,91 @@
+/// Why the core refused a plan.
+///
+/// Payloads are integers (offsets, sizes, indices) so that raising one never allocates on a
+/// device; host tools turn them into sentences (`PlanError.description` in HalfStepPlanner).
+public enum PlanError: Error, Equatable {
+    /// The buffer is shorter than a header: `bytes` found, 64 needed.
+    case tooSmall(bytes: Int)
+    /// The buffer's start is not 16-byte aligned, so fp16/fp32 data in place cannot be read.
+    case misalignedBuffer(address: UInt)
+    /// The first four bytes are not `"HSPL"`.
+    case badMagic(found: UInt32)
+    /// A format version this core does not read.
+    case unsupportedVersion(found: UInt16, supported: UInt16)
+    /// The header's size fields do not match the buffer.
+    case sizeMismatch(header: Int, actual: Int)
+    /// The CRC-32 over bytes 16 ..< end does not match the header.
+    case badChecksum(stored: UInt32, computed: UInt32)
+    /// A section (`PlanSection`) reaches outside the file or is misaligned.
+    case sectionOutOfBounds(section: PlanSection, offset: Int, bytes: Int, fileBytes: Int)
+    /// Tensor `index` is malformed.
+    case tensor(index: Int, problem: TensorProblem)
+    /// Op `index` of the step program is malformed.
+    case op(index: Int, problem: OpProblem)
+    /// The training configuration is malformed.
+    case config(problem: ConfigProblem)
+    /// The arena handed to the trainer is smaller than the plan needs, bytes.
+    case arenaTooSmall(needed: Int, available: Int)
+}
+
+/// The sections of a plan file.
+public enum PlanSection: UInt8, Equatable {
+    case header = 1, tensorTable, opTable, config, names, data
+}
+
+/// What is wrong with one tensor record.
+public enum TensorProblem: Equatable {
+    case badDType(raw: UInt8)
+    case badRegion(raw: UInt8)
+    case badRole(raw: UInt8)
+    case badRank(rank: Int)
+    /// `bytes` does not equal element count × element width.
+    case sizeMismatch(expected: Int, found: Int)
+    /// The tensor reaches past the arena's end.
+    case outsideArena(offset: Int, bytes: Int, arenaBytes: Int)
+    /// The tensor (or its initial value) reaches past the data section's end.
+    case outsideData(offset: Int, bytes: Int, dataBytes: Int)
+    /// The offset is not a multiple of the element width.
+    case misaligned(offset: Int)
+    /// The name range reaches outside the names section.
+    case nameOutOfBounds
+    /// A trainable or flash tensor with no initial value, or a flash tensor marked trainable.
+    case inconsistentFlags(flags: UInt16)
+}
+
+/// What is wrong with one op record.
+public enum OpProblem: Error, Equatable {
+    case badOpcode(raw: UInt16)
+    case badPhase(raw: UInt8)
+    /// Ops must appear forward, loss, backward, update, in that order.
+    case phaseOutOfOrder
+    /// A required operand slot is empty.
+    case missingOperand(slot: Int)
+    /// An operand names a tensor index past the table.
+    case operandOutOfRange(slot: Int, tensor: Int)
+    /// An operand's element type is not one this op accepts.
+    case operandDType(slot: Int, tensor: Int)
+    /// An operand's element count disagrees with the op's parameters.
+    case operandShape(slot: Int, tensor: Int, expected: Int, found: Int)
+    /// The op would write a tensor that lives in flash.
+    case writesFlash(slot: Int, tensor: Int)
+    /// The op writes a tensor it also reads where that is not allowed.
+    case forbiddenAlias(slot: Int, tensor: Int)
+    /// A parameter slot holds a value the op cannot run with.
+    case badParameter(slot: Int, value: UInt32)
+}
+
+/// What is wrong with the training configuration.
+public enum ConfigProblem: Error, Equatable {
+    case badOptimizer(raw: UInt8)
+    case badLossScaleMode(raw: UInt8)
+    case badStateDType(raw: UInt8)
+    case badAccumulation(raw: UInt8)
+    case zeroBatch
+    case zeroClasses
+    /// A hyperparameter is NaN, infinite or out of its range (slot = byte offset in the config).
+    case badHyperparameter(byteOffset: Int)
+    /// A tensor reference (input, labels, logits, loss) is out of range or of the wrong kind.
+    case badTensorReference(byteOffset: Int, tensor: Int)
+    /// The program has no loss op, or more than one.
+    case lossOpCount(found: Int)
+}

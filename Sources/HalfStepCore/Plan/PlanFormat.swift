@@ -1,0 +1,134 @@
+/// The `.hsplan` binary format, version 1: every constant and record layout, defined once.
+///
+/// The host planner writes plans through these definitions and the core reads them in place, so
+/// the two cannot drift apart. All integers are little-endian; floats are IEEE binary32 bits.
+///
+/// ```
+/// offset  size  field
+///      0    64  header          (PlanHeader)
+///      …  48·T  tensor table    (TensorRecord × tensorCount)
+///      …  48·O  step program    (OpRecord × opCount, ordered forward, loss, backward, update)
+///      …    64  training config (TrainingConfig)
+///      …     …  names           (UTF-8, for tools; the device never reads them)
+///      …     …  data            (16-byte aligned: frozen weights, initial values of trainable tensors)
+/// ```
+/// The CRC-32 covers bytes `16 ..< fileBytes`, everything after the CRC field itself.
+public enum PlanFormat {
+    /// `"HSPL"` read as a little-endian UInt32.
+    public static let magic: UInt32 = 0x4C50_5348
+    /// The format version this core reads and the planner writes.
+    public static let version: UInt16 = 1
+    /// Header size in bytes.
+    public static let headerBytes = 64
+    /// Tensor record size in bytes.
+    public static let tensorRecordBytes = 48
+    /// Op record size in bytes.
+    public static let opRecordBytes = 48
+    /// Training config size in bytes.
+    public static let configBytes = 64
+    /// First byte covered by the CRC.
+    public static let crcStart = 16
+    /// Alignment of the data section and of every arena offset, in bytes.
+    public static let alignment = 16
+    /// Largest rank a tensor record holds.
+    public static let maxRank = 4
+    /// Operand slots per op record.
+    public static let maxOperands = 8
+    /// Parameter slots (UInt32) per op record.
+    public static let maxParams = 7
+    /// Operand value meaning "no tensor".
+    public static let noTensor: UInt16 = 0xFFFF
+}
+
+/// Element type of a tensor.
+public enum DType: UInt8 {
+    case float16 = 1
+    case float32 = 2
+    case int32 = 3
+
+    /// Bytes per element.
+    @inlinable
+    public var byteWidth: Int {
+        switch self {
+        case .float16: return 2
+        case .float32, .int32: return 4
+        }
+    }
+}
+
+/// Where a tensor lives on the device.
+public enum Region: UInt8 {
+    /// In the SRAM arena, at an offset from the arena base.
+    case arena = 1
+    /// In the plan's data section (flash on a device), read-only.
+    case flash = 2
+}
+
+/// What a tensor is for; drives memory accounting and which checks the verifier applies.
+public enum TensorRole: UInt8 {
+    case input = 1
+    case labels = 2
+    case activation = 3
+    case activationGradient = 4
+    /// A model weight or bias as compute reads it (fp16, or fp32 when it is the master copy).
+    case weight = 5
+    case weightGradient = 6
+    /// An fp32 master copy of a trainable weight (compute reads it rounded to fp16).
+    case masterWeight = 7
+    case optimizerState = 8
+    case loss = 9
+    case scratch = 10
+}
+
+/// Phase of the step program an op belongs to.
+public enum Phase: UInt8 {
+    case forward = 0
+    case loss = 1
+    case backward = 2
+    case update = 3
+}
+
+/// The operations of a step program. Operand and parameter slots per opcode are listed with each.
+public enum OpCode: UInt16 {
+    /// operands `[x, W, b?, y]`; params `[N, K, M, alpha bits, beta bits]`.
+    case denseForward = 1
+    /// operands `[dy, x, W, dx?, dW?, db?]`; params `[N, K, M, alpha bits, beta bits]`.
+    case denseBackward = 2
+    /// operands `[x, y]` (may be the same tensor); params `[N, elements per sample]`.
+    case reluForward = 3
+    /// operands `[dy, y, dx]` (`dx` may be `dy`); params `[N, elements per sample]`.
+    case reluBackward = 4
+    /// operands `[logits, labels, loss, dlogits]`; params `[N, classes]`.
+    case softmaxCrossEntropy = 5
+    /// operands `[param, grad, momentum?]`; params `[elements, UpdateMode]`.
+    case sgdUpdate = 6
+    /// operands `[param, grad, m, v]`; params `[elements, UpdateMode]`.
+    case adamUpdate = 7
+}
+
+/// How a trainable tensor absorbs its update.
+public enum UpdateMode: UInt8 {
+    /// The parameter tensor is an fp32 master copy; compute reads it rounded to fp16.
+    case fp32Master = 1
+    /// The parameter tensor is fp16; each update rounds to nearest.
+    case fp16 = 2
+}
+
+/// The optimizer a plan trains with.
+public enum OptimizerKind: UInt8 {
+    /// SGD with optional momentum and L2 weight decay (PyTorch `torch.optim.SGD`).
+    case sgd = 1
+    /// Adam with L2 weight decay added to the gradient (PyTorch `torch.optim.Adam`).
+    case adam = 2
+    /// Adam with decoupled weight decay (PyTorch `torch.optim.AdamW`).
+    case adamW = 3
+}
+
+/// How the loss is scaled before backward.
+public enum LossScaleMode: UInt8 {
+    case none = 0
+    /// A fixed scale, `TrainingConfig.initialLossScale`.
+    case fixed = 1
+    /// PyTorch `GradScaler` behaviour: grow after `growthInterval` clean steps, back off on overflow.
+    case dynamic = 2
+}

@@ -1,0 +1,381 @@
+/// The fixed-size records of a plan, decoded from and encoded to their byte layout.
+///
+/// Each record's byte layout is spelled out once, in its `init(from:)` / `store(to:)` pair.
+
+/// The 64-byte header at the start of every plan.
+public struct PlanHeader: Equatable {
+    public var magic: UInt32 = PlanFormat.magic            // 0
+    public var version: UInt16 = PlanFormat.version        // 4
+    public var headerBytes: UInt16 = UInt16(PlanFormat.headerBytes) // 6
+    /// Whole file, bytes.
+    public var fileBytes: UInt32 = 0                       // 8
+    /// CRC-32 of bytes `crcStart ..< fileBytes`.
+    public var crc: UInt32 = 0                             // 12
+    public var tensorCount: UInt32 = 0                     // 16
+    public var tensorTableOffset: UInt32 = 0               // 20
+    public var opCount: UInt32 = 0                         // 24
+    public var opTableOffset: UInt32 = 0                   // 28
+    public var configOffset: UInt32 = 0                    // 32
+    public var configBytes: UInt32 = UInt32(PlanFormat.configBytes) // 36
+    /// Start of the data section (flash-resident tensor contents), bytes from file start.
+    public var dataOffset: UInt32 = 0                      // 40
+    public var dataBytes: UInt32 = 0                       // 44
+    /// SRAM the plan needs for its arena, bytes.
+    public var arenaBytes: UInt32 = 0                      // 48
+    public var namesOffset: UInt32 = 0                     // 52
+    public var namesBytes: UInt32 = 0                      // 56
+
+    public init() {}
+
+    /// Decodes a header from 64 readable bytes.
+    public init(from p: UnsafeRawPointer) {
+        magic = ByteIO.u32(p, 0)
+        version = ByteIO.u16(p, 4)
+        headerBytes = ByteIO.u16(p, 6)
+        fileBytes = ByteIO.u32(p, 8)
+        crc = ByteIO.u32(p, 12)
+        tensorCount = ByteIO.u32(p, 16)
+        tensorTableOffset = ByteIO.u32(p, 20)
+        opCount = ByteIO.u32(p, 24)
+        opTableOffset = ByteIO.u32(p, 28)
+        configOffset = ByteIO.u32(p, 32)
+        configBytes = ByteIO.u32(p, 36)
+        dataOffset = ByteIO.u32(p, 40)
+        dataBytes = ByteIO.u32(p, 44)
+        arenaBytes = ByteIO.u32(p, 48)
+        namesOffset = ByteIO.u32(p, 52)
+        namesBytes = ByteIO.u32(p, 56)
+    }
+
+    /// Encodes into 64 writable bytes (the reserved tail is zeroed).
+    public func store(to p: UnsafeMutableRawPointer) {
+        ByteIO.put(p, 0, magic)
+        ByteIO.put(p, 4, version)
+        ByteIO.put(p, 6, headerBytes)
+        ByteIO.put(p, 8, fileBytes)
+        ByteIO.put(p, 12, crc)
+        ByteIO.put(p, 16, tensorCount)
+        ByteIO.put(p, 20, tensorTableOffset)
+        ByteIO.put(p, 24, opCount)
+        ByteIO.put(p, 28, opTableOffset)
+        ByteIO.put(p, 32, configOffset)
+        ByteIO.put(p, 36, configBytes)
+        ByteIO.put(p, 40, dataOffset)
+        ByteIO.put(p, 44, dataBytes)
+        ByteIO.put(p, 48, arenaBytes)
+        ByteIO.put(p, 52, namesOffset)
+        ByteIO.put(p, 56, namesBytes)
+        ByteIO.put(p, 60, UInt32(0))
+    }
+}
+
+/// One row of the tensor table (48 bytes).
+public struct TensorRecord: Equatable {
+    /// Name, as a byte range of the names section.
+    public var nameOffset: UInt32 = 0                      // 0
+    public var nameBytes: UInt16 = 0                       // 4
+    public var dtypeRaw: UInt8 = DType.float16.rawValue    // 6
+    public var regionRaw: UInt8 = Region.arena.rawValue    // 7
+    public var roleRaw: UInt8 = TensorRole.activation.rawValue // 8
+    public var rank: UInt8 = 0                             // 9
+    public var flags: UInt16 = 0                           // 10
+    /// Dimensions; unused ones are 0. Element count is the product of the first `rank`.
+    public var dims: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0) // 12
+    /// Arena offset (region arena) or data-section offset (region flash), bytes.
+    public var offset: UInt32 = 0                          // 28
+    /// Size in bytes (element count × element width).
+    public var bytes: UInt32 = 0                           // 32
+    /// Data-section offset of the initial contents when `hasInitialValue` is set, bytes.
+    public var initOffset: UInt32 = 0                      // 36
+
+    /// Flag: the arena tensor is filled from `initOffset` when training starts.
+    public static let hasInitialValue: UInt16 = 1 << 0
+    /// Flag: the first dimension is the batch.
+    public static let batchMajor: UInt16 = 1 << 1
+    /// Flag: the tensor is a trainable parameter (its values change during training).
+    public static let trainable: UInt16 = 1 << 2
+
+    public init() {}
+
+    public var dtype: DType? { DType(rawValue: dtypeRaw) }
+    public var region: Region? { Region(rawValue: regionRaw) }
+    public var role: TensorRole? { TensorRole(rawValue: roleRaw) }
+
+    /// Dimension `i` (0 ..< 4).
+    public func dim(_ i: Int) -> Int {
+        switch i {
+        case 0: return Int(dims.0)
+        case 1: return Int(dims.1)
+        case 2: return Int(dims.2)
+        default: return Int(dims.3)
+        }
+    }
+
+    /// Sets dimension `i` (0 ..< 4).
+    public mutating func setDim(_ i: Int, _ value: Int) {
+        let v = UInt32(truncatingIfNeeded: value)
+        switch i {
+        case 0: dims.0 = v
+        case 1: dims.1 = v
+        case 2: dims.2 = v
+        default: dims.3 = v
+        }
+    }
+
+    /// Product of the first `rank` dimensions, or nil on overflow / an out-of-range rank.
+    public var elementCount: Int? {
+        if Int(rank) > PlanFormat.maxRank { return nil }
+        var n = 1
+        var i = 0
+        while i < Int(rank) {
+            let (p, o) = n.multipliedReportingOverflow(by: dim(i))
+            if o { return nil }
+            n = p
+            i += 1
+        }
+        return n
+    }
+
+    public init(from p: UnsafeRawPointer) {
+        nameOffset = ByteIO.u32(p, 0)
+        nameBytes = ByteIO.u16(p, 4)
+        dtypeRaw = ByteIO.u8(p, 6)
+        regionRaw = ByteIO.u8(p, 7)
+        roleRaw = ByteIO.u8(p, 8)
+        rank = ByteIO.u8(p, 9)
+        flags = ByteIO.u16(p, 10)
+        dims = (ByteIO.u32(p, 12), ByteIO.u32(p, 16), ByteIO.u32(p, 20), ByteIO.u32(p, 24))
+        offset = ByteIO.u32(p, 28)
+        bytes = ByteIO.u32(p, 32)
+        initOffset = ByteIO.u32(p, 36)
+    }
+
+    public func store(to p: UnsafeMutableRawPointer) {
+        ByteIO.put(p, 0, nameOffset)
+        ByteIO.put(p, 4, nameBytes)
+        ByteIO.put(p, 6, dtypeRaw)
+        ByteIO.put(p, 7, regionRaw)
+        ByteIO.put(p, 8, roleRaw)
+        ByteIO.put(p, 9, rank)
+        ByteIO.put(p, 10, flags)
+        ByteIO.put(p, 12, dims.0)
+        ByteIO.put(p, 16, dims.1)
+        ByteIO.put(p, 20, dims.2)
+        ByteIO.put(p, 24, dims.3)
+        ByteIO.put(p, 28, offset)
+        ByteIO.put(p, 32, bytes)
+        ByteIO.put(p, 36, initOffset)
+        ByteIO.put(p, 40, UInt32(0))
+        ByteIO.put(p, 44, UInt32(0))
+    }
+
+    public static func == (a: TensorRecord, b: TensorRecord) -> Bool {
+        a.nameOffset == b.nameOffset && a.nameBytes == b.nameBytes && a.dtypeRaw == b.dtypeRaw
+            && a.regionRaw == b.regionRaw && a.roleRaw == b.roleRaw && a.rank == b.rank && a.flags == b.flags
+            && a.dims.0 == b.dims.0 && a.dims.1 == b.dims.1 && a.dims.2 == b.dims.2 && a.dims.3 == b.dims.3
+            && a.offset == b.offset && a.bytes == b.bytes && a.initOffset == b.initOffset
+    }
+}
+
+/// One operation of the step program (48 bytes).
+public struct OpRecord: Equatable {
+    public var opcodeRaw: UInt16 = 0                       // 0
+    public var phaseRaw: UInt8 = 0                         // 2
+    public var operandCount: UInt8 = 0                     // 3
+    /// Tensor indices, `PlanFormat.noTensor` where absent.
+    public var operands: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) =
+        (0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF) // 4
+    /// Opcode-specific integers or float bit patterns (see `OpCode`).
+    public var params: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0) // 20
+
+    public init() {}
+
+    public var opcode: OpCode? { OpCode(rawValue: opcodeRaw) }
+    public var phase: Phase? { Phase(rawValue: phaseRaw) }
+
+    /// Operand slot `i` (0 ..< 8) as a tensor index, or nil when the slot is empty.
+    public func operand(_ i: Int) -> Int? {
+        let raw: UInt16
+        switch i {
+        case 0: raw = operands.0
+        case 1: raw = operands.1
+        case 2: raw = operands.2
+        case 3: raw = operands.3
+        case 4: raw = operands.4
+        case 5: raw = operands.5
+        case 6: raw = operands.6
+        default: raw = operands.7
+        }
+        return raw == PlanFormat.noTensor ? nil : Int(raw)
+    }
+
+    /// Sets operand slot `i`; nil empties it.
+    public mutating func setOperand(_ i: Int, _ tensor: Int?) {
+        let raw = tensor.map { UInt16(truncatingIfNeeded: $0) } ?? PlanFormat.noTensor
+        switch i {
+        case 0: operands.0 = raw
+        case 1: operands.1 = raw
+        case 2: operands.2 = raw
+        case 3: operands.3 = raw
+        case 4: operands.4 = raw
+        case 5: operands.5 = raw
+        case 6: operands.6 = raw
+        default: operands.7 = raw
+        }
+    }
+
+    /// Parameter slot `i` (0 ..< 7) as an integer.
+    public func param(_ i: Int) -> Int { Int(paramBits(i)) }
+
+    /// Parameter slot `i` as a Float.
+    public func floatParam(_ i: Int) -> Float { Float(bitPattern: paramBits(i)) }
+
+    /// Parameter slot `i`, raw.
+    public func paramBits(_ i: Int) -> UInt32 {
+        switch i {
+        case 0: return params.0
+        case 1: return params.1
+        case 2: return params.2
+        case 3: return params.3
+        case 4: return params.4
+        case 5: return params.5
+        default: return params.6
+        }
+    }
+
+    /// Sets parameter slot `i` to raw bits.
+    public mutating func setParamBits(_ i: Int, _ v: UInt32) {
+        switch i {
+        case 0: params.0 = v
+        case 1: params.1 = v
+        case 2: params.2 = v
+        case 3: params.3 = v
+        case 4: params.4 = v
+        case 5: params.5 = v
+        default: params.6 = v
+        }
+    }
+
+    public init(from p: UnsafeRawPointer) {
+        opcodeRaw = ByteIO.u16(p, 0)
+        phaseRaw = ByteIO.u8(p, 2)
+        operandCount = ByteIO.u8(p, 3)
+        operands = (ByteIO.u16(p, 4), ByteIO.u16(p, 6), ByteIO.u16(p, 8), ByteIO.u16(p, 10),
+                    ByteIO.u16(p, 12), ByteIO.u16(p, 14), ByteIO.u16(p, 16), ByteIO.u16(p, 18))
+        params = (ByteIO.u32(p, 20), ByteIO.u32(p, 24), ByteIO.u32(p, 28), ByteIO.u32(p, 32),
+                  ByteIO.u32(p, 36), ByteIO.u32(p, 40), ByteIO.u32(p, 44))
+    }
+
+    public func store(to p: UnsafeMutableRawPointer) {
+        ByteIO.put(p, 0, opcodeRaw)
+        ByteIO.put(p, 2, phaseRaw)
+        ByteIO.put(p, 3, operandCount)
+        var i = 0
+        while i < PlanFormat.maxOperands {
+            ByteIO.put(p, 4 + 2 * i, operand(i).map { UInt16(truncatingIfNeeded: $0) } ?? PlanFormat.noTensor)
+            i += 1
+        }
+        i = 0
+        while i < PlanFormat.maxParams {
+            ByteIO.put(p, 20 + 4 * i, paramBits(i))
+            i += 1
+        }
+    }
+
+    public static func == (a: OpRecord, b: OpRecord) -> Bool {
+        if a.opcodeRaw != b.opcodeRaw || a.phaseRaw != b.phaseRaw || a.operandCount != b.operandCount { return false }
+        var i = 0
+        while i < PlanFormat.maxOperands { if a.operand(i) != b.operand(i) { return false }; i += 1 }
+        i = 0
+        while i < PlanFormat.maxParams { if a.paramBits(i) != b.paramBits(i) { return false }; i += 1 }
+        return true
+    }
+}
+
+/// The training configuration (64 bytes): everything `train` needs besides the tensors and ops.
+public struct TrainingConfig: Equatable {
+    public var optimizerRaw: UInt8 = OptimizerKind.sgd.rawValue      // 0
+    public var lossScaleModeRaw: UInt8 = LossScaleMode.none.rawValue // 1
+    /// 0: fp32 accumulation in every dot product (the only mode of format v1).
+    public var accumulate: UInt8 = 0                                 // 2
+    /// Element type of optimizer state (momentum, Adam moments).
+    public var stateDTypeRaw: UInt8 = DType.float32.rawValue         // 3
+    /// Samples per step.
+    public var batch: UInt32 = 1                                     // 4
+    public var learningRate: Float = 0.01                            // 8
+    /// SGD momentum, or Adam's beta1.
+    public var momentum: Float = 0                                   // 12
+    public var weightDecay: Float = 0                                // 16
+    /// Adam's beta2.
+    public var beta2: Float = 0.999                                  // 20
+    /// Adam's epsilon, added in fp32 arithmetic.
+    public var epsilon: Float = 1e-8                                 // 24
+    public var initialLossScale: Float = 1                           // 28
+    public var growthFactor: Float = 2                               // 32
+    public var backoffFactor: Float = 0.5                            // 36
+    /// Clean steps before a dynamic scale grows.
+    public var growthInterval: UInt32 = 2000                         // 40
+    public var inputTensor: UInt16 = 0                               // 44
+    public var labelsTensor: UInt16 = 0                              // 46
+    public var logitsTensor: UInt16 = 0                              // 48
+    public var lossTensor: UInt16 = 0                                // 50
+    public var classes: UInt32 = 0                                   // 52
+    /// Seed for anything random on the device (reserved for stochastic rounding).
+    public var seed: UInt32 = 0                                      // 56
+    /// Input elements per sample.
+    public var inputFeatures: UInt32 = 0                             // 60
+
+    public init() {}
+
+    public var optimizer: OptimizerKind? { OptimizerKind(rawValue: optimizerRaw) }
+    public var lossScaleMode: LossScaleMode? { LossScaleMode(rawValue: lossScaleModeRaw) }
+    public var stateDType: DType? { DType(rawValue: stateDTypeRaw) }
+
+    public init(from p: UnsafeRawPointer) {
+        optimizerRaw = ByteIO.u8(p, 0)
+        lossScaleModeRaw = ByteIO.u8(p, 1)
+        accumulate = ByteIO.u8(p, 2)
+        stateDTypeRaw = ByteIO.u8(p, 3)
+        batch = ByteIO.u32(p, 4)
+        learningRate = ByteIO.f32(p, 8)
+        momentum = ByteIO.f32(p, 12)
+        weightDecay = ByteIO.f32(p, 16)
+        beta2 = ByteIO.f32(p, 20)
+        epsilon = ByteIO.f32(p, 24)
+        initialLossScale = ByteIO.f32(p, 28)
+        growthFactor = ByteIO.f32(p, 32)
+        backoffFactor = ByteIO.f32(p, 36)
+        growthInterval = ByteIO.u32(p, 40)
+        inputTensor = ByteIO.u16(p, 44)
+        labelsTensor = ByteIO.u16(p, 46)
+        logitsTensor = ByteIO.u16(p, 48)
+        lossTensor = ByteIO.u16(p, 50)
+        classes = ByteIO.u32(p, 52)
+        seed = ByteIO.u32(p, 56)
+        inputFeatures = ByteIO.u32(p, 60)
+    }
+
+    public func store(to p: UnsafeMutableRawPointer) {
+        ByteIO.put(p, 0, optimizerRaw)
+        ByteIO.put(p, 1, lossScaleModeRaw)
+        ByteIO.put(p, 2, accumulate)
+        ByteIO.put(p, 3, stateDTypeRaw)
+        ByteIO.put(p, 4, batch)
+        ByteIO.put(p, 8, learningRate)
+        ByteIO.put(p, 12, momentum)
+        ByteIO.put(p, 16, weightDecay)
+        ByteIO.put(p, 20, beta2)
+        ByteIO.put(p, 24, epsilon)
+        ByteIO.put(p, 28, initialLossScale)
+        ByteIO.put(p, 32, growthFactor)
+        ByteIO.put(p, 36, backoffFactor)
+        ByteIO.put(p, 40, growthInterval)
+        ByteIO.put(p, 44, inputTensor)
+        ByteIO.put(p, 46, labelsTensor)
+        ByteIO.put(p, 48, logitsTensor)
+        ByteIO.put(p, 50, lossTensor)
+        ByteIO.put(p, 52, classes)
+        ByteIO.put(p, 56, seed)
+        ByteIO.put(p, 60, inputFeatures)
+    }
+}

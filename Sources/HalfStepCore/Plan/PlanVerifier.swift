@@ -1,0 +1,265 @@
+/// The checks that make a plan safe to run: after them no kernel can read or write outside the
+/// arena or the plan, and nothing writes to flash.
+///
+/// On a device a bad plan would otherwise corrupt memory silently, so every field the trainer
+/// later trusts is checked here, once, before the first step.
+public enum PlanVerifier {
+    /// Checks magic, version, sizes, CRC and section bounds; returns the header.
+    public static func verifyHeader(_ bytes: UnsafeRawBufferPointer) throws(PlanError) -> PlanHeader {
+        guard let base = bytes.baseAddress, bytes.count >= PlanFormat.headerBytes else {
+            throw .tooSmall(bytes: bytes.count)
+        }
+        let address = UInt(bitPattern: base)
+        if address % UInt(PlanFormat.alignment) != 0 { throw .misalignedBuffer(address: address) }
+        let h = PlanHeader(from: base)
+        if h.magic != PlanFormat.magic { throw .badMagic(found: h.magic) }
+        if h.version != PlanFormat.version {
+            throw .unsupportedVersion(found: h.version, supported: PlanFormat.version)
+        }
+        if Int(h.headerBytes) != PlanFormat.headerBytes {
+            throw .sizeMismatch(header: Int(h.headerBytes), actual: PlanFormat.headerBytes)
+        }
+        if Int(h.fileBytes) != bytes.count { throw .sizeMismatch(header: Int(h.fileBytes), actual: bytes.count) }
+        let covered = UnsafeRawBufferPointer(rebasing: bytes[PlanFormat.crcStart...])
+        let crc = CRC32.checksum(covered)
+        if crc != h.crc { throw .badChecksum(stored: h.crc, computed: crc) }
+
+        let file = bytes.count
+        try section(.tensorTable, Int(h.tensorTableOffset), Int(h.tensorCount), PlanFormat.tensorRecordBytes, 4, file)
+        try section(.opTable, Int(h.opTableOffset), Int(h.opCount), PlanFormat.opRecordBytes, 4, file)
+        if Int(h.configBytes) != PlanFormat.configBytes {
+            throw .sectionOutOfBounds(section: .config, offset: Int(h.configOffset), bytes: Int(h.configBytes), fileBytes: file)
+        }
+        try section(.config, Int(h.configOffset), 1, PlanFormat.configBytes, 4, file)
+        try section(.names, Int(h.namesOffset), Int(h.namesBytes), 1, 1, file)
+        try section(.data, Int(h.dataOffset), Int(h.dataBytes), 1, PlanFormat.alignment, file)
+        if h.tensorCount >= UInt32(PlanFormat.noTensor) {
+            throw .sectionOutOfBounds(section: .tensorTable, offset: Int(h.tensorTableOffset), bytes: Int(h.tensorCount), fileBytes: file)
+        }
+        return h
+    }
+
+    /// `count` records of `width` bytes at `offset` must lie inside the file, after the header.
+    static func section(_ s: PlanSection, _ offset: Int, _ count: Int, _ width: Int, _ align: Int, _ file: Int) throws(PlanError) {
+        let size = count * width   // count < 2^32 and width ≤ 64: no overflow on a 32-bit device either? guard below
+        if count > file || offset < PlanFormat.headerBytes || offset % align != 0 || size > file || offset > file - size {
+            throw .sectionOutOfBounds(section: s, offset: offset, bytes: count > file ? count : size, fileBytes: file)
+        }
+    }
+
+    /// Checks every tensor, op and the config against each other.
+    public static func verifyBody(_ plan: Plan) throws(PlanError) {
+        let h = plan.header
+        var i = 0
+        while i < plan.tensorCount {
+            try verifyTensor(plan.tensor(i), index: i, header: h)
+            i += 1
+        }
+        var lossOps = 0
+        var lastPhase: UInt8 = 0
+        i = 0
+        while i < plan.opCount {
+            let op = plan.op(i)
+            guard op.phase != nil else { throw .op(index: i, problem: .badPhase(raw: op.phaseRaw)) }
+            if op.phaseRaw < lastPhase { throw .op(index: i, problem: .phaseOutOfOrder) }
+            lastPhase = op.phaseRaw
+            if op.phase == .loss { lossOps += 1 }
+            do throws(OpProblem) {
+                try OpChecks(plan: plan, op: op).run()
+            } catch {
+                throw .op(index: i, problem: error)
+            }
+            i += 1
+        }
+        do throws(ConfigProblem) {
+            try verifyConfig(plan)
+            if lossOps != 1 { throw .lossOpCount(found: lossOps) }
+        } catch {
+            throw .config(problem: error)
+        }
+    }
+
+    static func verifyTensor(_ t: TensorRecord, index: Int, header h: PlanHeader) throws(PlanError) {
+        func fail(_ p: TensorProblem) -> PlanError { .tensor(index: index, problem: p) }
+        guard let dtype = t.dtype else { throw fail(.badDType(raw: t.dtypeRaw)) }
+        guard let region = t.region else { throw fail(.badRegion(raw: t.regionRaw)) }
+        guard t.role != nil else { throw fail(.badRole(raw: t.roleRaw)) }
+        guard t.rank >= 1, let elements = t.elementCount else { throw fail(.badRank(rank: Int(t.rank))) }
+        let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.byteWidth)
+        if overflow || expected != Int(t.bytes) { throw fail(.sizeMismatch(expected: overflow ? -1 : expected, found: Int(t.bytes))) }
+        let offset = Int(t.offset), bytes = Int(t.bytes)
+        if offset % dtype.byteWidth != 0 { throw fail(.misaligned(offset: offset)) }
+        let trainable = t.flags & TensorRecord.trainable != 0
+        let hasInit = t.flags & TensorRecord.hasInitialValue != 0
+        switch region {
+        case .arena:
+            if bytes > Int(h.arenaBytes) || offset > Int(h.arenaBytes) - bytes {
+                throw fail(.outsideArena(offset: offset, bytes: bytes, arenaBytes: Int(h.arenaBytes)))
+            }
+            if trainable && !hasInit { throw fail(.inconsistentFlags(flags: t.flags)) }
+            if hasInit {
+                let initOffset = Int(t.initOffset)
+                if initOffset % dtype.byteWidth != 0 { throw fail(.misaligned(offset: initOffset)) }
+                if bytes > Int(h.dataBytes) || initOffset > Int(h.dataBytes) - bytes {
+                    throw fail(.outsideData(offset: initOffset, bytes: bytes, dataBytes: Int(h.dataBytes)))
+                }
+            }
+        case .flash:
+            if trainable { throw fail(.inconsistentFlags(flags: t.flags)) }
+            if bytes > Int(h.dataBytes) || offset > Int(h.dataBytes) - bytes {
+                throw fail(.outsideData(offset: offset, bytes: bytes, dataBytes: Int(h.dataBytes)))
+            }
+        }
+        if Int(t.nameOffset) > Int(h.namesBytes) || Int(t.nameBytes) > Int(h.namesBytes) - Int(t.nameOffset) {
+            throw fail(.nameOutOfBounds)
+        }
+    }
+
+    static func verifyConfig(_ plan: Plan) throws(ConfigProblem) {
+        let c = plan.config
+        guard c.optimizer != nil else { throw .badOptimizer(raw: c.optimizerRaw) }
+        guard c.lossScaleMode != nil else { throw .badLossScaleMode(raw: c.lossScaleModeRaw) }
+        guard let state = c.stateDType, state != .int32 else { throw .badStateDType(raw: c.stateDTypeRaw) }
+        if c.accumulate != 0 { throw .badAccumulation(raw: c.accumulate) }
+        if c.batch == 0 { throw .zeroBatch }
+        if c.classes == 0 { throw .zeroClasses }
+        func finite(_ v: Float, _ at: Int, min: Float = 0) throws(ConfigProblem) {
+            if !v.isFinite || v < min { throw .badHyperparameter(byteOffset: at) }
+        }
+        try finite(c.learningRate, 8)
+        try finite(c.momentum, 12)
+        if c.momentum >= 1 { throw .badHyperparameter(byteOffset: 12) }
+        try finite(c.weightDecay, 16)
+        try finite(c.beta2, 20)
+        if c.beta2 >= 1 { throw .badHyperparameter(byteOffset: 20) }
+        try finite(c.epsilon, 24)
+        try finite(c.initialLossScale, 28)
+        if !(c.initialLossScale > 0) { throw .badHyperparameter(byteOffset: 28) }
+        try finite(c.growthFactor, 32, min: 1)
+        try finite(c.backoffFactor, 36)
+        if !(c.backoffFactor > 0 && c.backoffFactor < 1) { throw .badHyperparameter(byteOffset: 36) }
+        if c.growthInterval == 0 { throw .badHyperparameter(byteOffset: 40) }
+
+        func ref(_ t: UInt16, _ at: Int, _ dtype: DType, _ role: TensorRole, _ count: Int) throws(ConfigProblem) {
+            let i = Int(t)
+            guard i < plan.tensorCount else { throw .badTensorReference(byteOffset: at, tensor: i) }
+            let r = plan.tensor(i)
+            if r.dtype != dtype || r.role != role || r.region != .arena || r.elementCount != count {
+                throw .badTensorReference(byteOffset: at, tensor: i)
+            }
+        }
+        let n = Int(c.batch)
+        try ref(c.inputTensor, 44, .float16, .input, n * Int(c.inputFeatures))
+        try ref(c.labelsTensor, 46, .int32, .labels, n)
+        try ref(c.logitsTensor, 48, .float16, .activation, n * Int(c.classes))
+        try ref(c.lossTensor, 50, .float32, .loss, 1)
+    }
+}
+
+/// Operand checks for one op, against the opcode's contract in `OpCode`.
+struct OpChecks {
+    let plan: Plan
+    let op: OpRecord
+
+    func run() throws(OpProblem) {
+        guard let code = op.opcode else { throw .badOpcode(raw: op.opcodeRaw) }
+        let batch = Int(plan.config.batch)
+        switch code {
+        case .denseForward, .denseBackward:
+            let n = op.param(0), k = op.param(1), m = op.param(2)
+            if n != batch { throw .badParameter(slot: 0, value: op.paramBits(0)) }
+            if k == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+            if m == 0 { throw .badParameter(slot: 2, value: op.paramBits(2)) }
+            if !op.floatParam(3).isFinite { throw .badParameter(slot: 3, value: op.paramBits(3)) }
+            if !op.floatParam(4).isFinite { throw .badParameter(slot: 4, value: op.paramBits(4)) }
+            let nk = try product(n, k, slot: 1), mk = try product(m, k, slot: 2), nm = try product(n, m, slot: 0)
+            if code == .denseForward {
+                try operand(0, count: nk, half: true)
+                try operand(1, count: mk, half: true, float: true)
+                try operand(2, count: m, half: true, float: true, optional: true)
+                try operand(3, count: nm, half: true, written: true)
+                try distinct(3, from: 0, 1, 2)
+            } else {
+                try operand(0, count: nm, half: true)
+                try operand(1, count: nk, half: true)
+                try operand(2, count: mk, half: true, float: true)
+                try operand(3, count: nk, half: true, written: true, optional: true)
+                try operand(4, count: mk, half: true, written: true, optional: true)
+                try operand(5, count: m, half: true, written: true, optional: true)
+                try distinct(3, from: 0, 1, 2)
+                try distinct(4, from: 0, 1, 2)
+                try distinct(5, from: 0, 1, 2)
+            }
+        case .reluForward:
+            let n = op.param(0)
+            if n != batch { throw .badParameter(slot: 0, value: op.paramBits(0)) }
+            let count = try product(n, op.param(1), slot: 1)
+            try operand(0, count: count, half: true)
+            try operand(1, count: count, half: true, written: true)
+        case .reluBackward:
+            let n = op.param(0)
+            if n != batch { throw .badParameter(slot: 0, value: op.paramBits(0)) }
+            let count = try product(n, op.param(1), slot: 1)
+            try operand(0, count: count, half: true)
+            try operand(1, count: count, half: true)
+            try operand(2, count: count, half: true, written: true)
+            try distinct(2, from: 1)
+        case .softmaxCrossEntropy:
+            let n = op.param(0), c = op.param(1)
+            if n != batch { throw .badParameter(slot: 0, value: op.paramBits(0)) }
+            if c != Int(plan.config.classes) { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+            let nc = try product(n, c, slot: 1)
+            try operand(0, count: nc, half: true)
+            try operand(1, count: n, int: true)
+            try operand(2, count: 1, float: true, written: true)
+            try operand(3, count: nc, half: true, written: true)
+            try distinct(3, from: 0)
+        case .sgdUpdate, .adamUpdate:
+            let count = op.param(0)
+            guard let mode = UpdateMode(rawValue: UInt8(truncatingIfNeeded: op.param(1))), op.param(1) < 256 else {
+                throw .badParameter(slot: 1, value: op.paramBits(1))
+            }
+            if count == 0 { throw .badParameter(slot: 0, value: op.paramBits(0)) }
+            try operand(0, count: count, half: mode == .fp16, float: mode == .fp32Master, written: true)
+            try operand(1, count: count, half: true)
+            let state = plan.config.stateDType
+            let stateOptional = code == .sgdUpdate
+            try operand(2, count: count, half: state == .float16, float: state == .float32, written: true, optional: stateOptional)
+            if code == .adamUpdate {
+                try operand(3, count: count, half: state == .float16, float: state == .float32, written: true)
+            }
+            try distinct(0, from: 1)
+            try distinct(2, from: 0, 1)
+            if code == .adamUpdate { try distinct(3, from: 0, 1, 2) }
+        }
+    }
+
+    func product(_ a: Int, _ b: Int, slot: Int) throws(OpProblem) -> Int {
+        let (p, o) = a.multipliedReportingOverflow(by: b)
+        if o || b == 0 { throw .badParameter(slot: slot, value: op.paramBits(slot)) }
+        return p
+    }
+
+    func operand(_ slot: Int, count: Int, half: Bool = false, float: Bool = false, int: Bool = false,
+                 written: Bool = false, optional: Bool = false) throws(OpProblem) {
+        guard let t = op.operand(slot) else {
+            if optional { return }
+            throw .missingOperand(slot: slot)
+        }
+        guard t < plan.tensorCount else { throw .operandOutOfRange(slot: slot, tensor: t) }
+        let r = plan.tensor(t)
+        let dtypeOK = (half && r.dtype == .float16) || (float && r.dtype == .float32) || (int && r.dtype == .int32)
+        if !dtypeOK { throw .operandDType(slot: slot, tensor: t) }
+        let found = r.elementCount ?? -1
+        if found != count { throw .operandShape(slot: slot, tensor: t, expected: count, found: found) }
+        if written && r.region != .arena { throw .writesFlash(slot: slot, tensor: t) }
+    }
+
+    /// The tensor in `slot` must not also sit in slots `a`, `b` or `c` (no variadics: they allocate).
+    func distinct(_ slot: Int, from a: Int, _ b: Int = -1, _ c: Int = -1) throws(OpProblem) {
+        guard let t = op.operand(slot) else { return }
+        if op.operand(a) == t || (b >= 0 && op.operand(b) == t) || (c >= 0 && op.operand(c) == t) {
+            throw .forbiddenAlias(slot: slot, tensor: t)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+/// A typed window onto elements that live somewhere else (the arena or the flash image).
+///
+/// The view owns nothing and never allocates: it is a pointer and an element count. Every unsafe
+/// pointer in the core is wrapped in one of these, so kernels index tensors and never do pointer
+/// arithmetic themselves. Bounds are checked in debug builds only: the plan verifier proved every
+/// operand fits before the first step ran, and the device cannot afford a check per element.
+public struct TensorView<Scalar> {
+    /// First element.
+    public let base: UnsafeMutablePointer<Scalar>
+    /// Number of elements (not bytes).
+    public let count: Int
+
+    /// Wraps `count` elements starting at `base`.
+    @inlinable
+    public init(base: UnsafeMutablePointer<Scalar>, count: Int) {
+        self.base = base
+        self.count = count
+    }
+
+    /// Element `i`; writing goes straight to the underlying memory (the view is a reference).
+    @inlinable
+    public subscript(i: Int) -> Scalar {
+        @inline(__always) get {
+            assert(i >= 0 && i < count, "tensor index out of range")
+            return base[i]
+        }
+        @inline(__always) nonmutating set {
+            assert(i >= 0 && i < count, "tensor index out of range")
+            base[i] = newValue
+        }
+    }
+
+    /// Sets every element to `value`.
+    @inlinable
+    public func fill(_ value: Scalar) {
+        base.update(repeating: value, count: count)
+    }
+
+    /// The elements `start ..< start + length` as a view of their own.
+    @inlinable
+    public func slice(_ start: Int, _ length: Int) -> TensorView<Scalar> {
+        assert(start >= 0 && length >= 0 && start + length <= count, "slice out of range")
+        return TensorView(base: base + start, count: length)
+    }
+}
+
+/// A storage element the compute kernels can read as an fp16 value.
+///
+/// Kernels compute on fp16 values with fp32 accumulation. Weights kept as fp32 master copies are
+/// read through this protocol too, rounded to fp16 on the way in, so a layer computes exactly what
+/// it would compute from an fp16 copy without the plan spending SRAM on one.
+public protocol HalfComputable {
+    /// The value as an fp16 number, widened to Float (exact).
+    var computeValue: Float { get }
+}
+
+extension Float16: HalfComputable {
+    @inlinable @inline(__always)
+    public var computeValue: Float { Float(self) }
+}
+
+extension Float: HalfComputable {
+    @inlinable @inline(__always)
+    public var computeValue: Float { Float(Float16(self)) }
+}

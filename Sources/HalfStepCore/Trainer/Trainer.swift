@@ -1,0 +1,268 @@
+/// Runs a verified plan: one training step at a time, inside a caller-owned arena.
+///
+/// Start-up zeroes the arena and copies every trainable tensor's initial value from the plan's
+/// data section (flash) into SRAM. A step is forward, loss, backward, an inf/NaN check of every
+/// gradient, then the updates; nothing allocates, nothing throws, every buffer is where the plan
+/// put it. The same code runs on the host and on the device.
+public struct Trainer {
+    public let plan: Plan
+    public let arena: Arena
+    public private(set) var scaler: LossScaler
+    public private(set) var counters = TrainingCounters()
+    /// β₁ᵗ and β₂ᵗ for Adam's bias correction (t = applied steps).
+    public private(set) var beta1Power: Float = 1
+    public private(set) var beta2Power: Float = 1
+
+    /// First op index of each phase (forward starts at 0).
+    let lossStart: Int
+    let backwardStart: Int
+    let updateStart: Int
+
+    /// Prepares `plan` to run in `arena`, which must hold at least `plan.arenaBytes` bytes.
+    public init(plan: Plan, arena: Arena) throws(PlanError) {
+        if arena.bytes < plan.arenaBytes { throw .arenaTooSmall(needed: plan.arenaBytes, available: arena.bytes) }
+        self.plan = plan
+        self.arena = arena
+        let c = plan.config
+        scaler = LossScaler(mode: c.lossScaleMode ?? .none, initialScale: c.initialLossScale,
+                            growthFactor: c.growthFactor, backoffFactor: c.backoffFactor,
+                            growthInterval: Int(c.growthInterval))
+        var loss = plan.opCount, backward = plan.opCount, update = plan.opCount
+        var i = plan.opCount - 1
+        while i >= 0 {
+            switch plan.op(i).phase {
+            case .loss?: loss = i
+            case .backward?: backward = i
+            case .update?: update = i
+            default: break
+            }
+            i -= 1
+        }
+        lossStart = loss
+        backwardStart = max(backward, loss + 1)
+        updateStart = max(update, backwardStart)
+        reset()
+    }
+
+    /// Returns every tensor to its initial value and the counters and loss scale to their start.
+    public mutating func reset() {
+        arena.zero()
+        var i = 0
+        while i < plan.tensorCount {
+            let t = plan.tensor(i)
+            if t.region == .arena && t.flags & TensorRecord.hasInitialValue != 0 {
+                (arena.base + Int(t.offset)).copyMemory(from: plan.data(at: Int(t.initOffset)), byteCount: Int(t.bytes))
+            }
+            i += 1
+        }
+        counters = TrainingCounters()
+        let c = plan.config
+        scaler = LossScaler(mode: c.lossScaleMode ?? .none, initialScale: c.initialLossScale,
+                            growthFactor: c.growthFactor, backoffFactor: c.backoffFactor,
+                            growthInterval: Int(c.growthInterval))
+        beta1Power = 1
+        beta2Power = 1
+    }
+
+    // MARK: - Tensor access
+
+    /// Where tensor `i` lives in memory.
+    @inlinable
+    public func address(of i: Int) -> UnsafeMutableRawPointer {
+        let t = plan.tensor(i)
+        if t.region == .arena { return arena.base + Int(t.offset) }
+        return UnsafeMutableRawPointer(mutating: plan.data(at: Int(t.offset)))
+    }
+
+    /// Tensor `i` as fp16 elements (the verifier checked its type where the plan uses it so).
+    @inlinable
+    public func halfView(_ i: Int) -> TensorView<Float16> {
+        let t = plan.tensor(i)
+        return TensorView(base: address(of: i).assumingMemoryBound(to: Float16.self), count: Int(t.bytes) / 2)
+    }
+
+    /// Tensor `i` as fp32 elements.
+    @inlinable
+    public func floatView(_ i: Int) -> TensorView<Float> {
+        let t = plan.tensor(i)
+        return TensorView(base: address(of: i).assumingMemoryBound(to: Float.self), count: Int(t.bytes) / 4)
+    }
+
+    /// Tensor `i` as int32 elements.
+    @inlinable
+    public func intView(_ i: Int) -> TensorView<Int32> {
+        let t = plan.tensor(i)
+        return TensorView(base: address(of: i).assumingMemoryBound(to: Int32.self), count: Int(t.bytes) / 4)
+    }
+
+    /// Tensor `i` as a parameter, whichever its storage type.
+    @inlinable
+    public func parameterView(_ i: Int) -> ParameterView {
+        plan.tensor(i).dtype == .float32 ? .master(floatView(i)) : .half(halfView(i))
+    }
+
+    /// The input batch, [batch, features] fp16: the caller fills it before each step.
+    public var input: TensorView<Float16> { halfView(Int(plan.config.inputTensor)) }
+    /// The labels, [batch] int32 class indices: the caller fills them before each step.
+    public var labels: TensorView<Int32> { intView(Int(plan.config.labelsTensor)) }
+    /// The logits of the last forward pass, [batch, classes] fp16.
+    public var logits: TensorView<Float16> { halfView(Int(plan.config.logitsTensor)) }
+
+    // MARK: - Running
+
+    /// Runs the forward phase on the first `rows` rows of `input` (rows ≤ batch).
+    public func forward(rows: Int) {
+        var i = 0
+        while i < lossStart {
+            run(plan.op(i), rows: rows)
+            i += 1
+        }
+    }
+
+    /// One training step on the first `rows` rows of `input` and `labels` (rows ≤ batch).
+    public mutating func step(rows: Int) -> StepResult {
+        let classes = Int32(truncatingIfNeeded: plan.config.classes)
+        let labelView = labels
+        var row = 0
+        while row < rows {
+            let label = labelView[row]
+            if label < 0 || label >= classes {
+                return StepResult(status: .invalidLabel(row: row), loss: .nan, lossScale: scaler.scale)
+            }
+            row += 1
+        }
+        counters.steps += 1
+        let scale = scaler.scale
+        var i = 0
+        while i < backwardStart {
+            let op = plan.op(i)
+            if op.opcode == .softmaxCrossEntropy {
+                SoftmaxCrossEntropy.forwardBackward(
+                    loss: floatView(op.operand(2)!), dlogits: halfView(op.operand(3)!),
+                    logits: halfView(op.operand(0)!), labels: intView(op.operand(1)!),
+                    rows: rows, classes: op.param(1), scale: scale)
+            } else {
+                run(op, rows: rows)
+            }
+            i += 1
+        }
+        let loss = floatView(Int(plan.config.lossTensor))[0]
+        while i < updateStart {
+            run(plan.op(i), rows: rows)
+            i += 1
+        }
+        let overflow = !loss.isFinite || !gradientsAreFinite()
+        scaler.record(overflow: overflow)
+        if overflow {
+            counters.overflows += 1
+            counters.skippedSteps += 1
+            return StepResult(status: .skippedOverflow, loss: loss, lossScale: scale)
+        }
+        let c = plan.config
+        beta1Power *= c.momentum
+        beta2Power *= c.beta2
+        let inverseScale = 1 / scale
+        while i < plan.opCount {
+            let tally = update(plan.op(i), inverseScale: inverseScale)
+            counters.nonzeroUpdates += tally.nonzeroUpdates
+            counters.updateUnderflows += tally.underflows
+            i += 1
+        }
+        counters.appliedSteps += 1
+        return StepResult(status: .applied, loss: loss, lossScale: scale)
+    }
+
+    /// True when every gradient an update op reads is finite.
+    func gradientsAreFinite() -> Bool {
+        var i = updateStart
+        while i < plan.opCount {
+            let grad = halfView(plan.op(i).operand(1)!)
+            var j = 0
+            while j < grad.count {
+                if !grad[j].isFinite { return false }
+                j += 1
+            }
+            i += 1
+        }
+        return true
+    }
+
+    /// Runs one forward or backward op.
+    @inlinable
+    func run(_ op: OpRecord, rows: Int) {
+        switch op.opcode! {
+        case .denseForward:
+            Dense.forward(
+                y: halfView(op.operand(3)!), x: halfView(op.operand(0)!),
+                weight: parameterView(op.operand(1)!), bias: op.operand(2).map { parameterView($0) },
+                rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
+        case .denseBackward:
+            Dense.backward(
+                dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
+                db: op.operand(5).map { halfView($0) },
+                dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!), weight: parameterView(op.operand(2)!),
+                rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
+        case .reluForward:
+            ReLU.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), count: rows * op.param(1))
+        case .reluBackward:
+            ReLU.backward(dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!), y: halfView(op.operand(1)!),
+                          count: rows * op.param(1))
+        case .softmaxCrossEntropy, .sgdUpdate, .adamUpdate:
+            break   // the loss runs inside `step`, updates after the overflow check
+        }
+    }
+
+    /// Runs one update op.
+    func update(_ op: OpRecord, inverseScale: Float) -> UpdateTally {
+        let c = plan.config
+        let param = op.operand(0)!, grad = halfView(op.operand(1)!), count = op.param(0)
+        let masterParam = plan.tensor(param).dtype == .float32
+        let halfState = c.stateDType == .float16
+        switch op.opcode! {
+        case .sgdUpdate:
+            let lr = c.learningRate, mu = c.momentum, wd = c.weightDecay
+            let state = op.operand(2)
+            switch (masterParam, halfState) {
+            case (true, true):
+                return SGD.update(param: floatView(param), grad: grad, momentum: state.map { halfView($0) }, count: count,
+                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
+            case (true, false):
+                return SGD.update(param: floatView(param), grad: grad, momentum: state.map { floatView($0) }, count: count,
+                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
+            case (false, true):
+                return SGD.update(param: halfView(param), grad: grad, momentum: state.map { halfView($0) }, count: count,
+                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
+            case (false, false):
+                return SGD.update(param: halfView(param), grad: grad, momentum: state.map { floatView($0) }, count: count,
+                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
+            }
+        case .adamUpdate:
+            let m = op.operand(2)!, r = op.operand(3)!
+            let decoupled = c.optimizer == .adamW
+            switch (masterParam, halfState) {
+            case (true, true):
+                return Adam.update(param: floatView(param), grad: grad, m: halfView(m), r: halfView(r), count: count,
+                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
+                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
+                                   beta2Power: beta2Power, inverseScale: inverseScale)
+            case (true, false):
+                return Adam.update(param: floatView(param), grad: grad, m: floatView(m), r: floatView(r), count: count,
+                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
+                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
+                                   beta2Power: beta2Power, inverseScale: inverseScale)
+            case (false, true):
+                return Adam.update(param: halfView(param), grad: grad, m: halfView(m), r: halfView(r), count: count,
+                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
+                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
+                                   beta2Power: beta2Power, inverseScale: inverseScale)
+            case (false, false):
+                return Adam.update(param: halfView(param), grad: grad, m: floatView(m), r: floatView(r), count: count,
+                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
+                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
+                                   beta2Power: beta2Power, inverseScale: inverseScale)
+            }
+        default:
+            return UpdateTally()
+        }
+    }
+}

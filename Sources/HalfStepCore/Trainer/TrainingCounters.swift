@@ -1,0 +1,34 @@
+/// What happened numerically during training, counted by the trainer.
+public struct TrainingCounters: Equatable {
+    /// Steps attempted.
+    public var steps: Int = 0
+    /// Steps whose update reached the weights.
+    public var appliedSteps: Int = 0
+    /// Steps whose loss or gradients held inf/NaN.
+    public var overflows: Int = 0
+    /// Steps not applied (every overflow skips its step: the weights keep their last good values).
+    public var skippedSteps: Int = 0
+    /// Parameter elements that received a nonzero update.
+    public var nonzeroUpdates: Int = 0
+    /// Nonzero updates that rounded to no change in the stored parameter.
+    public var updateUnderflows: Int = 0
+
+    public init() {}
+}
+
+/// The outcome of one training step.
+public struct StepResult: Equatable {
+    public enum Status: Equatable {
+        /// The update was applied.
+        case applied
+        /// Gradients (or the loss) were not finite; the weights were left untouched.
+        case skippedOverflow
+        /// `labels[row]` is outside `0 ..< classes`; nothing ran.
+        case invalidLabel(row: Int)
+    }
+    public var status: Status
+    /// Mean loss of the batch, unscaled, fp32 (NaN when nothing ran).
+    public var loss: Float
+    /// The loss scale this step used.
+    public var lossScale: Float
+}
