@@ -2,7 +2,7 @@
 ///
 /// Payloads are integers (offsets, sizes, indices) so that raising one never allocates on a
 /// device; host tools turn them into sentences (`PlanError.description` in HalfStepPlanner).
-public enum PlanError: Error, Equatable {
+public enum PlanError: Error, Equatable, Sendable {
     /// The buffer is shorter than a header: `bytes` found, 64 needed.
     case tooSmall(bytes: Int)
     /// The buffer's start is not 16-byte aligned, so fp16/fp32 data in place cannot be read.
@@ -28,12 +28,12 @@ public enum PlanError: Error, Equatable {
 }
 
 /// The sections of a plan file.
-public enum PlanSection: UInt8, Equatable {
+public enum PlanSection: UInt8, Equatable, Sendable {
     case header = 1, tensorTable, opTable, config, names, data
 }
 
 /// What is wrong with one tensor record.
-public enum TensorProblem: Equatable {
+public enum TensorProblem: Equatable, Sendable {
     case badDType(raw: UInt8)
     case badRegion(raw: UInt8)
     case badRole(raw: UInt8)
@@ -53,7 +53,7 @@ public enum TensorProblem: Equatable {
 }
 
 /// What is wrong with one op record.
-public enum OpProblem: Error, Equatable {
+public enum OpProblem: Error, Equatable, Sendable {
     case badOpcode(raw: UInt16)
     case badPhase(raw: UInt8)
     /// Ops must appear forward, loss, backward, update, in that order.
@@ -75,7 +75,7 @@ public enum OpProblem: Error, Equatable {
 }
 
 /// What is wrong with the training configuration.
-public enum ConfigProblem: Error, Equatable {
+public enum ConfigProblem: Error, Equatable, Sendable {
     case badOptimizer(raw: UInt8)
     case badLossScaleMode(raw: UInt8)
     case badStateDType(raw: UInt8)

@@ -9,7 +9,7 @@
 ///      …  48·T  tensor table    (TensorRecord × tensorCount)
 ///      …  48·O  step program    (OpRecord × opCount, ordered forward, loss, backward, update)
 ///      …    64  training config (TrainingConfig)
-///      …     …  names           (UTF-8, for tools; the device never reads them)
+///      …     …  names           (UTF-8: source model path, then tensor names; for tools only)
 ///      …     …  data            (16-byte aligned: frozen weights, initial values of trainable tensors)
 /// ```
 /// The CRC-32 covers bytes `16 ..< fileBytes`, everything after the CRC field itself.
@@ -41,7 +41,7 @@ public enum PlanFormat {
 }
 
 /// Element type of a tensor.
-public enum DType: UInt8 {
+public enum DType: UInt8, Sendable {
     case float16 = 1
     case float32 = 2
     case int32 = 3
@@ -57,7 +57,7 @@ public enum DType: UInt8 {
 }
 
 /// Where a tensor lives on the device.
-public enum Region: UInt8 {
+public enum Region: UInt8, Sendable {
     /// In the SRAM arena, at an offset from the arena base.
     case arena = 1
     /// In the plan's data section (flash on a device), read-only.
@@ -65,7 +65,7 @@ public enum Region: UInt8 {
 }
 
 /// What a tensor is for; drives memory accounting and which checks the verifier applies.
-public enum TensorRole: UInt8 {
+public enum TensorRole: UInt8, Sendable {
     case input = 1
     case labels = 2
     case activation = 3
@@ -81,7 +81,7 @@ public enum TensorRole: UInt8 {
 }
 
 /// Phase of the step program an op belongs to.
-public enum Phase: UInt8 {
+public enum Phase: UInt8, Sendable {
     case forward = 0
     case loss = 1
     case backward = 2
@@ -89,7 +89,7 @@ public enum Phase: UInt8 {
 }
 
 /// The operations of a step program. Operand and parameter slots per opcode are listed with each.
-public enum OpCode: UInt16 {
+public enum OpCode: UInt16, Sendable {
     /// operands `[x, W, b?, y]`; params `[N, K, M, alpha bits, beta bits]`.
     case denseForward = 1
     /// operands `[dy, x, W, dx?, dW?, db?]`; params `[N, K, M, alpha bits, beta bits]`.
@@ -107,7 +107,7 @@ public enum OpCode: UInt16 {
 }
 
 /// How a trainable tensor absorbs its update.
-public enum UpdateMode: UInt8 {
+public enum UpdateMode: UInt8, Sendable {
     /// The parameter tensor is an fp32 master copy; compute reads it rounded to fp16.
     case fp32Master = 1
     /// The parameter tensor is fp16; each update rounds to nearest.
@@ -115,7 +115,7 @@ public enum UpdateMode: UInt8 {
 }
 
 /// The optimizer a plan trains with.
-public enum OptimizerKind: UInt8 {
+public enum OptimizerKind: UInt8, Sendable {
     /// SGD with optional momentum and L2 weight decay (PyTorch `torch.optim.SGD`).
     case sgd = 1
     /// Adam with L2 weight decay added to the gradient (PyTorch `torch.optim.Adam`).
@@ -125,7 +125,7 @@ public enum OptimizerKind: UInt8 {
 }
 
 /// How the loss is scaled before backward.
-public enum LossScaleMode: UInt8 {
+public enum LossScaleMode: UInt8, Sendable {
     case none = 0
     /// A fixed scale, `TrainingConfig.initialLossScale`.
     case fixed = 1

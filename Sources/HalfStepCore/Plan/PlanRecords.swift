@@ -3,7 +3,7 @@
 /// Each record's byte layout is spelled out once, in its `init(from:)` / `store(to:)` pair.
 
 /// The 64-byte header at the start of every plan.
-public struct PlanHeader: Equatable {
+public struct PlanHeader: Equatable, Sendable {
     public var magic: UInt32 = PlanFormat.magic            // 0
     public var version: UInt16 = PlanFormat.version        // 4
     public var headerBytes: UInt16 = UInt16(PlanFormat.headerBytes) // 6
@@ -24,6 +24,9 @@ public struct PlanHeader: Equatable {
     public var arenaBytes: UInt32 = 0                      // 48
     public var namesOffset: UInt32 = 0                     // 52
     public var namesBytes: UInt32 = 0                      // 56
+    /// The names section starts with the source model's path (UTF-8, this many bytes), so host
+    /// tools can export adapted weights back into it; the device ignores it.
+    public var sourceBytes: UInt32 = 0                     // 60
 
     public init() {}
 
@@ -45,9 +48,10 @@ public struct PlanHeader: Equatable {
         arenaBytes = ByteIO.u32(p, 48)
         namesOffset = ByteIO.u32(p, 52)
         namesBytes = ByteIO.u32(p, 56)
+        sourceBytes = ByteIO.u32(p, 60)
     }
 
-    /// Encodes into 64 writable bytes (the reserved tail is zeroed).
+    /// Encodes into 64 writable bytes.
     public func store(to p: UnsafeMutableRawPointer) {
         ByteIO.put(p, 0, magic)
         ByteIO.put(p, 4, version)
@@ -65,12 +69,12 @@ public struct PlanHeader: Equatable {
         ByteIO.put(p, 48, arenaBytes)
         ByteIO.put(p, 52, namesOffset)
         ByteIO.put(p, 56, namesBytes)
-        ByteIO.put(p, 60, UInt32(0))
+        ByteIO.put(p, 60, sourceBytes)
     }
 }
 
 /// One row of the tensor table (48 bytes).
-public struct TensorRecord: Equatable {
+public struct TensorRecord: Equatable, Sendable {
     /// Name, as a byte range of the names section.
     public var nameOffset: UInt32 = 0                      // 0
     public var nameBytes: UInt16 = 0                       // 4
@@ -178,7 +182,7 @@ public struct TensorRecord: Equatable {
 }
 
 /// One operation of the step program (48 bytes).
-public struct OpRecord: Equatable {
+public struct OpRecord: Equatable, Sendable {
     public var opcodeRaw: UInt16 = 0                       // 0
     public var phaseRaw: UInt8 = 0                         // 2
     public var operandCount: UInt8 = 0                     // 3
@@ -293,7 +297,7 @@ public struct OpRecord: Equatable {
 }
 
 /// The training configuration (64 bytes): everything `train` needs besides the tensors and ops.
-public struct TrainingConfig: Equatable {
+public struct TrainingConfig: Equatable, Sendable {
     public var optimizerRaw: UInt8 = OptimizerKind.sgd.rawValue      // 0
     public var lossScaleModeRaw: UInt8 = LossScaleMode.none.rawValue // 1
     /// 0: fp32 accumulation in every dot product (the only mode of format v1).

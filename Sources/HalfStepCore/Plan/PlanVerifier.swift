@@ -33,6 +33,9 @@ public enum PlanVerifier {
         try section(.config, Int(h.configOffset), 1, PlanFormat.configBytes, 4, file)
         try section(.names, Int(h.namesOffset), Int(h.namesBytes), 1, 1, file)
         try section(.data, Int(h.dataOffset), Int(h.dataBytes), 1, PlanFormat.alignment, file)
+        if h.sourceBytes > h.namesBytes {
+            throw .sectionOutOfBounds(section: .names, offset: Int(h.namesOffset), bytes: Int(h.sourceBytes), fileBytes: file)
+        }
         if h.tensorCount >= UInt32(PlanFormat.noTensor) {
             throw .sectionOutOfBounds(section: .tensorTable, offset: Int(h.tensorTableOffset), bytes: Int(h.tensorCount), fileBytes: file)
         }

@@ -1,5 +1,5 @@
 /// What happened numerically during training, counted by the trainer.
-public struct TrainingCounters: Equatable {
+public struct TrainingCounters: Equatable, Sendable {
     /// Steps attempted.
     public var steps: Int = 0
     /// Steps whose update reached the weights.
@@ -17,8 +17,8 @@ public struct TrainingCounters: Equatable {
 }
 
 /// The outcome of one training step.
-public struct StepResult: Equatable {
-    public enum Status: Equatable {
+public struct StepResult: Equatable, Sendable {
+    public enum Status: Equatable, Sendable {
         /// The update was applied.
         case applied
         /// Gradients (or the loss) were not finite; the weights were left untouched.

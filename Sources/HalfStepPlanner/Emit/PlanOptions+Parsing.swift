@@ -1,0 +1,100 @@
+import Foundation
+import HalfStepCore
+
+/// Parsers for the values users type after `halfstep plan` flags. Each returns nil-free results
+/// or a `PlannerError.badOption` that quotes the flag, the value and what was expected.
+extension PlanOptions {
+    /// `64KiB`, `1MiB`, `256K`, `1M`, `65536`, `2 MB` → bytes. Binary units (KiB = 1024) for
+    /// both spellings, as microcontroller datasheets use them.
+    public static func parseBytes(_ text: String, flag: String) throws(PlannerError) -> Int {
+        let s = text.replacingOccurrences(of: " ", with: "").lowercased()
+        let units: [(String, Int)] = [("kib", 1024), ("mib", 1 << 20), ("kb", 1024), ("mb", 1 << 20),
+                                      ("k", 1024), ("m", 1 << 20), ("b", 1), ("", 1)]
+        for (suffix, scale) in units where s.hasSuffix(suffix) {
+            let number = String(s.dropLast(suffix.count))
+            if let n = Int(number), n >= 0 {
+                let (v, o) = n.multipliedReportingOverflow(by: scale)
+                if !o { return v }
+            }
+            if let d = Double(number), d >= 0, d.isFinite, d * Double(scale) < 1e15, scale > 1 {
+                return Int(d * Double(scale))
+            }
+            break
+        }
+        throw .badOption(name: flag, value: text, expected: "a size such as 65536, 64KiB, 256K or 1MiB")
+    }
+
+    /// `sram=64KiB,flash=256KiB` (either part optional) → (sram, flash) in bytes.
+    public static func parseBudget(_ text: String, flag: String = "--budget") throws(PlannerError) -> (sram: Int?, flash: Int?) {
+        var sram: Int?, flash: Int?
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let kv = part.split(separator: "=", maxSplits: 1).map(String.init)
+            guard kv.count == 2 else {
+                throw .badOption(name: flag, value: text, expected: "sram=SIZE,flash=SIZE (e.g. sram=64KiB,flash=256KiB)")
+            }
+            let key = kv[0].lowercased().trimmingCharacters(in: .whitespaces)
+            switch key {
+            case "sram", "ram": sram = try parseBytes(kv[1], flag: "\(flag) \(key)")
+            case "flash", "rom": flash = try parseBytes(kv[1], flag: "\(flag) \(key)")
+            default:
+                throw .badOption(name: flag, value: text, expected: "keys sram and flash (found '\(kv[0])')")
+            }
+        }
+        return (sram, flash)
+    }
+
+    /// `all`, `none`, `biases`, `last:K`, `layers:NAME,NAME`.
+    public static func parseTrain(_ text: String) throws(PlannerError) -> TrainSelection {
+        switch text {
+        case "all": return .all
+        case "none": return .none
+        case "biases", "bias": return .biases
+        default: break
+        }
+        if text.hasPrefix("last:"), let k = Int(text.dropFirst(5)), k >= 1 { return .last(k) }
+        if text.hasPrefix("layers:") {
+            let names = text.dropFirst(7).split(separator: ",").map(String.init).filter { !$0.isEmpty }
+            if !names.isEmpty { return .layers(names) }
+        }
+        throw .badOption(name: "--train", value: text, expected: "all, biases, last:K (K ≥ 1), layers:NAME,NAME or none")
+    }
+
+    /// `none`, `static:S` (S > 0), `dynamic`, `dynamic:INITIAL`.
+    public static func parseLossScale(_ text: String, growthInterval: Int = 2000) throws(PlannerError) -> LossScaling {
+        if text == "none" { return .none }
+        if text == "dynamic" { return .dynamic(initial: 65536, growthInterval: growthInterval) }
+        for prefix in ["static:", "dynamic:"] where text.hasPrefix(prefix) {
+            if let s = Float(text.dropFirst(prefix.count)), s.isFinite, s > 0 {
+                return prefix == "static:" ? .fixed(s) : .dynamic(initial: s, growthInterval: growthInterval)
+            }
+        }
+        throw .badOption(name: "--loss-scale", value: text, expected: "none, static:S (S > 0, e.g. static:1024), dynamic or dynamic:INITIAL")
+    }
+
+    /// `fp32-master` or `fp16`.
+    public static func parseUpdate(_ text: String) throws(PlannerError) -> UpdateMode {
+        switch text {
+        case "fp32-master", "master": return .fp32Master
+        case "fp16": return .fp16
+        default: throw .badOption(name: "--update", value: text, expected: "fp32-master or fp16 (fp16-stochastic and fp16-kahan are planned, not in format v1)")
+        }
+    }
+
+    /// `sgd`, `adam`, `adamw`.
+    public static func parseOptimizer(_ text: String) throws(PlannerError) -> OptimizerKind {
+        switch text.lowercased() {
+        case "sgd": return .sgd
+        case "adam": return .adam
+        case "adamw": return .adamW
+        default: throw .badOption(name: "--optimizer", value: text, expected: "sgd, adam or adamw")
+        }
+    }
+
+    /// `auto`, `fp16`, `fp32`.
+    public static func parseState(_ text: String) throws(PlannerError) -> StateType {
+        guard let s = StateType(rawValue: text) else {
+            throw .badOption(name: "--state", value: text, expected: "auto, fp16 or fp32")
+        }
+        return s
+    }
+}

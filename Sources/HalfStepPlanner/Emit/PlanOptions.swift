@@ -1,0 +1,94 @@
+import HalfStepCore
+
+/// Everything that shapes a plan's memory and numerics, decided at plan time.
+///
+/// `train` only runs a plan; batch size, what trains, optimizer, update mode and loss scaling are
+/// all fixed here so the memory they need is known before anything runs.
+public struct PlanOptions: Sendable, Equatable {
+    /// Which parameters train.
+    public enum TrainSelection: Sendable, Equatable, CustomStringConvertible {
+        /// Every weight and bias.
+        case all
+        /// The weights and biases of the last `k` parameterised layers.
+        case last(Int)
+        /// Biases only (weights frozen in flash).
+        case biases
+        /// The named layers (ONNX node names) or parameters (initializer names).
+        case layers([String])
+        /// Nothing trains (inference plan; useful for eval and memory studies).
+        case none
+
+        public var description: String {
+            switch self {
+            case .all: return "all"
+            case .last(let k): return "last:\(k)"
+            case .biases: return "biases"
+            case .layers(let names): return "layers:" + names.joined(separator: ",")
+            case .none: return "none"
+            }
+        }
+    }
+
+    /// Element type of optimizer state.
+    public enum StateType: String, Sendable, Equatable {
+        /// fp32 with `fp32-master` updates (memory already spent on precision), fp16 with `fp16`.
+        case auto
+        case fp16
+        case fp32
+    }
+
+    /// Loss scaling policy.
+    public enum LossScaling: Sendable, Equatable, CustomStringConvertible {
+        case none
+        case fixed(Float)
+        /// PyTorch GradScaler defaults unless overridden: initial 2¹⁶, ×2 every 2000 clean steps, ×0.5 on overflow.
+        case dynamic(initial: Float, growthInterval: Int)
+
+        public var description: String {
+            switch self {
+            case .none: return "none"
+            case .fixed(let s): return "static:\(formatScale(s))"
+            case .dynamic(let initial, let interval): return "dynamic (initial \(formatScale(initial)), grow ×2 every \(interval) clean steps, ×0.5 on overflow)"
+            }
+        }
+    }
+
+    public var batch: Int = 32
+    public var train: TrainSelection = .all
+    public var optimizer: OptimizerKind = .sgd
+    public var learningRate: Float = 0.01
+    /// SGD momentum, or Adam β₁ (default 0.9 for Adam when left at nil).
+    public var momentum: Float? = nil
+    public var weightDecay: Float = 0
+    public var beta2: Float = 0.999
+    public var epsilon: Float = 1e-8
+    public var update: UpdateMode = .fp32Master
+    public var lossScale: LossScaling = .dynamic(initial: 65536, growthInterval: 2000)
+    public var state: StateType = .auto
+    public var seed: UInt32 = 0
+    /// SRAM budget in bytes (nil: unchecked).
+    public var sramBudget: Int? = nil
+    /// Flash budget in bytes (nil: unchecked).
+    public var flashBudget: Int? = nil
+    /// Arena alignment in bytes.
+    public var alignment: Int = PlanFormat.alignment
+
+    public init() {}
+
+    /// The momentum (or β₁) the plan will use.
+    public var effectiveMomentum: Float { momentum ?? (optimizer == .sgd ? 0 : 0.9) }
+
+    /// The optimizer-state element type the plan will use.
+    public var effectiveStateType: DType {
+        switch state {
+        case .fp16: return .float16
+        case .fp32: return .float32
+        case .auto: return update == .fp32Master ? .float32 : .float16
+        }
+    }
+}
+
+func formatScale(_ s: Float) -> String {
+    if s >= 1, s == s.rounded(), s < 1e9 { return String(Int(s)) }
+    return "\(s)"
+}

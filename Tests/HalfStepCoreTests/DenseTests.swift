@@ -1,0 +1,104 @@
+import Testing
+@testable import HalfStepCore
+
+/// Dense against a Double reference. The loss used for gradient checks is `L = Σ R ⊙ y` for a
+/// fixed random R, so dL/dy = R exactly and finite differences of L test each backward output.
+/// Tolerance: outputs are stored in fp16 (relative rounding 2⁻¹¹ ≈ 4.9e-4) after fp32
+/// accumulation (relative error ~K·2⁻²⁴), so 1e-3 relative plus 1e-4 absolute is ample and still
+/// catches any indexing or transposition mistake (those give O(1) errors).
+struct DenseTests {
+    let n = 5, k = 7, m = 4
+    let alpha: Float = 0.5, beta: Float = 2
+
+    func reference(x: [Float16], w: [Float], b: [Float], r: [Float16]) -> Double {
+        var total = 0.0
+        for i in 0 ..< n {
+            for j in 0 ..< m {
+                var acc = 0.0
+                for t in 0 ..< k { acc += Double(x[i * k + t]) * w[j * k + t].double }
+                total += Double(r[i * m + j]) * (Double(alpha) * acc + Double(beta) * b[j].double)
+            }
+        }
+        return total
+    }
+
+    func close(_ a: Float16, _ b: Double) -> Bool { abs(Double(a) - b) <= 1e-3 * abs(b) + 1e-4 }
+
+    @Test("forward matches x·Wᵀ·alpha + beta·b computed in Double, within fp16 rounding")
+    func forwardMatchesReference() {
+        var rng = TestRandom(1)
+        let x = rng.halves(n * k), w = rng.halves(m * k), b = rng.halves(m)
+        let y = Buffer(repeating: Float16(0), count: n * m)
+        Dense.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view),
+                      rows: n, k: k, m: m, alpha: alpha, beta: beta)
+        for i in 0 ..< n {
+            for j in 0 ..< m {
+                var acc = 0.0
+                for t in 0 ..< k { acc += Double(x[i * k + t]) * Double(w[j * k + t]) }
+                let expected = Double(alpha) * acc + Double(beta) * Double(b[j])
+                #expect(close(y.array[i * m + j], expected), "y[\(i),\(j)] = \(y.array[i * m + j]), expected \(expected)")
+            }
+        }
+    }
+
+    @Test("backward gives dW, db and dx equal to finite differences of a Double reference")
+    func backwardMatchesFiniteDifferences() {
+        var rng = TestRandom(2)
+        let x = rng.halves(n * k), w16 = rng.halves(m * k), b16 = rng.halves(m), r = rng.halves(n * m)
+        let w = w16.map(Float.init), b = b16.map(Float.init)
+        let dx = Buffer(repeating: Float16(0), count: n * k)
+        let dW = Buffer(repeating: Float16(0), count: m * k)
+        let db = Buffer(repeating: Float16(0), count: m)
+        Dense.backward(dx: dx.view, dW: dW.view, db: db.view, dy: Buffer(r).view, x: Buffer(x).view,
+                       weight: .half(Buffer(w16).view), rows: n, k: k, m: m, alpha: alpha, beta: beta)
+        let h = 1e-3
+        for i in 0 ..< m * k {
+            var plus = w, minus = w
+            plus[i] = Float(Double(w[i]) + h); minus[i] = Float(Double(w[i]) - h)
+            let fd = (reference(x: x, w: plus, b: b, r: r) - reference(x: x, w: minus, b: b, r: r)) / (Double(plus[i]) - Double(minus[i]))
+            #expect(close(dW.array[i], fd), "dW[\(i)] = \(dW.array[i]), finite difference \(fd)")
+        }
+        for j in 0 ..< m {
+            var plus = b, minus = b
+            plus[j] = Float(Double(b[j]) + h); minus[j] = Float(Double(b[j]) - h)
+            let fd = (reference(x: x, w: w, b: plus, r: r) - reference(x: x, w: w, b: minus, r: r)) / (Double(plus[j]) - Double(minus[j]))
+            #expect(close(db.array[j], fd), "db[\(j)] = \(db.array[j]), finite difference \(fd)")
+        }
+        // dx: L is linear in x, so the exact derivative is alpha · Σⱼ R[i,j] W[j,t].
+        for i in 0 ..< n {
+            for t in 0 ..< k {
+                var expected = 0.0
+                for j in 0 ..< m { expected += Double(r[i * m + j]) * Double(w[j * k + t]) }
+                expected *= Double(alpha)
+                #expect(close(dx.array[i * k + t], expected), "dx[\(i),\(t)] = \(dx.array[i * k + t]), expected \(expected)")
+            }
+        }
+    }
+
+    @Test("an fp32 master weight computes exactly what its fp16 rounding computes")
+    func masterWeightsRoundToHalfForCompute() {
+        var rng = TestRandom(3)
+        let x = rng.halves(n * k)
+        let master = (0 ..< m * k).map { _ in Float(rng.uniform(-1, 1)) }
+        let half = master.map { Float16($0) }
+        let y1 = Buffer(repeating: Float16(0), count: n * m), y2 = Buffer(repeating: Float16(0), count: n * m)
+        Dense.forward(y: y1.view, x: Buffer(x).view, weight: .master(Buffer(master).view), bias: nil, rows: n, k: k, m: m, alpha: 1, beta: 1)
+        Dense.forward(y: y2.view, x: Buffer(x).view, weight: .half(Buffer(half).view), bias: nil, rows: n, k: k, m: m, alpha: 1, beta: 1)
+        #expect(y1.array.map(\.bitPattern) == y2.array.map(\.bitPattern))
+    }
+
+    @Test("backward with fewer rows than the batch reads and writes only those rows")
+    func partialBatchTouchesOnlyItsRows() {
+        var rng = TestRandom(4)
+        let x = rng.halves(n * k), w = rng.halves(m * k), r = rng.halves(n * m)
+        let dx = Buffer(repeating: Float16(7), count: n * k)
+        Dense.backward(dx: dx.view, dW: nil, db: nil, dy: Buffer(r).view, x: Buffer(x).view, weight: .half(Buffer(w).view),
+                       rows: 2, k: k, m: m, alpha: 1, beta: 1)
+        #expect(dx.array[(2 * k)...].allSatisfy { $0 == 7 })
+        #expect(dx.array[..<(2 * k)].contains { $0 != 7 })
+    }
+}
+
+extension Float {
+    var double: Double { Double(self) }
+}

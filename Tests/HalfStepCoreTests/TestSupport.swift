@@ -1,0 +1,41 @@
+import HalfStepCore
+
+/// Deterministic test data: SplitMix64, so every run sees the same numbers.
+struct TestRandom {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [lo, hi).
+    mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
+        lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
+    }
+    /// `count` values uniform in [lo, hi), rounded to fp16.
+    mutating func halves(_ count: Int, _ lo: Double = -1, _ hi: Double = 1) -> [Float16] {
+        (0 ..< count).map { _ in Float16(uniform(lo, hi)) }
+    }
+}
+
+/// Owns memory for a test tensor and hands out a view of it.
+final class Buffer<T> {
+    let pointer: UnsafeMutablePointer<T>
+    let count: Int
+    init(_ values: [T]) {
+        count = values.count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(from: values, count: count)
+    }
+    init(repeating v: T, count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: v, count: count)
+    }
+    deinit { pointer.deallocate() }
+    var view: TensorView<T> { TensorView(base: pointer, count: count) }
+    var array: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
