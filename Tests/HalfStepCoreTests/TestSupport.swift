@@ -21,7 +21,11 @@ struct TestRandom {
     }
 }
 
-/// Owns memory for a test tensor and hands out a view of it.
+/// Memory for a test tensor, with a view of it.
+///
+/// Never freed: tests write `Buffer(x).view` inline, and ARC may release a temporary as soon as
+/// its view has been read, leaving the view dangling. Test buffers are small; leaking them for
+/// the life of the test process is the simple, safe choice.
 final class Buffer<T> {
     let pointer: UnsafeMutablePointer<T>
     let count: Int
@@ -35,7 +39,6 @@ final class Buffer<T> {
         pointer = .allocate(capacity: max(count, 1))
         pointer.initialize(repeating: v, count: count)
     }
-    deinit { pointer.deallocate() }
     var view: TensorView<T> { TensorView(base: pointer, count: count) }
     var array: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
