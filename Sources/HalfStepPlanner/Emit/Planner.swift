@@ -1,0 +1,133 @@
+import Foundation
+import HalfStepCore
+
+/// The host planner: graph + options → a verified, budget-checked plan file.
+public enum Planner {
+    /// A finished plan and the figures that explain it.
+    public struct Result: Sendable {
+        /// The `.hsplan` bytes.
+        public var bytes: [UInt8]
+        /// The program with every arena offset filled in.
+        public var program: TrainingProgram
+        public var memory: MemoryFigures
+    }
+
+    /// Memory figures of a plan, bytes.
+    public struct MemoryFigures: Sendable, Equatable {
+        /// The arena the plan needs (the SRAM peak the allocator achieved).
+        public var arenaBytes: Int
+        /// No placement can beat this: the largest sum of buffers live at one op.
+        public var lowerBoundBytes: Int
+        /// The plan file (flash): frozen weights, initial values, tables.
+        public var flashBytes: Int
+        /// Op index at which the most bytes are live.
+        public var peakOp: Int
+        /// Arena the same plan would need with fp32 storage everywhere (no master copies).
+        public var fp32ArenaBytes: Int
+        /// Flash the same plan would need with fp32 storage.
+        public var fp32FlashBytes: Int
+        /// Sum of sizes per category in SRAM (before reuse) and flash.
+        public var sramByCategory: [MemoryCategory: Int]
+        public var flashByCategory: [MemoryCategory: Int]
+    }
+
+    /// Builds, places and encodes a plan; checks it against `options`' budgets.
+    /// - Parameter source: the model path recorded in the plan for `train --export`.
+    public static func plan(_ graph: Graph, options: PlanOptions, source: String) throws(PlannerError) -> Result {
+        var result = try planUnchecked(graph, options: options, source: source)
+        let fp32 = place(result.program.widenedToFP32(), alignment: options.alignment)
+        result.memory.fp32ArenaBytes = fp32.layout.peakBytes
+        result.memory.fp32FlashBytes = PlanWriter.estimatedBytes(fp32.program, source: source)
+        if let budget = options.sramBudget, result.memory.arenaBytes > budget {
+            throw .overBudget(overBudget(graph, options, result, region: "SRAM", needed: result.memory.arenaBytes, budget: budget, source: source))
+        }
+        if let budget = options.flashBudget, result.memory.flashBytes > budget {
+            throw .overBudget(overBudget(graph, options, result, region: "flash", needed: result.memory.flashBytes, budget: budget, source: source))
+        }
+        return result
+    }
+
+    /// Builds, places and encodes a plan without checking budgets.
+    public static func planUnchecked(_ graph: Graph, options: PlanOptions, source: String) throws(PlannerError) -> Result {
+        let built = try ProgramBuilder.build(graph, options)
+        let (program, layout) = place(built, alignment: options.alignment)
+        let bytes = try PlanWriter.encode(program, arenaBytes: layout.peakBytes, source: source)
+        var sram: [MemoryCategory: Int] = [:], flash: [MemoryCategory: Int] = [:]
+        for t in program.tensors {
+            if t.region == .arena { sram[t.category, default: 0] += t.bytes }
+            if t.region == .flash { flash[t.category, default: 0] += t.bytes }
+            if t.region == .arena, let initial = t.initial { flash[t.category, default: 0] += initial.count }
+        }
+        let figures = MemoryFigures(
+            arenaBytes: layout.peakBytes, lowerBoundBytes: layout.lowerBoundBytes, flashBytes: bytes.count,
+            peakOp: peakOp(program, alignment: options.alignment), fp32ArenaBytes: 0, fp32FlashBytes: 0,
+            sramByCategory: sram, flashByCategory: flash)
+        return Result(bytes: bytes, program: program, memory: figures)
+    }
+
+    /// Places every arena tensor; returns the program with offsets and the layout.
+    static func place(_ program: TrainingProgram, alignment: Int) -> (program: TrainingProgram, layout: ArenaLayout) {
+        var program = program
+        let layout = ArenaAllocator.place(Liveness.requests(for: program), alignment: alignment)
+        for (id, offset) in layout.offsets { program.tensors[id].offset = offset }
+        return (program, layout)
+    }
+
+    /// The op index with the most live bytes.
+    static func peakOp(_ program: TrainingProgram, alignment: Int) -> Int {
+        let live = liveBytesPerOp(program, alignment: alignment)
+        return live.indices.max { live[$0] < live[$1] } ?? 0
+    }
+
+    /// Bytes live at each op index.
+    public static func liveBytesPerOp(_ program: TrainingProgram, alignment: Int) -> [Int] {
+        var live = [Int](repeating: 0, count: max(1, program.ops.count))
+        for r in Liveness.requests(for: program) {
+            let size = (r.bytes + alignment - 1) / alignment * alignment
+            for i in r.firstUse...r.lastUse { live[i] += size }
+        }
+        return live
+    }
+
+    /// Arena tensors live at op `index`, largest first.
+    public static func liveTensors(_ program: TrainingProgram, at index: Int) -> [Int] {
+        Liveness.requests(for: program)
+            .filter { $0.firstUse <= index && index <= $0.lastUse }
+            .sorted { ($0.bytes, -$0.id) > ($1.bytes, -$1.id) }
+            .map(\.id)
+    }
+
+    static func overBudget(_ graph: Graph, _ options: PlanOptions, _ result: Result, region: String,
+                           needed: Int, budget: Int, source: String) -> PlannerError.OverBudget {
+        let program = result.program
+        var largest: [PlannerError.OverBudget.Contributor] = []
+        if region == "SRAM" {
+            largest = liveTensors(program, at: result.memory.peakOp).prefix(3).map {
+                .init(name: program.tensors[$0].name, category: program.tensors[$0].category.rawValue, bytes: program.tensors[$0].bytes)
+            }
+        } else {
+            largest = program.tensors.indices.filter { program.tensors[$0].initial != nil }
+                .sorted { program.tensors[$0].bytes > program.tensors[$1].bytes }.prefix(3).map {
+                    .init(name: program.tensors[$0].name, category: program.tensors[$0].category.rawValue, bytes: program.tensors[$0].bytes)
+                }
+        }
+        var alternatives: [PlannerError.OverBudget.Alternative] = []
+        func attempt(_ change: String, _ edit: (inout PlanOptions) -> Void) {
+            var o = options
+            edit(&o)
+            guard o != options, let r = try? planUnchecked(graph, options: o, source: source) else { return }
+            alternatives.append(.init(change: change, neededBytes: region == "SRAM" ? r.memory.arenaBytes : r.memory.flashBytes))
+        }
+        if options.update == .fp32Master { attempt("--update fp16") { $0.update = .fp16 } }
+        if options.effectiveStateType == .float32 && (options.effectiveMomentum > 0 || options.optimizer != .sgd) {
+            attempt("--state fp16") { $0.state = .fp16 }
+        }
+        if options.optimizer == .sgd && options.effectiveMomentum > 0 { attempt("--momentum 0") { $0.momentum = 0 } }
+        if options.optimizer != .sgd { attempt("--optimizer sgd --momentum 0") { $0.optimizer = .sgd; $0.momentum = 0 } }
+        if options.train != .last(1) { attempt("--train last:1") { $0.train = .last(1) } }
+        if options.train != .biases { attempt("--train biases") { $0.train = .biases } }
+        if options.batch > 1 { attempt("--batch \(options.batch / 2)") { $0.batch = options.batch / 2 } }
+        alternatives.sort { $0.neededBytes > $1.neededBytes }
+        return .init(region: region, neededBytes: needed, budgetBytes: budget, largest: Array(largest), alternatives: alternatives)
+    }
+}

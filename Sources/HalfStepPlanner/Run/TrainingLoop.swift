@@ -1,0 +1,124 @@
+import Foundation
+import HalfStepCore
+
+/// `halfstep train` as a library call: steps over shuffled epochs, progress, evaluation, summary.
+public enum TrainingLoop {
+    public struct Settings: Sendable {
+        public var steps: Int
+        /// Seed of the data order (independent of the plan's seed).
+        public var shuffleSeed: UInt64
+        /// Evaluate on the eval set every this many steps (0: only before and after).
+        public var evalEvery: Int
+        public init(steps: Int, shuffleSeed: UInt64 = 0, evalEvery: Int = 0) {
+            self.steps = steps
+            self.shuffleSeed = shuffleSeed
+            self.evalEvery = evalEvery
+        }
+    }
+
+    /// What the loop reports after each step.
+    public struct Progress: Sendable {
+        public var step: Int
+        public var steps: Int
+        public var epoch: Int
+        public var result: StepResult
+        public var stepsPerSecond: Double
+        /// Set on steps where the eval set was evaluated.
+        public var evaluation: Evaluation?
+    }
+
+    /// The end-of-run summary (`--json` prints it as one object).
+    public struct Summary: Sendable {
+        public var steps: Int
+        public var epochs: Int
+        /// Loss of the last applied step.
+        public var finalLoss: Double
+        /// Mean loss of the last min(50, steps) applied steps.
+        public var recentLoss: Double
+        public var evalBefore: Evaluation?
+        public var evalAfter: Evaluation?
+        public var counters: TrainingCounters
+        public var finalLossScale: Float
+        public var stepsPerSecond: Double
+        public var seconds: Double
+        /// (step, loss, loss scale, applied) for every step, for reports.
+        public var history: [(step: Int, loss: Float, scale: Float, applied: Bool)]
+    }
+
+    /// Trains `session` on `train` for `settings.steps` steps.
+    /// - Throws: `TrainingError` when the data does not match the plan.
+    public static func run(_ session: TrainingSession, train: Dataset, eval: Dataset?, settings: Settings,
+                           progress: (Progress) -> Void) throws(TrainingError) -> Summary {
+        let batch = session.batch
+        try check(train, against: session, role: "training")
+        if let eval { try check(eval, against: session, role: "eval") }
+        guard train.count >= batch else {
+            throw .tooFewSamples(samples: train.count, batch: batch)
+        }
+        let before = eval.map { session.evaluate($0) }
+        var sampler = EpochSampler(count: train.count, batch: batch, seed: settings.shuffleSeed)
+        var history: [(step: Int, loss: Float, scale: Float, applied: Bool)] = []
+        history.reserveCapacity(settings.steps)
+        let clock = ContinuousClock()
+        let start = clock.now
+        var trainingTime: Duration = .zero
+        for step in 1 ... max(settings.steps, 1) where settings.steps > 0 {
+            let indices = sampler.next()
+            let t0 = clock.now
+            let result = session.step(train, samples: indices)
+            trainingTime += clock.now - t0
+            if case .invalidLabel(let row) = result.status {
+                throw .invalidLabel(sample: indices[indices.startIndex + row], value: Int(train.labels[indices[indices.startIndex + row]]), classes: session.classes)
+            }
+            history.append((step, result.loss, result.lossScale, result.status == .applied))
+            var evaluation: Evaluation? = nil
+            if let eval, settings.evalEvery > 0, step % settings.evalEvery == 0 { evaluation = session.evaluate(eval) }
+            progress(Progress(step: step, steps: settings.steps, epoch: sampler.epoch, result: result,
+                              stepsPerSecond: Double(step) / seconds(trainingTime), evaluation: evaluation))
+        }
+        let wall = seconds(clock.now - start)
+        let after = eval.map { session.evaluate($0) }
+        let applied = history.filter(\.applied)
+        let recent = applied.suffix(50)
+        return Summary(
+            steps: settings.steps, epochs: sampler.epoch,
+            finalLoss: Double(applied.last?.loss ?? .nan),
+            recentLoss: recent.isEmpty ? .nan : recent.reduce(0) { $0 + Double($1.loss) } / Double(recent.count),
+            evalBefore: before, evalAfter: after, counters: session.trainer.counters,
+            finalLossScale: session.trainer.scaler.scale,
+            stepsPerSecond: settings.steps > 0 ? Double(settings.steps) / seconds(trainingTime) : 0,
+            seconds: wall, history: history)
+    }
+
+    static func check(_ data: Dataset, against session: TrainingSession, role: String) throws(TrainingError) {
+        if data.features != session.features {
+            throw .featureMismatch(role: role, found: data.features, expected: session.features)
+        }
+        if let bad = data.labels.firstIndex(where: { $0 < 0 || Int($0) >= session.classes }) {
+            throw .invalidLabel(sample: bad, value: Int(data.labels[bad]), classes: session.classes)
+        }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        let c = d.components
+        return max(Double(c.seconds) + Double(c.attoseconds) * 1e-18, 1e-9)
+    }
+}
+
+/// Why a training run could not start or continue.
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    case featureMismatch(role: String, found: Int, expected: Int)
+    case tooFewSamples(samples: Int, batch: Int)
+    case invalidLabel(sample: Int, value: Int, classes: Int)
+
+    public var description: String {
+        switch self {
+        case .featureMismatch(let role, let found, let expected):
+            return "the \(role) inputs have \(found) features per sample; the plan's model takes \(expected)"
+        case .tooFewSamples(let samples, let batch):
+            return "the training set has \(samples) samples, fewer than one batch of \(batch) (plan with a smaller --batch)"
+        case .invalidLabel(let sample, let value, let classes):
+            return "label of sample \(sample) is \(value), outside 0..<\(classes)"
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import HalfStepCore
+
+/// Runs a plan on the host through the core: the same `Trainer` the device runs, in an arena of
+/// exactly the plan's size.
+public final class TrainingSession {
+    public let loaded: LoadedPlan
+    public private(set) var trainer: Trainer
+    let arenaMemory: UnsafeMutableRawBufferPointer
+
+    /// Prepares `loaded` to run in a fresh arena.
+    public init(_ loaded: LoadedPlan) throws(PlanLoadError) {
+        self.loaded = loaded
+        let bytes = max(loaded.plan.arenaBytes, 16)
+        arenaMemory = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: PlanFormat.alignment)
+        do {
+            trainer = try Trainer(plan: loaded.plan, arena: Arena(base: arenaMemory.baseAddress!, bytes: bytes))
+        } catch {
+            arenaMemory.deallocate()
+            throw .invalid(path: loaded.path, error: error)
+        }
+    }
+
+    deinit { arenaMemory.deallocate() }
+
+    public var batch: Int { Int(loaded.plan.config.batch) }
+    public var features: Int { Int(loaded.plan.config.inputFeatures) }
+    public var classes: Int { Int(loaded.plan.config.classes) }
+
+    /// Copies samples `indices` of `data` into the plan's input and label tensors.
+    ///
+    /// Concrete overloads rather than one generic: unspecialised generic iteration allocates a
+    /// box per element, and the allocation-free test includes loading the batch.
+    public func load(_ data: Dataset, samples indices: ArraySlice<Int>) {
+        var row = 0
+        for s in indices {
+            copy(data, sample: s, row: row)
+            row += 1
+        }
+    }
+
+    /// Copies samples `range` of `data` into the plan's input and label tensors.
+    public func load(_ data: Dataset, samples range: Range<Int>) {
+        var row = 0
+        for s in range {
+            copy(data, sample: s, row: row)
+            row += 1
+        }
+    }
+
+    func copy(_ data: Dataset, sample s: Int, row: Int) {
+        let features = self.features
+        let input = trainer.input
+        data.inputs.withUnsafeBufferPointer { src in
+            (input.base + row * features).update(from: src.baseAddress! + s * features, count: features)
+        }
+        trainer.labels[row] = data.labels[s]
+    }
+
+    /// One training step on samples `indices` (at most `batch` of them).
+    @discardableResult
+    public func step(_ data: Dataset, samples indices: ArraySlice<Int>) -> StepResult {
+        load(data, samples: indices)
+        return trainer.step(rows: indices.count)
+    }
+
+    /// One training step on samples `range` (at most `batch` of them).
+    @discardableResult
+    public func step(_ data: Dataset, samples range: Range<Int>) -> StepResult {
+        load(data, samples: range)
+        return trainer.step(rows: range.count)
+    }
+
+    /// Loss and accuracy over all of `data`, batch by batch (the last batch may be partial).
+    public func evaluate(_ data: Dataset) -> Evaluation {
+        var correct = 0
+        var lossSum: Double = 0
+        var start = 0
+        while start < data.count {
+            let rows = min(batch, data.count - start)
+            load(data, samples: start ..< start + rows)
+            trainer.forward(rows: rows)
+            let logits = trainer.logits
+            lossSum += Double(SoftmaxCrossEntropy.loss(logits: logits, labels: trainer.labels, rows: rows, classes: classes)) * Double(rows)
+            for r in 0 ..< rows {
+                var best = 0
+                for c in 1 ..< classes where logits[r * classes + c] > logits[r * classes + best] { best = c }
+                if best == Int(data.labels[start + r]) { correct += 1 }
+            }
+            start += rows
+        }
+        return Evaluation(loss: data.count > 0 ? lossSum / Double(data.count) : .nan,
+                          accuracy: data.count > 0 ? Double(correct) / Double(data.count) : .nan,
+                          samples: data.count)
+    }
+
+    /// The current values of every trainable parameter, by tensor name, as compute sees them
+    /// (fp32 master copies rounded to fp16), in HalfStep's layout.
+    public func trainedParameters() -> [String: [Float]] {
+        var out: [String: [Float]] = [:]
+        let plan = loaded.plan
+        for i in 0 ..< plan.tensorCount {
+            let r = plan.tensor(i)
+            guard r.flags & TensorRecord.trainable != 0 else { continue }
+            let count = r.elementCount ?? 0
+            if r.dtype == .float32 {
+                let v = trainer.floatView(i)
+                out[loaded.name(of: i)] = (0 ..< count).map { Float(Float16(v[$0])) }
+            } else {
+                let v = trainer.halfView(i)
+                out[loaded.name(of: i)] = (0 ..< count).map { Float(v[$0]) }
+            }
+        }
+        return out
+    }
+}
+
+/// Loss and accuracy of a model on a dataset.
+public struct Evaluation: Sendable, Equatable {
+    /// Mean cross-entropy.
+    public var loss: Double
+    /// Fraction of samples whose argmax logit is the label (0 ... 1).
+    public var accuracy: Double
+    public var samples: Int
+}

@@ -1,0 +1,102 @@
+import CHeapCounter
+import Foundation
+import Testing
+import HalfStepCore
+@testable import HalfStepPlanner
+
+/// The core's trainer, driven through plans the planner made.
+struct TrainerTests {
+    let graph = makeMLP([16, 24, 12, 4], seed: 5)
+    let data = syntheticData(count: 512, features: 16, classes: 4, seed: 7)
+
+    func session(_ o: PlanOptions) throws -> TrainingSession {
+        let r = try Planner.plan(graph, options: o, source: "s")
+        return try TrainingSession(LoadedPlan(bytes: r.bytes, path: "s"))
+    }
+
+    @Test("training lowers the loss and raises accuracy, for fp32-master and fp16 updates")
+    func learns() throws {
+        for update: UpdateMode in [.fp32Master, .fp16] {
+            let s = try session(options(batch: 16, update: update, lr: 0.1))
+            let before = s.evaluate(data)
+            let summary = try TrainingLoop.run(s, train: data, eval: data, settings: .init(steps: 300)) { _ in }
+            #expect(summary.evalAfter!.loss < before.loss * 0.7, "\(update): loss \(before.loss) → \(summary.evalAfter!.loss)")
+            #expect(summary.evalAfter!.accuracy > before.accuracy + 0.2, "\(update): accuracy \(before.accuracy) → \(summary.evalAfter!.accuracy)")
+        }
+    }
+
+    @Test("a training step allocates nothing on the heap: 100 steps, zero allocations")
+    func stepsDoNotAllocate() throws {
+        let s = try session(options(batch: 16))
+        // The batch is reloaded before every step: the plan reuses the input and label buffers
+        // for gradients once the step no longer needs them.
+        s.step(data, samples: 0 ..< 16)   // warm up: first-use runtime work is not the step's
+        hs_heap_counting_begin()
+        for i in 0 ..< 100 { s.step(data, samples: (i % 8) * 16 ..< (i % 8 + 1) * 16) }
+        let allocations = hs_heap_counting_end()
+        #expect(allocations == 0)
+        #expect(s.trainer.counters.appliedSteps + s.trainer.counters.skippedSteps == 101)
+    }
+
+    @Test("an overflowing loss scale skips the step, leaves the weights untouched and halves the scale")
+    func overflowSkipsStep() throws {
+        let s = try session(options(batch: 16, lossScale: .dynamic(initial: 1e9, growthInterval: 2000)))
+        let before = s.trainedParameters()
+        let first = s.step(data, samples: 0 ..< 16)
+        #expect(first.status == .skippedOverflow)
+        #expect(s.trainedParameters() == before)
+        #expect(s.trainer.scaler.scale == 5e8)
+        #expect(s.trainer.counters.overflows == 1 && s.trainer.counters.skippedSteps == 1)
+        var steps = 1
+        while s.step(data, samples: 0 ..< 16).status != .applied && steps < 40 { steps += 1 }
+        #expect(steps < 40)
+        #expect(s.trainedParameters() != before)
+    }
+
+    @Test("a label outside the classes stops the step before anything runs")
+    func invalidLabel() throws {
+        let s = try session(options(batch: 4))
+        let bad = Dataset(inputs: data.inputs, labels: data.labels.enumerated().map { $0.offset == 2 ? 9 : $0.element },
+                          count: data.count, features: data.features)
+        let before = s.trainedParameters()
+        let r = s.step(bad, samples: 0 ..< 4)
+        #expect(r.status == .invalidLabel(row: 2))
+        #expect(s.trainedParameters() == before)
+        #expect(s.trainer.counters.steps == 0)
+    }
+
+    @Test("the same plan, data and seed give bit-identical weights")
+    func deterministic() throws {
+        func run() throws -> [String: [Float]] {
+            let s = try session(options(batch: 16, update: .fp16))
+            _ = try TrainingLoop.run(s, train: data, eval: nil, settings: .init(steps: 50, shuffleSeed: 3)) { _ in }
+            return s.trainedParameters()
+        }
+        #expect(try run() == run())
+    }
+
+    @Test("pure fp16 updates with a tiny learning rate count their underflows")
+    func underflowsAreCounted() throws {
+        let s = try session(options(batch: 16, update: .fp16, momentum: 0, lr: 1e-6))
+        _ = try TrainingLoop.run(s, train: data, eval: nil, settings: .init(steps: 5)) { _ in }
+        let c = s.trainer.counters
+        #expect(c.nonzeroUpdates > 0)
+        #expect(c.updateUnderflows > c.nonzeroUpdates / 2, "\(c.updateUnderflows) of \(c.nonzeroUpdates)")
+        let master = try session(options(batch: 16, update: .fp32Master, momentum: 0, lr: 1e-6))
+        _ = try TrainingLoop.run(master, train: data, eval: nil, settings: .init(steps: 5)) { _ in }
+        #expect(master.trainer.counters.updateUnderflows < c.updateUnderflows)
+    }
+
+    @Test("Adam and AdamW with fp16 state train without collapsing")
+    func adamTrains() throws {
+        for optimizer: OptimizerKind in [.adam, .adamW] {
+            var o = options(batch: 16, update: .fp16, optimizer: optimizer, momentum: nil, lr: 0.01)
+            o.state = .fp16
+            let s = try session(o)
+            let before = s.evaluate(data)
+            let summary = try TrainingLoop.run(s, train: data, eval: data, settings: .init(steps: 200)) { _ in }
+            #expect(summary.evalAfter!.loss.isFinite)
+            #expect(summary.evalAfter!.loss < before.loss * 0.7, "\(optimizer): \(before.loss) → \(summary.evalAfter!.loss)")
+        }
+    }
+}
