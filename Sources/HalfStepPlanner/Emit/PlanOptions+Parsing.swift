@@ -90,10 +90,10 @@ extension PlanOptions {
         }
     }
 
-    /// `auto`, `fp16`, `fp32`.
+    /// `fp16`, `fp32`.
     public static func parseState(_ text: String) throws(PlannerError) -> StateType {
         guard let s = StateType(rawValue: text) else {
-            throw .badOption(name: "--state", value: text, expected: "auto, fp16 or fp32")
+            throw .badOption(name: "--state", value: text, expected: "fp16 or fp32")
         }
         return s
     }

@@ -29,10 +29,10 @@ public struct PlanOptions: Sendable, Equatable {
         }
     }
 
-    /// Element type of optimizer state.
+    /// Element type of optimizer state (momentum, Adam moments). fp16 by default: SGD momentum
+    /// has the gradient's range, and Adam's second moment is stored as its square root so it does
+    /// too (see `Adam`), so fp16 state does not collapse; fp32 is there for a user's comparison.
     public enum StateType: String, Sendable, Equatable {
-        /// fp32 with `fp32-master` updates (memory already spent on precision), fp16 with `fp16`.
-        case auto
         case fp16
         case fp32
     }
@@ -64,7 +64,7 @@ public struct PlanOptions: Sendable, Equatable {
     public var epsilon: Float = 1e-8
     public var update: UpdateMode = .fp32Master
     public var lossScale: LossScaling = .dynamic(initial: 65536, growthInterval: 2000)
-    public var state: StateType = .auto
+    public var state: StateType = .fp16
     public var seed: UInt32 = 0
     /// SRAM budget in bytes (nil: unchecked).
     public var sramBudget: Int? = nil
@@ -80,11 +80,7 @@ public struct PlanOptions: Sendable, Equatable {
 
     /// The optimizer-state element type the plan will use.
     public var effectiveStateType: DType {
-        switch state {
-        case .fp16: return .float16
-        case .fp32: return .float32
-        case .auto: return update == .fp32Master ? .float32 : .float16
-        }
+        state == .fp16 ? .float16 : .float32
     }
 }
 

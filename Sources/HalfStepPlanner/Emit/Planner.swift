@@ -119,7 +119,7 @@ public enum Planner {
             alternatives.append(.init(change: change, neededBytes: region == "SRAM" ? r.memory.arenaBytes : r.memory.flashBytes))
         }
         if options.update == .fp32Master { attempt("--update fp16") { $0.update = .fp16 } }
-        if options.effectiveStateType == .float32 && (options.effectiveMomentum > 0 || options.optimizer != .sgd) {
+        if options.state == .fp32 && (options.effectiveMomentum > 0 || options.optimizer != .sgd) {
             attempt("--state fp16") { $0.state = .fp16 }
         }
         if options.optimizer == .sgd && options.effectiveMomentum > 0 { attempt("--momentum 0") { $0.momentum = 0 } }

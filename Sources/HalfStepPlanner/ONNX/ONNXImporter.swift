@@ -1,0 +1,316 @@
+/// Lowers an ONNX model into the planner's graph IR.
+///
+/// Shapes become per-sample (the graph input's first dimension is the batch). `Flatten`,
+/// `Reshape` and `Identity` become aliases, `MatMul` followed by `Add` of a constant becomes one
+/// dense layer, and weights are stored `[out, in]` whatever layout the file used (export
+/// transposes back). Anything else is refused with the node, the operator and the list of what
+/// is supported.
+public enum ONNXImporter {
+    /// Default-domain opsets whose semantics for the supported operators were checked: from 13
+    /// (Gemm, MatMul, Relu, Flatten, Reshape, Identity, Constant all at their float semantics) to
+    /// 28. Later revisions of these operators (Add 14, Relu 14, Flatten/Reshape/Identity/Constant
+    /// 19–25) only widened their type constraints; attributes and float semantics are unchanged
+    /// (checked against the operator schema history of onnx 1.23.2).
+    public static let acceptedOpsets = 13 ... 28
+
+    /// The operators import understands.
+    public static let supportedOperators = ["Add (constant bias after MatMul)", "Constant", "Flatten", "Gemm", "Identity", "MatMul", "Relu", "Reshape"]
+
+    /// Reads the model at `path` and imports it.
+    public static func importGraph(path: String) throws(ONNXError) -> Graph {
+        try importGraph(ONNXReader.read(path: path))
+    }
+
+    /// Imports a parsed model.
+    public static func importGraph(_ model: ONNXModel) throws(ONNXError) -> Graph {
+        var importer = Importer(model: model)
+        return try importer.run()
+    }
+}
+
+private struct Importer {
+    let model: ONNXModel
+    var path: String { model.path }
+    var graph = Graph()
+    /// Constant tensors by name: initializers and `Constant` outputs.
+    var constants: [String: ONNXTensor] = [:]
+    /// Value index by ONNX name (aliases map to the same index).
+    var values: [String: Int] = [:]
+    var usedAsParameter: Set<String> = []
+
+    init(model: ONNXModel) { self.model = model }
+
+    func fail(_ node: ONNXNode, _ detail: String) -> ONNXError {
+        Importer.failure(path, node, detail)
+    }
+
+    static func failure(_ path: String, _ node: ONNXNode, _ detail: String) -> ONNXError {
+        .unsupportedUse(path: path, op: node.opType, node: node.name, detail: detail)
+    }
+
+    mutating func run() throws(ONNXError) -> Graph {
+        guard ONNXImporter.acceptedOpsets.contains(model.opsetVersion) else {
+            throw .unsupportedOpset(path: path, found: model.opsetVersion, accepted: ONNXImporter.acceptedOpsets)
+        }
+        graph.source = path
+        graph.sourceOpset = model.opsetVersion
+        for t in model.graph.initializers { constants[t.name] = t }
+
+        // The real input is the one graph input that is not an initializer (older exporters list weights too).
+        let inputs = model.graph.inputs.filter { constants[$0.name] == nil }
+        guard inputs.count == 1 else {
+            throw .graph(path: path, detail: "the graph has \(inputs.count) non-initializer inputs (\(inputs.map(\.name).joined(separator: ", "))); HalfStep trains models with exactly one input")
+        }
+        let input = inputs[0]
+        guard input.elemType == 1 || input.elemType == 10 else {
+            throw .graph(path: path, detail: "input '\(input.name)' has element type \(onnxTypeName(input.elemType)); FLOAT or FLOAT16 expected")
+        }
+        guard let dims = input.dims, dims.count >= 2 else {
+            throw .graph(path: path, detail: "input '\(input.name)' needs a shape [batch, features…]; found \(input.dims.map { "\($0.count)-D" } ?? "no shape")")
+        }
+        var perSample: [Int] = []
+        for (i, d) in dims.dropFirst().enumerated() {
+            guard case .value(let v) = d, v > 0 else {
+                throw .graph(path: path, detail: "input '\(input.name)' dimension \(i + 1) must be a fixed positive size (only the batch may be symbolic)")
+            }
+            perSample.append(v)
+        }
+        graph.values.append(.init(name: input.name, shape: perSample))
+        graph.input = 0
+        graph.inputName = input.name
+        values[input.name] = 0
+
+        guard model.graph.outputs.count == 1 else {
+            throw .graph(path: path, detail: "the graph has \(model.graph.outputs.count) outputs; HalfStep trains models with one output (the logits)")
+        }
+        graph.outputName = model.graph.outputs[0].name
+
+        let nodes = model.graph.nodes
+        var fused = Set<Int>()
+        for (index, raw) in nodes.enumerated() where !fused.contains(index) {
+            var node = raw
+            if node.name.isEmpty { node.name = "\(node.opType)_\(index)" }
+            guard node.domain.isEmpty || node.domain == "ai.onnx" else {
+                throw .unsupportedOperator(path: path, op: "\(node.domain)::\(node.opType)", node: node.name, supported: ONNXImporter.supportedOperators)
+            }
+            switch node.opType {
+            case "Constant":
+                try constant(node)
+            case "Identity":
+                try alias(node) { shape throws(ONNXError) in shape }
+            case "Flatten":
+                let axis = node.attributes["axis"]?.int ?? 1
+                let rank = Int64(graphValueShape(node).count + 1)
+                guard axis == 1 || (rank == 2 && axis == -1) else {
+                    throw fail(node, "axis \(axis) would fold the batch into the features; only axis 1 is supported")
+                }
+                try alias(node) { shape throws(ONNXError) in [shape.reduce(1, *)] }
+            case "Reshape":
+                try reshape(node)
+            case "Relu":
+                let x = try value(node, 0)
+                let y = addValue(node.outputs.first, shape: graph.values[x].shape, node)
+                graph.nodes.append(.init(name: node.name, op: .relu, inputs: [x], outputs: [y]))
+            case "Gemm":
+                try gemm(node)
+            case "MatMul":
+                if let (addIndex, add) = biasAdd(after: index) {
+                    fused.insert(addIndex)
+                    try matmul(node, bias: add)
+                } else {
+                    try matmul(node, bias: nil)
+                }
+            case "Add":
+                throw fail(node, "Add of two computed values is not supported (only a constant bias right after MatMul)")
+            default:
+                throw .unsupportedOperator(path: path, op: node.opType, node: node.name, supported: ONNXImporter.supportedOperators)
+            }
+        }
+        guard let output = values[graph.outputName] else {
+            throw .graph(path: path, detail: "the output '\(graph.outputName)' is not computed by any node")
+        }
+        graph.output = output
+        return graph
+    }
+
+    // MARK: - Values
+
+    func value(_ node: ONNXNode, _ i: Int) throws(ONNXError) -> Int {
+        guard i < node.inputs.count, !node.inputs[i].isEmpty else { throw fail(node, "input \(i) is missing") }
+        if let v = values[node.inputs[i]] { return v }
+        if constants[node.inputs[i]] != nil { throw fail(node, "input \(i) '\(node.inputs[i])' is a constant; a computed value is expected here") }
+        throw .undefinedValue(path: path, node: node.name, value: node.inputs[i])
+    }
+
+    func constantInput(_ node: ONNXNode, _ i: Int) throws(ONNXError) -> ONNXTensor {
+        guard i < node.inputs.count, !node.inputs[i].isEmpty else { throw fail(node, "input \(i) is missing") }
+        if let c = constants[node.inputs[i]] { return c }
+        if values[node.inputs[i]] != nil {
+            throw fail(node, "input \(i) '\(node.inputs[i])' is computed; HalfStep needs a constant (initializer) here")
+        }
+        throw .undefinedValue(path: path, node: node.name, value: node.inputs[i])
+    }
+
+    func graphValueShape(_ node: ONNXNode) -> [Int] {
+        node.inputs.first.flatMap { values[$0] }.map { graph.values[$0].shape } ?? []
+    }
+
+    mutating func addValue(_ name: String?, shape: [Int], _ node: ONNXNode) -> Int {
+        let n = name ?? "\(node.name):0"
+        graph.values.append(.init(name: n, shape: shape))
+        values[n] = graph.values.count - 1
+        return graph.values.count - 1
+    }
+
+    mutating func alias(_ node: ONNXNode, shape: ([Int]) throws(ONNXError) -> [Int]) throws(ONNXError) {
+        guard let out = node.outputs.first else { throw fail(node, "no output") }
+        if let c = node.inputs.first.flatMap({ constants[$0] }) {
+            constants[out] = c
+            return
+        }
+        let x = try value(node, 0)
+        _ = try shape(graph.values[x].shape)
+        values[out] = x
+    }
+
+    mutating func constant(_ node: ONNXNode) throws(ONNXError) {
+        guard let out = node.outputs.first else { throw fail(node, "no output") }
+        var t: ONNXTensor
+        if let v = node.attributes["value"]?.tensor {
+            t = v
+        } else if let f = node.attributes["value_float"]?.float {
+            t = ONNXTensor(name: out, dims: [], dataType: 1, floats: [f], ints: nil, external: false)
+        } else if let fs = node.attributes["value_floats"], !fs.floats.isEmpty {
+            t = ONNXTensor(name: out, dims: [fs.floats.count], dataType: 1, floats: fs.floats, ints: nil, external: false)
+        } else if let i = node.attributes["value_int"]?.int {
+            t = ONNXTensor(name: out, dims: [], dataType: 7, floats: nil, ints: [i], external: false)
+        } else if let is_ = node.attributes["value_ints"], !is_.ints.isEmpty {
+            t = ONNXTensor(name: out, dims: [is_.ints.count], dataType: 7, floats: nil, ints: is_.ints, external: false)
+        } else {
+            throw fail(node, "no value, value_float(s) or value_int(s) attribute")
+        }
+        t.name = out
+        constants[out] = t
+    }
+
+    mutating func reshape(_ node: ONNXNode) throws(ONNXError) {
+        let target = try constantInput(node, 1)
+        guard let spec = target.ints else { throw fail(node, "the shape input is not an INT64 tensor") }
+        if node.attributes["allowzero"]?.int == 1 && spec.contains(0) {
+            throw fail(node, "allowzero=1 with a 0 in the shape would make an empty tensor")
+        }
+        let p = path
+        try alias(node) { shape throws(ONNXError) in
+            let elements = shape.reduce(1, *)
+            guard let first = spec.first, first == 0 || first == -1 else {
+                throw Importer.failure(p, node, "the shape \(spec) fixes the batch dimension; use -1 or 0 for it")
+            }
+            var rest = Array(spec.dropFirst())
+            for (i, d) in rest.enumerated() where d == 0 {
+                guard i + 1 < shape.count + 1, i < shape.count else { throw Importer.failure(p, node, "0 at position \(i + 1) copies a dimension the input does not have") }
+                rest[i] = Int64(shape[i])
+            }
+            let unknown = rest.filter { $0 == -1 }.count
+            if first == -1 && unknown > 0 || unknown > 1 { throw Importer.failure(p, node, "the shape \(spec) has more than one -1") }
+            let known = rest.filter { $0 != -1 }.reduce(Int64(1), *)
+            guard rest.allSatisfy({ $0 == -1 || $0 > 0 }), known > 0 else { throw Importer.failure(p, node, "the shape \(spec) has a negative size") }
+            if unknown == 1 {
+                guard Int64(elements) % known == 0 else { throw Importer.failure(p, node, "cannot reshape \(elements) elements per sample to \(spec)") }
+                return rest.map { $0 == -1 ? elements / Int(known) : Int($0) }
+            }
+            guard known == Int64(elements) else { throw Importer.failure(p, node, "reshape of \(elements) elements per sample to \(spec) changes the element count") }
+            return rest.map { Int($0) }
+        }
+    }
+
+    // MARK: - Dense layers
+
+    mutating func parameter(_ t: ONNXTensor, _ node: ONNXNode, shape: [Int], transposed: Bool) throws(ONNXError) -> Int {
+        guard t.dataType == 1 || t.dataType == 10 else { throw .unsupportedDataType(path: path, tensor: t.name, dataType: t.dataType) }
+        guard let floats = t.floats else { throw .unsupportedDataType(path: path, tensor: t.name, dataType: t.dataType) }
+        guard !usedAsParameter.contains(t.name) else {
+            throw fail(node, "weight '\(t.name)' is shared with another layer; tied weights are not supported")
+        }
+        usedAsParameter.insert(t.name)
+        var values = floats
+        if transposed {
+            // Source [rows, cols] → HalfStep [cols, rows].
+            let rows = t.dims[0], cols = t.dims[1]
+            values = [Float](repeating: 0, count: floats.count)
+            for r in 0 ..< rows { for c in 0 ..< cols { values[c * rows + r] = floats[r * cols + c] } }
+        }
+        graph.parameters.append(.init(name: t.name, shape: shape, values: values,
+                                      sourceLayout: transposed ? .transposed2D : .same, sourceIsFloat16: t.dataType == 10))
+        return graph.parameters.count - 1
+    }
+
+    /// A bias tensor of shape [M] or [1, M]; nil when it does not fit that shape.
+    func biasShape(_ t: ONNXTensor, m: Int) -> Bool {
+        t.dims == [m] || t.dims == [1, m]
+    }
+
+    mutating func dense(_ node: ONNXNode, x: Int, weight: ONNXTensor, weightIsOutByIn: Bool, bias: ONNXTensor?,
+                        alpha: Float, beta: Float, output: String?) throws(ONNXError) {
+        guard weight.dims.count == 2 else { throw fail(node, "weight '\(weight.name)' has shape \(weight.dims); a 2-D matrix is expected") }
+        let m = weightIsOutByIn ? weight.dims[0] : weight.dims[1]
+        let k = weightIsOutByIn ? weight.dims[1] : weight.dims[0]
+        let xShape = graph.values[x].shape
+        guard xShape.reduce(1, *) == k, xShape.count == 1 || k == xShape.reduce(1, *) else {
+            throw .shapeMismatch(path: path, node: node.name, detail: "input '\(graph.values[x].name)' has \(xShape) per sample, the weight '\(weight.name)' expects \(k) features")
+        }
+        guard xShape.count == 1 else {
+            throw .shapeMismatch(path: path, node: node.name, detail: "input '\(graph.values[x].name)' is \(xShape.count + 1)-D; flatten it to [batch, features] before this layer")
+        }
+        let w = try parameter(weight, node, shape: [m, k], transposed: !weightIsOutByIn)
+        var b: Int? = nil
+        if let bias {
+            guard biasShape(bias, m: m) else {
+                throw fail(node, "bias '\(bias.name)' has shape \(bias.dims); [\(m)] or [1, \(m)] is expected")
+            }
+            b = try parameter(bias, node, shape: [m], transposed: false)
+        }
+        let y = addValue(output, shape: [m], node)
+        graph.nodes.append(.init(name: node.name, op: .dense(weight: w, bias: b, alpha: alpha, beta: beta), inputs: [x], outputs: [y]))
+    }
+
+    mutating func gemm(_ node: ONNXNode) throws(ONNXError) {
+        if (node.attributes["transA"]?.int ?? 0) != 0 {
+            throw fail(node, "transA=1 (batch along columns) is not supported; PyTorch never exports it for nn.Linear")
+        }
+        let transB = (node.attributes["transB"]?.int ?? 0) != 0
+        let x = try value(node, 0)
+        let w = try constantInput(node, 1)
+        let c = node.inputs.count > 2 && !node.inputs[2].isEmpty ? try constantInput(node, 2) : nil
+        try dense(node, x: x, weight: w, weightIsOutByIn: transB, bias: c,
+                  alpha: node.attributes["alpha"]?.float ?? 1, beta: node.attributes["beta"]?.float ?? 1,
+                  output: node.outputs.first)
+    }
+
+    /// The `Add` node that adds a constant bias to `MatMul` node `index`'s output, if that is the
+    /// output's only use.
+    func biasAdd(after index: Int) -> (Int, ONNXNode)? {
+        let nodes = model.graph.nodes
+        guard let out = nodes[index].outputs.first else { return nil }
+        let users = nodes.indices.filter { nodes[$0].inputs.contains(out) }
+        guard users.count == 1, out != graph.outputName, nodes[users[0]].opType == "Add",
+              nodes[users[0]].domain.isEmpty || nodes[users[0]].domain == "ai.onnx" else { return nil }
+        let add = nodes[users[0]]
+        guard add.inputs.count == 2 else { return nil }
+        let other = add.inputs[0] == out ? add.inputs[1] : add.inputs[0]
+        guard constants[other] != nil || model.graph.nodes[..<users[0]].contains(where: { $0.opType == "Constant" && $0.outputs.first == other }) else { return nil }
+        return (users[0], add)
+    }
+
+    mutating func matmul(_ node: ONNXNode, bias add: ONNXNode?) throws(ONNXError) {
+        let x = try value(node, 0)
+        let w = try constantInput(node, 1)
+        var bias: ONNXTensor? = nil
+        var output = node.outputs.first
+        if let add {
+            let other = add.inputs[0] == node.outputs.first ? add.inputs[1] : add.inputs[0]
+            bias = constants[other]
+            output = add.outputs.first
+        }
+        try dense(node, x: x, weight: w, weightIsOutByIn: false, bias: bias, alpha: 1, beta: 1, output: output)
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import HalfStepCore
+import HalfStepPlanner
+
+struct PlanCommand: Command {
+    let help = """
+    usage: halfstep plan MODEL.onnx -o OUT.hsplan [options]
+
+    Compiles a pretrained model into a continuation plan: fp16 storage, every buffer's arena offset
+    decided now, checked against a memory budget. Everything that changes memory is chosen here.
+
+    options:
+      -o, --output PATH       where to write the plan (required)
+      --batch N               samples per training step (default 32)
+      --train SEL             what trains: all | biases | last:K | layers:NAME,... | none (default all)
+      --optimizer NAME        sgd | adam | adamw (default sgd)
+      --lr X                  learning rate (default 0.01 for sgd, 0.001 for adam/adamw)
+      --momentum X            SGD momentum, or Adam beta1 (default 0 for sgd, 0.9 for adam)
+      --weight-decay X        L2 (sgd, adam) or decoupled (adamw) weight decay (default 0)
+      --beta2 X, --eps X      Adam's beta2 (0.999) and epsilon (1e-8, added in fp32)
+      --update MODE           fp32-master | fp16 (default fp32-master)
+      --state TYPE            optimizer state (momentum, Adam moments): fp16 | fp32 (default fp16)
+      --loss-scale POLICY     none | static:S | dynamic | dynamic:INITIAL (default dynamic: PyTorch GradScaler's
+                              2^16 start, x2 after --growth-interval clean steps, x0.5 and skip on inf/NaN)
+      --growth-interval N     clean steps before a dynamic scale doubles (default 2000)
+      --budget B              sram=SIZE,flash=SIZE, e.g. sram=64KiB,flash=256KiB (unchecked when absent)
+      --seed N                the plan's seed (default 0)
+      --json                  print the plan summary as JSON on stdout
+
+    exit status: 0 planned, 1 the model cannot be planned or does not fit the budget, 2 usage error.
+    """
+
+    func run(_ argv: [String]) throws -> ExitCode {
+        let a = try Arguments(argv, verb: "plan", valued: [
+            "-o", "--output", "--batch", "--train", "--optimizer", "--lr", "--momentum", "--weight-decay",
+            "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
+        ], flags: ["--json"])
+        let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
+        guard let output = a.value("-o") ?? a.value("--output") else {
+            throw UsageError("-o OUT.hsplan is required", verb: "plan")
+        }
+        let options = try planOptions(a)
+        let graph = try importModel(model)
+        let result = try makePlan(graph, options, source: absolutePath(model))
+        guard FileManager.default.createFile(atPath: output, contents: Data(result.bytes)) else {
+            throw Failure("cannot write \(output)")
+        }
+        let summary = PlanSummary(graph: graph, result: result, options: options, output: output)
+        Terminal.out(a.switches.contains("--json") ? summary.json() : summary.text())
+        return .success
+    }
+
+    func planOptions(_ a: Arguments) throws -> PlanOptions {
+        var o = PlanOptions()
+        o.batch = try a.int("--batch", in: 1 ... 65535, default: 32, verb: "plan")
+        if let t = a.value("--train") { o.train = try PlanOptions.parseTrain(t) }
+        if let t = a.value("--optimizer") { o.optimizer = try PlanOptions.parseOptimizer(t) }
+        o.learningRate = try a.float("--lr", default: o.optimizer == .sgd ? 0.01 : 0.001, verb: "plan")!
+        o.momentum = try a.float("--momentum", default: nil, verb: "plan")
+        if let m = o.momentum, m >= 1 { throw UsageError("--momentum \(m): expected a number in [0, 1)", verb: "plan") }
+        o.weightDecay = try a.float("--weight-decay", default: 0, verb: "plan")!
+        o.beta2 = try a.float("--beta2", default: 0.999, verb: "plan")!
+        if o.beta2 >= 1 { throw UsageError("--beta2 \(o.beta2): expected a number in [0, 1)", verb: "plan") }
+        o.epsilon = try a.float("--eps", default: 1e-8, verb: "plan")!
+        if let u = a.value("--update") { o.update = try PlanOptions.parseUpdate(u) }
+        if let s = a.value("--state") { o.state = try PlanOptions.parseState(s) }
+        let interval = try a.int("--growth-interval", in: 1 ... Int(UInt32.max), default: 2000, verb: "plan")
+        o.lossScale = try PlanOptions.parseLossScale(a.value("--loss-scale") ?? "dynamic", growthInterval: interval)
+        if let b = a.value("--budget") { (o.sramBudget, o.flashBudget) = try PlanOptions.parseBudget(b) }
+        o.seed = UInt32(try a.int("--seed", in: 0 ... Int(UInt32.max), default: 0, verb: "plan"))
+        return o
+    }
+}
+
+/// Plans `graph`, turning planner errors into a `Failure` with a hint where one helps.
+func makePlan(_ graph: Graph, _ options: PlanOptions, source: String) throws -> Planner.Result {
+    do {
+        return try Planner.plan(graph, options: options, source: source)
+    } catch {
+        if case .overBudget = error {
+            throw Failure(error.description, hint: "raise --budget or apply one of the changes above")
+        }
+        throw Failure(error.description)
+    }
+}
+
+/// Reads an ONNX model into the planner's graph, turning import errors into a `Failure`.
+func importModel(_ path: String) throws -> Graph {
+    do {
+        return try ONNXImporter.importGraph(path: path)
+    } catch {
+        throw Failure("\(error)")
+    }
+}
+
+func absolutePath(_ path: String) -> String {
+    URL(fileURLWithPath: path).standardizedFileURL.path
+}
+
+/// What `plan` prints: the model, what trains, and the memory figures.
+struct PlanSummary: Codable {
+    var output: String
+    var model: String
+    var layers: Int
+    var parameters: Int
+    var trainableParameters: Int
+    var train: String
+    var optimizer: String
+    var update: String
+    var lossScale: String
+    var batch: Int
+    var arenaBytes: Int
+    var lowerBoundBytes: Int
+    var flashBytes: Int
+    var fp32ArenaBytes: Int
+    var fp32FlashBytes: Int
+    var sramBudget: Int?
+    var flashBudget: Int?
+    var notes: [String]
+
+    init(graph: Graph, result: Planner.Result, options: PlanOptions, output: String) {
+        self.output = output
+        model = graph.source
+        layers = graph.nodes.count
+        parameters = graph.parameters.reduce(0) { $0 + $1.elementCount }
+        trainableParameters = result.program.trainableParameters.reduce(0) { $0 + graph.parameters[$1].elementCount }
+        train = options.train.description
+        optimizer = options.optimizer == .sgd ? "sgd" : options.optimizer == .adam ? "adam" : "adamw"
+        update = options.update == .fp32Master ? "fp32-master" : "fp16"
+        lossScale = options.lossScale.description
+        batch = options.batch
+        arenaBytes = result.memory.arenaBytes
+        lowerBoundBytes = result.memory.lowerBoundBytes
+        flashBytes = result.memory.flashBytes
+        fp32ArenaBytes = result.memory.fp32ArenaBytes
+        fp32FlashBytes = result.memory.fp32FlashBytes
+        sramBudget = options.sramBudget
+        flashBudget = options.flashBudget
+        notes = result.program.notes
+    }
+
+    func json() -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    func text() -> String {
+        func budget(_ used: Int, _ b: Int?) -> String {
+            guard let b else { return "" }
+            return String(format: "  of %@ budget (%.0f%%, %@ spare)", formatBytes(b), 100 * Double(used) / Double(b), formatBytes(b - used))
+        }
+        return """
+        planned \(model) -> \(output)
+          model         \(layers) layers, \(parameters) parameters; training \(trainableParameters) (--train \(train))
+          numerics      fp16 storage, fp32 accumulation, \(update) updates, \(optimizer), loss scale \(lossScale)
+          batch         \(batch)
+          SRAM arena    \(arenaBytes) B (\(formatBytes(arenaBytes)))\(budget(arenaBytes, sramBudget))
+          lower bound   \(lowerBoundBytes) B: the arena is within \(String(format: "%.1f%%", 100 * (Double(arenaBytes) / Double(max(lowerBoundBytes, 1)) - 1))) of the liveness bound
+          flash (plan)  \(flashBytes) B (\(formatBytes(flashBytes)))\(budget(flashBytes, flashBudget))
+          fp32 storage  would need \(fp32ArenaBytes) B SRAM (x\(String(format: "%.2f", Double(fp32ArenaBytes) / Double(max(arenaBytes, 1))))) and \(fp32FlashBytes) B flash (x\(String(format: "%.2f", Double(fp32FlashBytes) / Double(max(flashBytes, 1)))))
+        """
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+import HalfStepCore
+import HalfStepPlanner
+
+struct TrainCommand: Command {
+    let help = """
+    usage: halfstep train PLAN.hsplan --inputs X.npy --labels Y.npy --steps N [options]
+
+    Runs a plan on the host through the same core the device runs: batches from epochs of a seeded
+    shuffle (the last partial batch of an epoch is dropped), a progress line, and a summary.
+
+    options:
+      --inputs X.npy          training inputs, [N, features] (float32/float16; converted to fp16)
+      --labels Y.npy          class indices, [N] (int64/int32/uint8)
+      --steps N               training steps (required)
+      --eval-inputs X.npy     evaluation inputs (optional; accuracy before and after is reported)
+      --eval-labels Y.npy     evaluation labels
+      --eval-every N          also evaluate every N steps (default: only before and after)
+      --seed N                data-order seed (default 0)
+      --export OUT.onnx       write the adapted weights into a copy of the source ONNX model
+      --model MODEL.onnx      the source model for --export (default: the path recorded in the plan)
+      --json                  print the summary as one JSON object on stdout
+      --quiet                 no progress line
+    """
+
+    func run(_ argv: [String]) throws -> ExitCode {
+        let a = try Arguments(argv, verb: "train", valued: [
+            "--inputs", "--labels", "--steps", "--eval-inputs", "--eval-labels", "--eval-every", "--seed", "--export", "--model",
+        ], flags: ["--json", "--quiet"])
+        let path = try a.positionals(1, "the plan file (PLAN.hsplan)", verb: "train")[0]
+        let steps = try a.int("--steps", in: 0 ... 100_000_000, default: -1, verb: "train")
+        if steps < 0 { throw UsageError("--steps N is required", verb: "train") }
+        let inputs = try a.required("--inputs", verb: "train"), labels = try a.required("--labels", verb: "train")
+        if (a.value("--eval-inputs") == nil) != (a.value("--eval-labels") == nil) {
+            throw UsageError("--eval-inputs and --eval-labels go together", verb: "train")
+        }
+        let settings = TrainingLoop.Settings(
+            steps: steps, shuffleSeed: UInt64(try a.int("--seed", in: 0 ... Int.max, default: 0, verb: "train")),
+            evalEvery: try a.int("--eval-every", in: 0 ... Int.max, default: 0, verb: "train"))
+
+        let loaded = try loadPlan(path)
+        let session = try makeSession(loaded)
+        let train = try loadData(inputs: inputs, labels: labels, session: session)
+        let eval = try a.value("--eval-inputs").map { x throws in
+            try loadData(inputs: x, labels: a.value("--eval-labels")!, session: session)
+        }
+        let json = a.switches.contains("--json"), quiet = a.switches.contains("--quiet")
+        let summary = try runTraining(session, train, eval, settings, quiet: quiet)
+
+        var exported: String? = nil
+        if let out = a.value("--export") {
+            try export(session, to: out, model: a.value("--model") ?? loaded.sourcePath)
+            exported = out
+        }
+        let report = TrainReport(summary, plan: path, exported: exported)
+        Terminal.out(json ? report.json() : report.text())
+        return .success
+    }
+}
+
+func makeSession(_ loaded: LoadedPlan) throws -> TrainingSession {
+    do { return try TrainingSession(loaded) } catch { throw Failure(error.description) }
+}
+
+func loadData(inputs: String, labels: String, session: TrainingSession) throws -> Dataset {
+    do {
+        return try Dataset.load(inputs: inputs, labels: labels, expectedFeatures: session.features, classes: session.classes)
+    } catch {
+        throw Failure("\(error)")
+    }
+}
+
+/// Runs the loop with a progress line on stderr.
+func runTraining(_ session: TrainingSession, _ data: Dataset, _ eval: Dataset?, _ settings: TrainingLoop.Settings,
+           quiet: Bool) throws -> TrainingLoop.Summary {
+    let every = Terminal.stderrIsTTY ? max(1, settings.steps / 200) : max(1, settings.steps / 10)
+    do {
+        return try TrainingLoop.run(session, train: data, eval: eval, settings: settings) { p in
+            var line = "step \(p.step)/\(p.steps)  epoch \(p.epoch)  loss \(fmt(Double(p.result.loss)))  scale \(formatScaleCLI(p.result.lossScale))"
+            if p.result.status == .skippedOverflow { line += "  (overflow: step skipped)" }
+            line += "  \(Int(p.stepsPerSecond)) steps/s"
+            if let e = p.evaluation { line += "  eval acc \(pct(e.accuracy))" }
+            if !quiet && (p.step % every == 0 || p.step == p.steps || p.evaluation != nil) {
+                Terminal.progress(line, final: p.step == p.steps)
+            }
+        }
+    } catch {
+        throw Failure(error.description)
+    }
+}
+
+func formatScaleCLI(_ s: Float) -> String {
+    s >= 1 && s == s.rounded() && s < 1e9 ? String(Int(s)) : "\(s)"
+}
+
+/// Writes the session's trained parameters into a copy of `model`.
+func export(_ session: TrainingSession, to out: String, model: String) throws {
+    do {
+        let original = try ONNXReader.read(path: model)
+        let graph = try ONNXImporter.importGraph(original)
+        try ONNXExporter.export(original: original, updating: session.trainedParameters(), graph: graph, to: out)
+    } catch {
+        throw Failure("exporting to \(out): \(error)", hint: "pass the model the plan was made from with --model")
+    }
+}
+
+/// What `train` prints at the end.
+struct TrainReport: Codable {
+    var plan: String
+    var steps: Int
+    var epochs: Int
+    var finalLoss: Double
+    var recentLoss: Double
+    var evalAccuracyBefore: Double?
+    var evalAccuracy: Double?
+    var evalLoss: Double?
+    var overflows: Int
+    var skippedSteps: Int
+    var updateUnderflows: Int
+    var nonzeroUpdates: Int
+    var updateUnderflowRate: Double
+    var finalLossScale: Float
+    var stepsPerSecond: Double
+    var seconds: Double
+    var exported: String?
+
+    init(_ s: TrainingLoop.Summary, plan: String, exported: String?) {
+        self.plan = plan
+        steps = s.steps
+        epochs = s.epochs
+        finalLoss = s.finalLoss
+        recentLoss = s.recentLoss
+        evalAccuracyBefore = s.evalBefore?.accuracy
+        evalAccuracy = s.evalAfter?.accuracy
+        evalLoss = s.evalAfter?.loss
+        overflows = s.counters.overflows
+        skippedSteps = s.counters.skippedSteps
+        updateUnderflows = s.counters.updateUnderflows
+        nonzeroUpdates = s.counters.nonzeroUpdates
+        updateUnderflowRate = s.counters.nonzeroUpdates > 0 ? Double(s.counters.updateUnderflows) / Double(s.counters.nonzeroUpdates) : 0
+        finalLossScale = s.finalLossScale
+        stepsPerSecond = s.stepsPerSecond
+        seconds = s.seconds
+        self.exported = exported
+    }
+
+    func json() -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    func text() -> String {
+        var s = "trained \(plan): \(steps) steps (\(epochs) epochs) in \(fmt(seconds, 2)) s, \(Int(stepsPerSecond)) steps/s\n"
+        s += "  final loss        \(fmt(finalLoss)) (mean of last 50 applied steps \(fmt(recentLoss)))\n"
+        if let before = evalAccuracyBefore, let after = evalAccuracy {
+            s += "  eval accuracy     \(pct(before)) before -> \(pct(after)) after (eval loss \(fmt(evalLoss ?? .nan)))\n"
+        }
+        s += "  overflows         \(overflows) (skipped steps \(skippedSteps)), final loss scale \(formatScaleCLI(finalLossScale))\n"
+        s += "  update underflows \(updateUnderflows) of \(nonzeroUpdates) nonzero updates (\(pct(updateUnderflowRate))) rounded to no change"
+        if let exported { s += "\n  exported          \(exported)" }
+        return s
+    }
+}
