@@ -1,5 +1,6 @@
 import Foundation
 import HalfStepCore
+import Testing
 @testable import HalfStepPlanner
 
 /// A small MLP graph built in code: Dense → ReLU → … → Dense, with seeded random parameters.
@@ -70,4 +71,16 @@ func syntheticData(count: Int, features: Int, classes: Int, seed: UInt64) -> Dat
 func fixture(_ relative: String) -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent(relative).path
+}
+
+/// Expects `body` to throw an error that satisfies `check` (which sees the error as a value, so
+/// `"\($0)"` is its one-line description).
+func expectError(_ body: () throws -> Void, throws check: (Any) -> Bool,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    do {
+        try body()
+        Issue.record("expected an error, none was thrown", sourceLocation: sourceLocation)
+    } catch {
+        #expect(check(error), "unexpected error: \(error)", sourceLocation: sourceLocation)
+    }
 }
