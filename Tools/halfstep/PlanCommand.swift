@@ -141,7 +141,7 @@ struct PlanSummary: Codable {
 
     func json() -> String {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         e.keyEncodingStrategy = .convertToSnakeCase
         return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
     }

@@ -144,9 +144,36 @@ struct TrainReport: Codable {
         self.exported = exported
     }
 
+    enum CodingKeys: String, CodingKey {
+        case plan, steps, epochs, finalLoss, recentLoss, evalAccuracyBefore, evalAccuracy, evalLoss, overflows, skippedSteps
+        case updateUnderflows, nonzeroUpdates, updateUnderflowRate, finalLossScale, stepsPerSecond, seconds, exported
+    }
+
+    /// Absent values are written as null, so scripts always find every key.
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(plan, forKey: .plan)
+        try c.encode(steps, forKey: .steps)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(finalLoss, forKey: .finalLoss)
+        try c.encode(recentLoss, forKey: .recentLoss)
+        try c.encode(evalAccuracyBefore, forKey: .evalAccuracyBefore)
+        try c.encode(evalAccuracy, forKey: .evalAccuracy)
+        try c.encode(evalLoss, forKey: .evalLoss)
+        try c.encode(overflows, forKey: .overflows)
+        try c.encode(skippedSteps, forKey: .skippedSteps)
+        try c.encode(updateUnderflows, forKey: .updateUnderflows)
+        try c.encode(nonzeroUpdates, forKey: .nonzeroUpdates)
+        try c.encode(updateUnderflowRate, forKey: .updateUnderflowRate)
+        try c.encode(finalLossScale, forKey: .finalLossScale)
+        try c.encode(stepsPerSecond, forKey: .stepsPerSecond)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(exported, forKey: .exported)
+    }
+
     func json() -> String {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys]
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         e.keyEncodingStrategy = .convertToSnakeCase
         e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)

@@ -130,7 +130,7 @@ public struct PlanReport: Codable, Sendable {
     /// The report as one JSON object.
     public func json() -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
