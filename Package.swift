@@ -60,6 +60,11 @@ let package = Package(
             dependencies: ["HalfStepPlanner", "HalfStepCore", "CHeapCounter"],
             path: "Tests/HalfStepPlannerTests"
         ),
+        .testTarget(
+            name: "HalfStepCLITests",
+            dependencies: ["halfstep"],
+            path: "Tests/HalfStepCLITests"
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

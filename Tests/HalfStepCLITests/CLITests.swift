@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+/// The `halfstep` command line as users script it: run as a subprocess, exit status and output checked.
+struct CLITests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let digits = root + "/Tools/examples/digits"
+
+    /// The built `halfstep` beside this test bundle.
+    static let binary: String = {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("halfstep").path,
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("halfstep").path,
+            Bundle.main.bundleURL.appendingPathComponent("halfstep").path,
+        ]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
+    }()
+
+    struct Result { var status: Int32; var out: String; var err: String }
+
+    func run(_ args: [String]) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: e, as: UTF8.self))
+    }
+
+    func temporary(_ name: String) -> String { NSTemporaryDirectory() + "halfstep-cli-\(getpid())-" + name }
+
+    @Test("--help lists the commands and each command's --help answers")
+    func help() throws {
+        let top = try run(["--help"])
+        #expect(top.status == 0 && top.out.contains("plan") && top.out.contains("inspect") && top.out.contains("train"))
+        for verb in ["plan", "inspect", "train", "eval", "demo"] {
+            let r = try run([verb, "--help"])
+            #expect(r.status == 0 && r.out.contains("usage: halfstep \(verb)"), "\(verb)")
+        }
+    }
+
+    @Test("an unknown command exits 2 and suggests the nearest one")
+    func unknownCommand() throws {
+        let r = try run(["trian"])
+        #expect(r.status == 2 && r.err.contains("did you mean 'train'"))
+        #expect(try run([]).status == 2)
+    }
+
+    @Test("malformed plan command lines exit 2 naming the flag")
+    func malformedPlanArguments() throws {
+        let model = Self.digits + "/mlp.onnx"
+        let cases: [([String], String)] = [
+            (["plan", model, "-o", temporary("x.hsplan"), "--batch", "zero"], "--batch zero"),
+            (["plan", model, "-o", temporary("x.hsplan"), "--batch"], "--batch needs a value"),
+            (["plan", model, "--batch", "8"], "-o OUT.hsplan is required"),
+            (["plan", "-o", temporary("x.hsplan")], "missing the model file"),
+            (["plan", model, "-o", temporary("x.hsplan"), "--bugdet", "sram=1K"], "did you mean --budget"),
+            (["plan", model, "-o", temporary("x.hsplan"), "--momentum", "1.5"], "--momentum"),
+            (["plan", model, "-o", temporary("x.hsplan"), "--lr", "-1"], "--lr -1"),
+            (["plan", model, "-o", temporary("x.hsplan"), "--json=yes"], "--json takes no value"),
+        ]
+        for (args, message) in cases {
+            let r = try run(args)
+            #expect(r.status == 2, "\(args): status \(r.status)")
+            #expect(r.err.contains(message), "\(args): \(r.err)")
+        }
+    }
+
+    @Test("bad option values exit 1 with the flag, the value and what was expected")
+    func badValues() throws {
+        let model = Self.digits + "/mlp.onnx"
+        let cases: [([String], String)] = [
+            (["--budget", "sram=lots"], "expected a size such as"),
+            (["--train", "last:0"], "--train last:0"),
+            (["--loss-scale", "static:0"], "--loss-scale static:0"),
+            (["--update", "fp8"], "--update fp8"),
+            (["--optimizer", "lion"], "--optimizer lion"),
+        ]
+        for (extra, message) in cases {
+            let r = try run(["plan", model, "-o", temporary("x.hsplan")] + extra)
+            #expect(r.status == 1 && r.err.contains(message), "\(extra): \(r.err)")
+        }
+    }
+
+    @Test("a plan over budget exits 1 with the peak, the budget and what would fit")
+    func overBudget() throws {
+        let r = try run(["plan", Self.digits + "/mlp.onnx", "-o", temporary("x.hsplan"), "--budget", "sram=16KiB"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("budget is 16.0 KiB") && r.err.contains("largest at the peak") && r.err.contains("--train last:1"))
+    }
+
+    @Test("a missing or corrupt input file is named")
+    func badFiles() throws {
+        #expect(try run(["plan", "/nonexistent.onnx", "-o", temporary("x")]).err.contains("/nonexistent.onnx: cannot read"))
+        let corrupt = temporary("corrupt.hsplan")
+        FileManager.default.createFile(atPath: corrupt, contents: Data("HSPLnot really a plan at all, just some bytes here......................".utf8))
+        let r = try run(["inspect", corrupt])
+        #expect(r.status == 1 && r.err.contains(corrupt) && r.err.contains("not a valid plan"))
+    }
+
+    @Test("plan, inspect --json, train --json, export and eval work together on the example")
+    func endToEnd() throws {
+        let plan = temporary("e2e.hsplan"), exported = temporary("e2e.onnx")
+        let p = try run(["plan", Self.digits + "/mlp.onnx", "--batch", "32", "--train", "all", "--optimizer", "sgd", "--lr", "0.05",
+                         "--momentum", "0.9", "--update", "fp32-master", "--loss-scale", "dynamic", "--budget", "sram=64KiB,flash=256KiB", "-o", plan])
+        #expect(p.status == 0, "\(p.err)")
+        let i = try run(["inspect", plan, "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(i.out.utf8)) as? [String: Any]
+        let memory = report?["memory"] as? [String: Any]
+        #expect((memory?["arena_bytes"] as? Int ?? 0) <= 64 * 1024)
+        #expect((report?["tensors"] as? [Any])?.isEmpty == false)
+        let t = try run(["train", plan, "--inputs", Self.digits + "/shifted-train-x.npy", "--labels", Self.digits + "/shifted-train-y.npy",
+                         "--steps", "100", "--eval-inputs", Self.digits + "/shifted-test-x.npy", "--eval-labels", Self.digits + "/shifted-test-y.npy",
+                         "--export", exported, "--json"])
+        #expect(t.status == 0, "\(t.err)")
+        let summary = try JSONSerialization.jsonObject(with: Data(t.out.utf8)) as? [String: Any]
+        for key in ["final_loss", "eval_accuracy", "overflows", "skipped_steps", "update_underflows", "steps_per_second"] {
+            #expect(summary?[key] != nil, "missing \(key)")
+        }
+        #expect(t.err.contains("step 100/100"))   // progress goes to stderr as plain lines when piped
+        let e = try run(["eval", exported, "--inputs", Self.digits + "/shifted-test-x.npy", "--labels", Self.digits + "/shifted-test-y.npy", "--json"])
+        let eval = try JSONSerialization.jsonObject(with: Data(e.out.utf8)) as? [String: Any]
+        #expect(abs((eval?["accuracy"] as? Double ?? -1) - (summary?["eval_accuracy"] as? Double ?? -2)) < 1e-9)
+    }
+}
