@@ -97,7 +97,7 @@ struct CLITests {
     func badFiles() throws {
         #expect(try run(["plan", "/nonexistent.onnx", "-o", temporary("x")]).err.contains("/nonexistent.onnx: cannot read"))
         let corrupt = temporary("corrupt.hsplan")
-        FileManager.default.createFile(atPath: corrupt, contents: Data("HSPLnot really a plan at all, just some bytes here......................".utf8))
+        _ = FileManager.default.createFile(atPath: corrupt, contents: Data("HSPLnot really a plan at all, just some bytes here......................".utf8))
         let r = try run(["inspect", corrupt])
         #expect(r.status == 1 && r.err.contains(corrupt) && r.err.contains("not a valid plan"))
     }

@@ -49,7 +49,7 @@ struct DemoCommand: Command {
             options.update = update
             let result = try makePlan(graph, options, source: absolutePath(model))
             let path = out + "/mlp-\(mode).hsplan"
-            FileManager.default.createFile(atPath: path, contents: Data(result.bytes))
+            guard FileManager.default.createFile(atPath: path, contents: Data(result.bytes)) else { throw Failure("cannot write \(path)") }
             Terminal.out(PlanSummary(graph: graph, result: result, options: options, output: path).text())
             plans.append((mode, path))
         }
