@@ -20,24 +20,11 @@ public enum SoftmaxCrossEntropy {
         var n = 0
         while n < rows {
             let row = n * classes
-            var peak = -Float.infinity
-            var c = 0
-            while c < classes {
-                let z = Float(logits[row + c])
-                if z > peak { peak = z }
-                c += 1
-            }
-            var sum: Float = 0
-            c = 0
-            while c < classes {
-                sum += Elementary.exp(Float(logits[row + c]) - peak)
-                c += 1
-            }
+            let (peak, sum) = normalizer(logits, row: row, classes: classes)
             let label = Int(labels[n])
-            let logSum = peak + Elementary.log(sum)
-            total += logSum - Float(logits[row + label])
+            total += peak + Elementary.log(sum) - Float(logits[row + label])
             let inverseSum = 1 / sum
-            c = 0
+            var c = 0
             while c < classes {
                 let p = Elementary.exp(Float(logits[row + c]) - peak) * inverseSum
                 let g = c == label ? p - 1 : p
@@ -56,22 +43,30 @@ public enum SoftmaxCrossEntropy {
         var n = 0
         while n < rows {
             let row = n * classes
-            var peak = -Float.infinity
-            var c = 0
-            while c < classes {
-                let z = Float(logits[row + c])
-                if z > peak { peak = z }
-                c += 1
-            }
-            var sum: Float = 0
-            c = 0
-            while c < classes {
-                sum += Elementary.exp(Float(logits[row + c]) - peak)
-                c += 1
-            }
+            let (peak, sum) = normalizer(logits, row: row, classes: classes)
             total += peak + Elementary.log(sum) - Float(logits[row + Int(labels[n])])
             n += 1
         }
         return total / Float(rows)
+    }
+
+    /// The row's largest logit and `Σ exp(z − max)`: subtracting the maximum keeps every
+    /// exponent ≤ 0, so nothing overflows whatever the logits.
+    @inlinable
+    static func normalizer(_ logits: TensorView<Float16>, row: Int, classes: Int) -> (peak: Float, sum: Float) {
+        var peak = -Float.infinity
+        var c = 0
+        while c < classes {
+            let z = Float(logits[row + c])
+            if z > peak { peak = z }
+            c += 1
+        }
+        var sum: Float = 0
+        c = 0
+        while c < classes {
+            sum += Elementary.exp(Float(logits[row + c]) - peak)
+            c += 1
+        }
+        return (peak, sum)
     }
 }
