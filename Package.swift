@@ -5,7 +5,9 @@ import PackageDescription
 // HalfStepCore      device core: plan reader, arena, kernels, optimizers, trainer (Embedded-clean)
 // HalfStepPlanner   host: ONNX / .npy import, graph IR, planning passes, plan writer, reports
 // halfstep          the command line (Tools/halfstep), thin over the libraries
+// HalfStepEmulator  host: target profiles, emulated microcontroller limits, cost model (`validate`)
 // CHeapCounter      host-only malloc interposer that counts heap allocations (tests, emulator)
+// CEmulatorLimits   host-only guard pages, read-only flash, guarded stack thread, fault reports
 
 // MARK: - Host code generation
 // On x86_64 hosts, let the core use the F16C/FMA instructions for fp16<->fp32 conversion
@@ -43,9 +45,18 @@ let package = Package(
             name: "CHeapCounter",
             path: "Sources/CHeapCounter"
         ),
+        .target(
+            name: "HalfStepEmulator",
+            dependencies: ["HalfStepCore", "CEmulatorLimits", "CHeapCounter"],
+            path: "Sources/HalfStepEmulator"
+        ),
+        .target(
+            name: "CEmulatorLimits",
+            path: "Sources/CEmulatorLimits"
+        ),
         .executableTarget(
             name: "halfstep",
-            dependencies: ["HalfStepPlanner", "HalfStepCore"],
+            dependencies: ["HalfStepPlanner", "HalfStepCore", "HalfStepEmulator"],
             path: "Tools/halfstep"
         ),
 
@@ -59,6 +70,11 @@ let package = Package(
             name: "HalfStepPlannerTests",
             dependencies: ["HalfStepPlanner", "HalfStepCore", "CHeapCounter"],
             path: "Tests/HalfStepPlannerTests"
+        ),
+        .testTarget(
+            name: "HalfStepEmulatorTests",
+            dependencies: ["HalfStepEmulator", "HalfStepPlanner", "HalfStepCore"],
+            path: "Tests/HalfStepEmulatorTests"
         ),
         .testTarget(
             name: "HalfStepCLITests",

@@ -1,5 +1,6 @@
 import Foundation
 import HalfStepCore
+import HalfStepEmulator
 import HalfStepPlanner
 
 struct DemoCommand: Command {
@@ -9,8 +10,9 @@ struct DemoCommand: Command {
     The whole slice on the bundled example: a PyTorch-pretrained digits MLP (64-64-32-10) meets
     rotated, shifted, noisy digits and continues training in fp16 on the host core.
     Plans it for a 64 KiB SRAM / 256 KiB flash budget, shows the plan, trains it with fp32 master
-    weights and with pure fp16 updates, exports the adapted model as ONNX, evaluates it, and ends
-    with a summary next to PyTorch's fp32 continuation.
+    weights and with pure fp16 updates, exports the adapted model as ONNX, evaluates it, validates
+    the plan against the nRF52840's limits, and ends with a summary next to PyTorch's fp32
+    continuation.
 
       --data DIR    the example folder (default: Tools/examples/digits of this checkout)
       --out DIR     where plans and the adapted model go (default: a fresh temporary folder)
@@ -87,6 +89,20 @@ struct DemoCommand: Command {
             rows.append((plan.mode, accuracies.reduce(0, +) / Double(accuracies.count), report))
         }
 
+        banner("\(4 + 2 * plans.count). validate \(plans[0].path) on the nrf52840 profile (50 emulated steps)")
+        let profile = try loadProfile("nrf52840")
+        let loaded = try loadPlan(plans[0].path)
+        let trainSet = try loadData(inputs: trainX, labels: trainY, session: try makeSession(loaded))
+        let emulated: Emulator.Result
+        do {
+            emulated = try Emulator.run(planBytes: [UInt8](loaded.plan.bytes), planPath: plans[0].path, stackBytes: profile.stackBytes,
+                                        inputs: trainSet.inputs, labels: trainSet.labels, steps: 50, json: false)
+        } catch {
+            throw Failure(error.description)
+        }
+        let validation = ValidationReport(plan: plans[0].path, profile: profile, reserve: (0, 0), result: emulated, memory: PlanReport(loaded).memory)
+        Terminal.out(validation.text())
+
         banner("summary")
         func row(_ label: String, _ value: String, _ note: String = "") -> String {
             "  " + label + String(repeating: " ", count: max(1, 48 - label.count)) + value + (note.isEmpty ? "" : "   " + note)
@@ -100,6 +116,7 @@ struct DemoCommand: Command {
         if let reference = pytorchReference(data) {
             lines.append(row("PyTorch fp32, same recipe (5 seeds)", pct(reference), "recorded by Tools/fixtures/make_digits.py"))
         }
+        lines.append(validation.verdict)
         lines.append("files in \(out)")
         Terminal.out(lines.joined(separator: "\n"))
         return .success

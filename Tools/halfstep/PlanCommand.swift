@@ -1,5 +1,6 @@
 import Foundation
 import HalfStepCore
+import HalfStepEmulator
 import HalfStepPlanner
 
 struct PlanCommand: Command {
@@ -24,6 +25,9 @@ struct PlanCommand: Command {
                               2^16 start, x2 after --growth-interval clean steps, x0.5 and skip on inf/NaN)
       --growth-interval N     clean steps before a dynamic scale doubles (default 2000)
       --budget B              sram=SIZE,flash=SIZE, e.g. sram=64KiB,flash=256KiB (unchecked when absent)
+      --target NAME|FILE      take the budget from a part's profile (`halfstep targets`): its arena region
+                              less the stack when they share it, and its flash
+      --reserve R             with --target: SRAM/flash kept for the rest of the firmware, sram=SIZE,flash=SIZE
       --seed N                the plan's seed (default 0)
       --json                  print the plan summary as JSON on stdout
 
@@ -34,6 +38,7 @@ struct PlanCommand: Command {
         let a = try Arguments(argv, verb: "plan", valued: [
             "-o", "--output", "--batch", "--train", "--optimizer", "--lr", "--momentum", "--weight-decay",
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
+            "--target", "--reserve",
         ], flags: ["--json"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
@@ -67,6 +72,19 @@ struct PlanCommand: Command {
         let interval = try a.int("--growth-interval", in: 1 ... Int(UInt32.max), default: 2000, verb: "plan")
         o.lossScale = try PlanOptions.parseLossScale(a.value("--loss-scale") ?? "dynamic", growthInterval: interval)
         if let b = a.value("--budget") { (o.sramBudget, o.flashBudget) = try PlanOptions.parseBudget(b) }
+        if a.value("--reserve") != nil && a.value("--target") == nil {
+            throw UsageError("--reserve applies to a --target's budget; give --target too", verb: "plan")
+        }
+        if let target = a.value("--target") {
+            if a.value("--budget") != nil { throw UsageError("give --target or --budget, not both", verb: "plan") }
+            let profile = try loadProfile(target)
+            let reserve: (sram: Int, flash: Int) = try a.value("--reserve").map { r throws in try parseReserve(r) } ?? (0, 0)
+            o.sramBudget = profile.sramBudget(reserving: reserve.sram)
+            o.flashBudget = profile.flashBudget(reserving: reserve.flash)
+            if o.sramBudget! <= 0 || o.flashBudget! <= 0 {
+                throw Failure("--reserve \(a.value("--reserve") ?? "") leaves no SRAM or flash on \(profile.name) (\(profile.arenaRegionBytes) B arena region, \(profile.flashBytes) B flash)")
+            }
+        }
         o.seed = UInt32(try a.int("--seed", in: 0 ... Int(UInt32.max), default: 0, verb: "plan"))
         return o
     }
@@ -78,7 +96,7 @@ func makePlan(_ graph: Graph, _ options: PlanOptions, source: String) throws -> 
         return try Planner.plan(graph, options: options, source: source)
     } catch {
         if case .overBudget = error {
-            throw Failure(error.description, hint: "raise --budget or apply one of the changes above")
+            throw Failure(error.description, hint: "raise the budget (or reserve less) or apply one of the changes above")
         }
         throw Failure(error.description)
     }

@@ -12,7 +12,10 @@ commands:
   train PLAN.hsplan --inputs X --labels Y   run the plan on the host core (same code as the device)
   eval MODEL.onnx|PLAN.hsplan --inputs X --labels Y
                                             loss and accuracy of a model or plan on .npy data
-  demo                                      plan, inspect, train, export and eval the bundled digits example
+  targets [--json]                          the bundled microcontroller profiles
+  validate PLAN.hsplan --target NAME --inputs X --labels Y
+                                            prove on Linux that a plan keeps to a part's SRAM, flash, stack and heap limits
+  demo                                      plan, inspect, train, export, eval and validate the bundled digits example
 
 Run `halfstep <command> --help` for a command's options.
 """
@@ -30,6 +33,8 @@ let commands: [String: Command] = [
     "train": TrainCommand(),
     "eval": EvalCommand(),
     "demo": DemoCommand(),
+    "targets": TargetsCommand(),
+    "validate": ValidateCommand(),
 ]
 
 if verb == "--help" || verb == "-h" || verb == "help" {

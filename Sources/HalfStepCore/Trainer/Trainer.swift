@@ -9,6 +9,9 @@ public struct Trainer {
     public let arena: Arena
     public private(set) var scaler: LossScaler
     public private(set) var counters = TrainingCounters()
+    /// Where the trainer writes the index of the op it is about to run (-1 between steps), for an
+    /// emulator's fault reports. nil (the default) costs one branch per op.
+    public var opTrace: UnsafeMutablePointer<Int32>? = nil
     /// β₁ᵗ and β₂ᵗ for Adam's bias correction (t = applied steps).
     public private(set) var beta1Power: Float = 1
     public private(set) var beta2Power: Float = 1
@@ -44,14 +47,24 @@ public struct Trainer {
         reset()
     }
 
-    /// Returns every tensor to its initial value and the counters and loss scale to their start.
+    /// Returns every persistent tensor to its initial value and the counters and loss scale to
+    /// their start.
+    ///
+    /// Only state that persists across steps is initialised: trainable tensors from the plan's
+    /// data, optimizer state and the loss to zero. Every other buffer is written by its producing
+    /// op before anything reads it, so the rest of the arena is left as it is, which lets an
+    /// emulator paint the arena and see exactly which bytes a step touches.
     public mutating func reset() {
-        arena.zero()
         var i = 0
         while i < plan.tensorCount {
             let t = plan.tensor(i)
-            if t.region == .arena && t.flags & TensorRecord.hasInitialValue != 0 {
-                (arena.base + Int(t.offset)).copyMemory(from: plan.data(at: Int(t.initOffset)), byteCount: Int(t.bytes))
+            if t.region == .arena {
+                let at = arena.base + Int(t.offset)
+                if t.flags & TensorRecord.hasInitialValue != 0 {
+                    at.copyMemory(from: plan.data(at: Int(t.initOffset)), byteCount: Int(t.bytes))
+                } else if t.role == .optimizerState || t.role == .loss {
+                    at.initializeMemory(as: UInt8.self, repeating: 0, count: Int(t.bytes))
+                }
             }
             i += 1
         }
@@ -114,9 +127,16 @@ public struct Trainer {
     public func forward(rows: Int) {
         var i = 0
         while i < lossStart {
+            trace(i)
             run(plan.op(i), rows: rows)
             i += 1
         }
+        trace(-1)
+    }
+
+    @inline(__always)
+    func trace(_ op: Int) {
+        if let opTrace { opTrace.pointee = Int32(truncatingIfNeeded: op) }
     }
 
     /// One training step on the first `rows` rows of `input` and `labels` (rows ≤ batch).
@@ -136,6 +156,7 @@ public struct Trainer {
         var i = 0
         while i < backwardStart {
             let op = plan.op(i)
+            trace(i)
             if op.opcode == .softmaxCrossEntropy {
                 SoftmaxCrossEntropy.forwardBackward(
                     loss: floatView(op.operand(2)!), dlogits: halfView(op.operand(3)!),
@@ -148,9 +169,11 @@ public struct Trainer {
         }
         let loss = floatView(Int(plan.config.lossTensor))[0]
         while i < updateStart {
+            trace(i)
             run(plan.op(i), rows: rows)
             i += 1
         }
+        trace(-1)
         let overflow = !loss.isFinite || !gradientsAreFinite()
         scaler.record(overflow: overflow)
         if overflow {
@@ -163,11 +186,13 @@ public struct Trainer {
         beta2Power *= c.beta2
         let inverseScale = 1 / scale
         while i < plan.opCount {
+            trace(i)
             let tally = update(plan.op(i), inverseScale: inverseScale)
             counters.nonzeroUpdates += tally.nonzeroUpdates
             counters.updateUnderflows += tally.underflows
             i += 1
         }
+        trace(-1)
         counters.appliedSteps += 1
         return StepResult(status: .applied, loss: loss, lossScale: scale)
     }

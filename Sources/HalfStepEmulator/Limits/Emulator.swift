@@ -1,0 +1,187 @@
+import CEmulatorLimits
+import CHeapCounter
+import Foundation
+import HalfStepCore
+
+/// Runs a plan under a part's limits in this process: the arena exactly the plan's size between
+/// inaccessible guard pages, the plan mapped read-only as flash, the training on a thread whose
+/// stack is the part's stack size (guarded, painted, measured), every heap allocation during the
+/// steps counted. A fault is reported by the handler in `CEmulatorLimits` and ends the process
+/// with status 3; everything else comes back as an `EmulationResult`.
+public enum Emulator {
+    /// A deliberate violation, for the emulator's own tests (`validate --inject`).
+    public enum Injection: String, Sendable, CaseIterable {
+        case arenaOverflow = "arena-overflow"
+        case flashWrite = "flash-write"
+        case stackOverflow = "stack-overflow"
+        case heap = "heap"
+    }
+
+    /// What one emulated run measured.
+    public struct Result: Sendable {
+        public var arenaBytes: Int
+        /// One past the highest arena byte the run changed from the paint pattern.
+        public var arenaTouchedBytes: Int
+        public var flashBytes: Int
+        public var stackBytes: Int
+        public var stackHighWaterBytes: Int
+        public var heapAllocations: Int
+        public var steps: Int
+        public var appliedSteps: Int
+        public var overflows: Int
+        public var firstLoss: Float
+        public var lastLoss: Float
+        /// Work of one full step at the plan's batch size.
+        public var stepWork: OpWork
+        public var opsPerStep: Int
+    }
+
+    /// Runs `steps` training steps of the plan in `planBytes` on `inputs`/`labels` (features per
+    /// sample as the plan expects; batches taken in order, wrapping around).
+    public static func run(planBytes: [UInt8], planPath: String, stackBytes: Int, inputs: [Float16], labels: [Int32],
+                           steps: Int, json: Bool, injection: Injection? = nil, paint: UInt8 = 0xA5) throws(EmulatorError) -> Result {
+        // Flash: the plan, read-only, its start 16-byte aligned and its end against a guard page.
+        var flash = hs_region()
+        let flashSize = (planBytes.count + 15) / 16 * 16
+        if hs_region_map(&flash, flashSize) != 0 { throw .mapping(what: "flash image", bytes: flashSize) }
+        defer { hs_region_unmap(&flash) }
+        planBytes.withUnsafeBytes { flash.base.update(from: $0.bindMemory(to: UInt8.self).baseAddress!, count: planBytes.count) }
+        if hs_region_protect_read_only(&flash) != 0 { throw .mapping(what: "read-only flash", bytes: flashSize) }
+        let plan: Plan
+        do { plan = try Plan(bytes: UnsafeRawBufferPointer(start: flash.base, count: planBytes.count)) } catch {
+            throw .invalidPlan(error)
+        }
+
+        // SRAM: exactly the plan's arena, the upper guard page right after its last byte.
+        var arena = hs_region()
+        if hs_region_map(&arena, plan.arenaBytes) != 0 { throw .mapping(what: "arena", bytes: plan.arenaBytes) }
+        defer { hs_region_unmap(&arena) }
+        arena.base.update(repeating: paint, count: plan.arenaBytes)
+
+        let emulation = UnsafeMutablePointer<hs_emulation>.allocate(capacity: 1)
+        defer { emulation.deallocate() }
+        let pathCopy = strdup(planPath)
+        defer { free(pathCopy) }
+        emulation.initialize(to: hs_emulation(
+            arena_base: UInt(bitPattern: arena.base), arena_bytes: UInt(plan.arenaBytes),
+            flash_base: UInt(bitPattern: flash.base), flash_bytes: UInt(planBytes.count),
+            stack_limit: 0, current_op: -1, json: json ? 1 : 0, plan_path: UnsafePointer(pathCopy)))
+        if hs_install_fault_handler(emulation) != 0 { throw .mapping(what: "fault handler", bytes: 0) }
+
+        let batch = Int(plan.config.batch), features = Int(plan.config.inputFeatures)
+        let job = Job(plan: plan, arena: Arena(base: UnsafeMutableRawPointer(arena.base), bytes: plan.arenaBytes),
+                      emulation: emulation, inputs: inputs, labels: labels, batch: batch, features: features,
+                      steps: steps, injection: injection)
+        var report = hs_stack_report()
+        let context = Unmanaged.passRetained(job)
+        hs_run_on_guarded_stack(stackBytes, { raw in
+            Unmanaged<Job>.fromOpaque(raw!).takeUnretainedValue().run()
+        }, context.toOpaque(), &report)
+        context.release()
+        if report.error != 0 { throw .thread(code: Int(report.error)) }
+        if let failure = job.failure { throw failure }
+        var touched = plan.arenaBytes
+        while touched > 0 && arena.base[touched - 1] == paint { touched -= 1 }
+        return Result(arenaBytes: plan.arenaBytes, arenaTouchedBytes: touched, flashBytes: planBytes.count, stackBytes: stackBytes,
+                      stackHighWaterBytes: Int(report.high_water_bytes), heapAllocations: job.heapAllocations,
+                      steps: steps, appliedSteps: job.applied, overflows: job.overflows,
+                      firstLoss: job.firstLoss, lastLoss: job.lastLoss, stepWork: plan.stepWork(rows: batch), opsPerStep: plan.opCount)
+    }
+
+    /// Everything the training thread needs, and what it found.
+    final class Job {
+        let plan: Plan
+        let arena: Arena
+        let emulation: UnsafeMutablePointer<hs_emulation>
+        let inputs: [Float16]
+        let labels: [Int32]
+        let batch: Int, features: Int, steps: Int
+        let injection: Injection?
+        var heapAllocations = 0
+        var applied = 0, overflows = 0
+        var firstLoss: Float = .nan, lastLoss: Float = .nan
+        var failure: EmulatorError?
+
+        init(plan: Plan, arena: Arena, emulation: UnsafeMutablePointer<hs_emulation>, inputs: [Float16], labels: [Int32],
+             batch: Int, features: Int, steps: Int, injection: Injection?) {
+            self.plan = plan
+            self.arena = arena
+            self.emulation = emulation
+            self.inputs = inputs
+            self.labels = labels
+            self.batch = batch
+            self.features = features
+            self.steps = steps
+            self.injection = injection
+        }
+
+        func run() {
+            var trainer: Trainer
+            do { trainer = try Trainer(plan: plan, arena: arena) } catch {
+                failure = .invalidPlan(error)
+                return
+            }
+            let trace = UnsafeMutableRawPointer(emulation).advanced(by: MemoryLayout<hs_emulation>.offset(of: \hs_emulation.current_op)!)
+                .assumingMemoryBound(to: Int32.self)
+            trainer.opTrace = trace
+            let samples = labels.count
+            let input = trainer.input, labelView = trainer.labels
+            var next = 0
+            hs_heap_counting_begin()
+            for step in 0 ..< steps {
+                // The batch: the next `batch` samples in order, wrapping around.
+                inputs.withUnsafeBufferPointer { src in
+                    for row in 0 ..< batch {
+                        let s = (next + row) % samples
+                        (input.base + row * features).update(from: src.baseAddress! + s * features, count: features)
+                        labelView[row] = labels[s]
+                    }
+                }
+                next = (next + batch) % samples
+                if step == 0, let injection { inject(injection) }
+                let r = trainer.step(rows: batch)
+                if step == 0 { firstLoss = r.loss }
+                lastLoss = r.loss
+                switch r.status {
+                case .applied: applied += 1
+                case .skippedOverflow: overflows += 1
+                case .invalidLabel(let row):
+                    failure = .invalidLabel(sample: (next - batch + row + samples) % samples, value: Int(labelView[row]))
+                    heapAllocations = hs_heap_counting_end()
+                    return
+                }
+            }
+            heapAllocations = hs_heap_counting_end()
+        }
+
+        func inject(_ kind: Injection) {
+            emulation.pointee.current_op = 0
+            switch kind {
+            case .arenaOverflow: hs_inject_violation(emulation, 1)
+            case .flashWrite: hs_inject_violation(emulation, 2)
+            case .stackOverflow: hs_inject_violation(emulation, 3)
+            case .heap:
+                let box = UnsafeMutablePointer<Int>.allocate(capacity: 64)
+                box.deallocate()
+            }
+            emulation.pointee.current_op = -1
+        }
+    }
+}
+
+/// Why an emulated run could not be carried out (a crossed limit is a result, not an error).
+public enum EmulatorError: Error, CustomStringConvertible {
+    case mapping(what: String, bytes: Int)
+    case thread(code: Int)
+    case invalidPlan(PlanError)
+    case invalidLabel(sample: Int, value: Int)
+
+    public var description: String {
+        switch self {
+        case .mapping(let what, let bytes): return "could not set up the emulated \(what) (\(bytes) bytes)"
+        case .thread(let code): return "could not start the training thread with the part's stack (error \(code))"
+        case .invalidPlan(let e): return "the core refused the plan: \(e)"
+        case .invalidLabel(let sample, let value): return "label of sample \(sample) is \(value), outside the plan's classes"
+        }
+    }
+}
