@@ -3,6 +3,7 @@ import Testing
 
 /// The `halfstep` command line as users script it: run as a subprocess, exit status and output checked.
 struct CLITests {
+    init() {}
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let digits = root + "/Tools/examples/digits"
 

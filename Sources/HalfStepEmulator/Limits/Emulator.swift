@@ -127,9 +127,8 @@ public enum Emulator {
             let samples = labels.count
             let input = trainer.input, labelView = trainer.labels
             var next = 0
-            hs_heap_counting_begin()
-            for step in 0 ..< steps {
-                // The batch: the next `batch` samples in order, wrapping around.
+            func loadBatch() {
+                // The next `batch` samples in order, wrapping around.
                 inputs.withUnsafeBufferPointer { src in
                     for row in 0 ..< batch {
                         let s = (next + row) % samples
@@ -137,6 +136,15 @@ public enum Emulator {
                         labelView[row] = labels[s]
                     }
                 }
+            }
+            // One warm-up step, then a reset: the host Swift runtime instantiates type metadata on
+            // first use (a device build has none), which is not the plan's allocation.
+            loadBatch()
+            _ = trainer.step(rows: batch)
+            trainer.reset()
+            hs_heap_counting_begin()
+            for step in 0 ..< steps {
+                loadBatch()
                 next = (next + batch) % samples
                 if step == 0, let injection { inject(injection) }
                 let r = trainer.step(rows: batch)
