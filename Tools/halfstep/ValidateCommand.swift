@@ -22,11 +22,15 @@ struct ValidateCommand: Command {
       --steps N              training steps to run (default 50)
       --reserve R            SRAM/flash kept for the rest of the firmware: sram=SIZE,flash=SIZE (default none)
       --json                 the same report as one JSON object
+      --qemu                 also build the Embedded Swift firmware, run the plan on QEMU's Cortex-M4F
+                             (mps2-an386; for M4F/M33 parts) or Cortex-M7 (mps2-an500) with the image
+                             sized to the part, and compare the weights with a host run bit for bit
+      --seed N               data-order seed of the --qemu batches (default 0)
     """
 
     func run(_ argv: [String]) throws -> ExitCode {
-        let a = try Arguments(argv, verb: "validate", valued: ["--target", "--inputs", "--labels", "--steps", "--reserve", "--inject"],
-                              flags: ["--json"])
+        let a = try Arguments(argv, verb: "validate", valued: ["--target", "--inputs", "--labels", "--steps", "--reserve", "--inject", "--seed"],
+                              flags: ["--json", "--qemu"])
         let path = try a.positionals(1, "the plan file (PLAN.hsplan)", verb: "validate")[0]
         let targetName = try a.required("--target", verb: "validate")
         let steps = try a.int("--steps", in: 1 ... 1_000_000, default: 50, verb: "validate")
@@ -55,8 +59,26 @@ struct ValidateCommand: Command {
             throw Failure(error.description)
         }
         let report = ValidationReport(plan: path, profile: profile, reserve: reserve, result: result, memory: PlanReport(loaded).memory)
-        Terminal.out(json ? report.json() : report.text())
-        return report.passed ? .success : .failure
+        var qemu: QEMUValidation? = nil
+        if a.switches.contains("--qemu") {
+            guard let board = QEMURunner.Board.forProfile(profile) else {
+                throw Failure("no emulated board for \(profile.name)'s \(profile.core.rawValue) core",
+                              hint: "QEMU runs use mps2-an386 for Cortex-M4F/M33 parts and mps2-an500 for Cortex-M7 parts")
+            }
+            if !json { Terminal.err("building the firmware for \(board.rawValue) and running \(steps) steps under qemu-system-arm...") }
+            let seed = UInt64(try a.int("--seed", in: 0 ... Int.max, default: 0, verb: "validate"))
+            qemu = try QEMUValidation.run(loaded: loaded, data: data, profile: profile, board: board, reserve: reserve, steps: steps,
+                                          seed: seed, workDirectory: NSTemporaryDirectory() + "halfstep-qemu-\(getpid())")
+        }
+        if json {
+            var object = (try? JSONSerialization.jsonObject(with: Data(report.json().utf8))) as? [String: Any] ?? [:]
+            if let qemu { object["qemu"] = qemu.json() }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            Terminal.out(String(decoding: data, as: UTF8.self))
+        } else {
+            Terminal.out(report.text() + (qemu?.text() ?? ""))
+        }
+        return report.passed && (qemu?.passed ?? true) ? .success : .failure
     }
 }
 

@@ -212,9 +212,10 @@ public struct Trainer {
         return true
     }
 
-    /// Runs one forward or backward op.
+    /// Runs one forward or backward op on its own (the trainer uses it inside `forward` and
+    /// `step`; profilers call it to time single ops). Loss and update ops do nothing here.
     @inlinable
-    func run(_ op: OpRecord, rows: Int) {
+    public func run(_ op: OpRecord, rows: Int) {
         switch op.opcode! {
         case .denseForward:
             Dense.forward(

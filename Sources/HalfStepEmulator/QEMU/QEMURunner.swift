@@ -1,0 +1,186 @@
+import Foundation
+import HalfStepCore
+
+/// Builds the firmware for an emulated Cortex-M board, runs a plan on it under
+/// `qemu-system-arm`, and reads back what it reported: per-step loss bits, counters, the final
+/// trainable tensors, instruction counts, the stack high-water mark and the image's footprint.
+public enum QEMURunner {
+    /// A QEMU board HalfStep has firmware for.
+    public enum Board: String, Sendable, CaseIterable {
+        case mps2AN386 = "mps2-an386"
+        case mps2AN500 = "mps2-an500"
+
+        /// The board whose core matches `profile` (a part's plan runs on the board with its core).
+        public static func forProfile(_ profile: TargetProfile) -> Board? {
+            if let exact = Board(rawValue: profile.name) { return exact }
+            switch profile.core {
+            case .cortexM4F, .cortexM33: return .mps2AN386
+            case .cortexM7: return .mps2AN500
+            case .cortexM0Plus, .cortexM55: return nil
+            }
+        }
+
+        var machine: String { rawValue }
+        var cpu: String { self == .mps2AN386 ? "cortex-m4" : "cortex-m7" }
+        /// MPS2 FPGA clock; SysTick counts at this rate.
+        var clockHz: Int { 25_000_000 }
+    }
+
+    /// One step as the device reported it.
+    public struct Step: Equatable, Sendable {
+        public var loss: UInt32
+        public var scale: UInt32
+        public var status: Int
+        public var ticks: Int
+
+        public init(loss: UInt32, scale: UInt32, status: Int, ticks: Int) {
+            self.loss = loss
+            self.scale = scale
+            self.status = status
+            self.ticks = ticks
+        }
+    }
+
+    /// Everything a QEMU run reported.
+    public struct Result: Sendable {
+        public var board: Board
+        public var exitStatus: Int32
+        public var steps: [Step]
+        /// Op index → SysTick ticks of one run of that op.
+        public var opTicks: [Int: Int]
+        public var counters: [String: Int]
+        /// Trainable tensor index → its bytes as 32-bit words.
+        public var tensors: [Int: [UInt32]]
+        public var stackHighWater: Int
+        public var footprint: [String: Int]
+        public var fault: String?
+        public var output: String
+        /// With `-icount shift=0` each instruction is 1 ns of virtual time and SysTick ticks every
+        /// 40 ns at 25 MHz: instructions ≈ ticks × 40 (±40 per measurement).
+        public static let instructionsPerTick = 40
+    }
+
+    /// The repository's `Targets/` folder.
+    public static var targetsDirectory: String {
+        URL(fileURLWithPath: TargetProfile.bundledDirectory).deletingLastPathComponent().path
+    }
+
+    /// Builds the image for `board`, sized to `profile` less `reserve`, and runs it.
+    public static func run(payload: FirmwarePayload, arenaBytes: Int, profile: TargetProfile, board: Board,
+                           reserve: (sram: Int, flash: Int), workDirectory: String, timeoutSeconds: Double = 300) throws(QEMUError) -> Result {
+        let fm = FileManager.default
+        try? fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
+        let payloadPath = workDirectory + "/payload.bin"
+        guard fm.createFile(atPath: payloadPath, contents: Data(payload.encode())) else { throw .io("cannot write \(payloadPath)") }
+        let boardMemory = 4 * 1024 * 1024
+        let flash = min(boardMemory, profile.flashBudget(reserving: reserve.flash))
+        // SRAM holds .data, .bss, the arena and the stack: the arena's region less the reserve,
+        // plus the stack's own region when the part keeps it apart.
+        let sram = min(boardMemory, profile.arenaRegionBytes - reserve.sram + (profile.stackSharesArenaRegion ? 0 : profile.stackBytes))
+        let build = try command("/bin/bash", [targetsDirectory + "/build-firmware.sh", board.rawValue, payloadPath, workDirectory,
+                                               "\(flash)", "\(sram)", "\(arenaBytes)", "\(profile.stackBytes)", profile.name], timeout: 300)
+        guard build.status == 0 else {
+            if build.output.contains("will not fit in region") || build.output.contains("overflowed by") {
+                throw .doesNotFit(detail: build.output.split(separator: "\n").filter { $0.contains("ld.lld") }.joined(separator: "\n"))
+            }
+            throw .build(build.output)
+        }
+        var footprint: [String: Int] = [:]
+        if let line = build.output.split(separator: "\n").last(where: { $0.hasPrefix("firmware for") }) {
+            let words = line.split(separator: " ")
+            for (i, w) in words.enumerated() where i + 1 < words.count {
+                if let v = Int(words[i + 1].trimmingCharacters(in: CharacterSet(charactersIn: ","))), w.allSatisfy({ $0.isLetter }) {
+                    footprint[String(w)] = v
+                }
+            }
+        }
+        let run = try command("/usr/bin/env", ["qemu-system-arm", "-M", board.machine, "-cpu", board.cpu, "-nographic", "-monitor", "none",
+                                              "-serial", "none", "-icount", "shift=0",
+                                              "-semihosting-config", "enable=on,target=native", "-kernel", workDirectory + "/image.elf"],
+                              timeout: timeoutSeconds)
+        if run.timedOut { throw .timeout(seconds: timeoutSeconds) }
+        if run.status == 127 || run.output.contains("No such file or directory") && run.output.contains("qemu") {
+            throw .missingQEMU
+        }
+        return parse(run.output, status: run.status, board: board, footprint: footprint)
+    }
+
+    static func parse(_ output: String, status: Int32, board: Board, footprint: [String: Int]) -> Result {
+        var r = Result(board: board, exitStatus: status, steps: [], opTicks: [:], counters: [:], tensors: [:], stackHighWater: 0,
+                       footprint: footprint, fault: nil, output: output)
+        var currentTensor = -1
+        for line in output.split(separator: "\n") where line.hasPrefix("HS ") {
+            let words = line.split(separator: " ")
+            guard words.count >= 2 else { continue }
+            var fields: [String: String] = [:]
+            for w in words.dropFirst(2) {
+                let kv = w.split(separator: "=", maxSplits: 1)
+                if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+            }
+            func int(_ k: String) -> Int { Int(fields[k] ?? "") ?? 0 }
+            func hex(_ k: String) -> UInt32 { UInt32(fields[k] ?? "", radix: 16) ?? 0 }
+            switch words[1] {
+            case "step": r.steps.append(Step(loss: hex("loss"), scale: hex("scale"), status: int("status"), ticks: int("ticks")))
+            case "op": r.opTicks[int("i")] = int("ticks")
+            case "counters": for (k, _) in fields { r.counters[k] = int(k) }
+            case "tensor":
+                currentTensor = int("i")
+                r.tensors[currentTensor] = []
+            case "w": r.tensors[currentTensor, default: []].append(hex("v"))
+            case "stack": r.stackHighWater = int("high")
+            case "fault", "error": r.fault = String(line.dropFirst(3))
+            default: break
+            }
+        }
+        return r
+    }
+
+    struct Finished { var status: Int32; var output: String; var timedOut: Bool }
+
+    static func command(_ executable: String, _ arguments: [String], timeout: Double) throws(QEMUError) -> Finished {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        p.standardInput = FileHandle.nullDevice
+        do { try p.run() } catch { throw .io("cannot start \(executable): \(error)") }
+        final class Collected: @unchecked Sendable { var data = Data() }
+        let collected = Collected()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue(label: "halfstep.qemu.output").async {
+            collected.data = pipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+        var timedOut = false
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            timedOut = true
+            p.terminate()
+            done.wait()
+        }
+        p.waitUntilExit()
+        return Finished(status: p.terminationStatus, output: String(decoding: collected.data, as: UTF8.self), timedOut: timedOut)
+    }
+}
+
+/// Why a QEMU run could not be carried out.
+public enum QEMUError: Error, CustomStringConvertible {
+    case missingQEMU
+    case build(String)
+    case doesNotFit(detail: String)
+    case timeout(seconds: Double)
+    case io(String)
+    case noBoard(core: String)
+
+    public var description: String {
+        switch self {
+        case .missingQEMU: return "qemu-system-arm is not installed (Debian: apt-get install -y qemu-system-arm)"
+        case .build(let output): return "the firmware did not build:\n" + output
+        case .doesNotFit(let detail): return "the firmware image does not fit the part (it was sized to the part's memories, not the board's 4 MiB):\n" + detail
+        case .timeout(let s): return "the QEMU run did not finish within \(Int(s)) s (a hang on the device); it was stopped"
+        case .io(let what): return what
+        case .noBoard(let core): return "no emulated board for a \(core) core (QEMU runs use mps2-an386 for Cortex-M4F/M33 and mps2-an500 for Cortex-M7)"
+        }
+    }
+}

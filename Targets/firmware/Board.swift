@@ -1,0 +1,37 @@
+/// What the board's C startup code provides (Targets/firmware/startup.c).
+@_silgen_name("hs_payload")
+func boardPayload() -> UnsafeRawPointer
+
+@_silgen_name("hs_arena")
+func boardArena() -> UnsafeMutableRawPointer
+
+@_silgen_name("hs_arena_bytes")
+func boardArenaBytes() -> Int
+
+@_silgen_name("hs_ticks")
+func boardTicks() -> UInt32
+
+@_silgen_name("hs_print")
+func boardPrint(_ text: UnsafePointer<UInt8>)
+
+@_silgen_name("hs_print_field")
+func boardPrintField(_ name: UnsafePointer<UInt8>, _ value: UInt32, _ hex: Int32)
+
+@_silgen_name("hs_print_end")
+func boardPrintEnd()
+
+@_silgen_name("hs_stack_high_water")
+func boardStackHighWater() -> UInt32
+
+@_silgen_name("hs_exit")
+func boardExit(_ code: Int32) -> Never
+
+/// Prints `text` (a StaticString, the only string Embedded Swift formats for free).
+func say(_ text: StaticString) {
+    boardPrint(text.utf8Start)
+}
+
+/// Prints ` name=value` (hex when `hex`).
+func field(_ name: StaticString, _ value: UInt32, hex: Bool = false) {
+    boardPrintField(name.utf8Start, value, hex ? 1 : 0)
+}

@@ -1,0 +1,127 @@
+import HalfStepCore
+
+/// Firmware for the emulated Cortex-M boards: runs the packed plan's training steps through the
+/// same core the host runs, reports each step's loss bits and the counters over semihosting, dumps
+/// the trainable tensors, and exits QEMU with 0 (ran) or a nonzero code (refused or faulted).
+///
+/// Output lines (one per `say` … `boardPrintEnd`), parsed by the host:
+///   HS begin plan=… arena=…
+///   HS step i=… loss=<bits> scale=<bits> status=… ticks=…
+///   HS op i=… ticks=…              (one timed step, op by op)
+///   HS counters overflows=… skipped=… underflows=… nonzero=…
+///   HS tensor i=… words=…  then  HS w i=… v=<bits>  per 32-bit word
+///   HS stack high=…
+///   HS end
+@main
+struct Firmware {
+    static func main() {
+        let payload = Payload(base: boardPayload())
+        guard payload.valid else {
+            say("HS error payload")
+            boardPrintEnd()
+            boardExit(2)
+        }
+        let plan: Plan
+        do {
+            plan = try Plan(bytes: payload.planBytes)
+        } catch {
+            say("HS error plan")
+            boardPrintEnd()
+            boardExit(3)
+        }
+        let arenaBytes = boardArenaBytes()
+        var trainer: Trainer
+        do {
+            trainer = try Trainer(plan: plan, arena: Arena(base: boardArena(), bytes: arenaBytes))
+        } catch {
+            say("HS error arena")
+            field("needed", UInt32(truncatingIfNeeded: plan.arenaBytes))
+            field("available", UInt32(truncatingIfNeeded: arenaBytes))
+            boardPrintEnd()
+            boardExit(4)
+        }
+        say("HS begin")
+        field("plan", UInt32(truncatingIfNeeded: payload.planBytes.count))
+        field("arena", UInt32(truncatingIfNeeded: plan.arenaBytes))
+        field("steps", UInt32(truncatingIfNeeded: payload.steps))
+        boardPrintEnd()
+
+        let batch = payload.batch, features = payload.features
+        let input = trainer.input, labels = trainer.labels
+        for step in 0 ..< payload.steps {
+            input.base.update(from: payload.inputs(step: step), count: batch * features)
+            labels.base.update(from: payload.labels(step: step), count: batch)
+            let start = boardTicks()
+            let result = trainer.step(rows: batch)
+            let ticks = start &- boardTicks()   // SysTick counts down
+            say("HS step")
+            field("i", UInt32(truncatingIfNeeded: step))
+            field("loss", result.loss.bitPattern, hex: true)
+            field("scale", result.lossScale.bitPattern, hex: true)
+            let status: UInt32
+            switch result.status {
+            case .applied: status = 0
+            case .skippedOverflow: status = 1
+            case .invalidLabel: status = 2
+            }
+            field("status", status)
+            field("ticks", ticks & 0x00FF_FFFF)
+            boardPrintEnd()
+        }
+
+        if payload.profileOps && payload.steps > 0 {
+            // Time the forward and backward ops one by one on the last batch (the updates are
+            // not run, so the weights reported below are those of the training steps).
+            var i = 0
+            while i < plan.opCount {
+                let op = plan.op(i)
+                if op.phase == .forward || op.phase == .backward {
+                    let start = boardTicks()
+                    trainer.run(op, rows: batch)
+                    let ticks = start &- boardTicks()
+                    say("HS op")
+                    field("i", UInt32(truncatingIfNeeded: i))
+                    field("ticks", ticks & 0x00FF_FFFF)
+                    boardPrintEnd()
+                }
+                i += 1
+            }
+        }
+
+        let c = trainer.counters
+        say("HS counters")
+        field("overflows", UInt32(truncatingIfNeeded: c.overflows))
+        field("skipped", UInt32(truncatingIfNeeded: c.skippedSteps))
+        field("underflows", UInt32(truncatingIfNeeded: c.updateUnderflows))
+        field("nonzero", UInt32(truncatingIfNeeded: c.nonzeroUpdates))
+        boardPrintEnd()
+
+        var t = 0
+        while t < plan.tensorCount {
+            let record = plan.tensor(t)
+            if record.flags & TensorRecord.trainable != 0 {
+                let words = (Int(record.bytes) + 3) / 4
+                say("HS tensor")
+                field("i", UInt32(truncatingIfNeeded: t))
+                field("words", UInt32(truncatingIfNeeded: words))
+                boardPrintEnd()
+                let base = trainer.address(of: t)
+                var w = 0
+                while w < words {
+                    let value = base.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)
+                    say("HS w")
+                    field("v", value, hex: true)
+                    boardPrintEnd()
+                    w += 1
+                }
+            }
+            t += 1
+        }
+        say("HS stack")
+        field("high", boardStackHighWater())
+        boardPrintEnd()
+        say("HS end")
+        boardPrintEnd()
+        boardExit(0)
+    }
+}

@@ -1,0 +1,193 @@
+// Start-up code for the emulated MPS2 boards (Cortex-M4F AN386, Cortex-M7 AN500): vector table,
+// reset handler, semihosting I/O, SysTick timing, stack painting, and a HardFault handler that
+// reports registers and exits instead of hanging. No C library: the few routines the compiler
+// may call (memcpy, memset, memmove) are defined here, and nothing can call malloc — there is
+// none to link against.
+#include <stddef.h>
+#include <stdint.h>
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss;
+extern uint32_t _stack_bottom, _stack_top;
+extern uint8_t _arena_start, _arena_end;
+extern const uint8_t _payload_start;
+
+int main(int argc, char **argv);
+
+// MARK: - Semihosting (ARM DUI 0471: bkpt 0xab, r0 = operation, r1 = argument)
+
+static int semihost(int op, const void *arg) {
+    register int r0 __asm__("r0") = op;
+    register const void *r1 __asm__("r1") = arg;
+    __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
+    return r0;
+}
+
+#define SYS_WRITE0 0x04
+#define SYS_EXIT_EXTENDED 0x20
+
+static char line[160];
+static size_t line_used;
+
+static void line_put(char c) {
+    if (line_used + 2 < sizeof line) line[line_used++] = c;
+}
+
+void hs_print(const char *text) {
+    while (*text) line_put(*text++);
+}
+
+void hs_print_field(const char *name, uint32_t value, int hex) {
+    line_put(' ');
+    hs_print(name);
+    line_put('=');
+    char digits[12];
+    int n = 0;
+    if (hex) {
+        for (int shift = 28; shift >= 0; shift -= 4) line_put("0123456789abcdef"[(value >> shift) & 0xF]);
+        return;
+    }
+    do { digits[n++] = (char)('0' + value % 10); value /= 10; } while (value);
+    while (n) line_put(digits[--n]);
+}
+
+void hs_print_end(void) {
+    line[line_used++] = '\n';
+    line[line_used] = 0;
+    semihost(SYS_WRITE0, line);
+    line_used = 0;
+}
+
+__attribute__((noreturn)) void hs_exit(int code) {
+    // ADP_Stopped_ApplicationExit with a status: QEMU exits with `code`.
+    static uint32_t block[2];
+    block[0] = 0x20026;
+    block[1] = (uint32_t)code;
+    semihost(SYS_EXIT_EXTENDED, block);
+    for (;;) {}
+}
+
+// MARK: - Board services for the firmware
+
+const void *hs_payload(void) { return &_payload_start; }
+void *hs_arena(void) { return &_arena_start; }
+int hs_arena_bytes(void) { return (int)(&_arena_end - &_arena_start); }
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
+
+/// SysTick's current value: counts down once per core clock (24 bits).
+uint32_t hs_ticks(void) { return SYST_CVR; }
+
+#define STACK_PAINT 0x5AA5A55Au
+
+/// Bytes of stack ever used: the painted words overwritten since reset.
+uint32_t hs_stack_high_water(void) {
+    uint32_t *p = &_stack_bottom;
+    while (p < &_stack_top && *p == STACK_PAINT) p++;
+    return (uint32_t)((uint8_t *)&_stack_top - (uint8_t *)p);
+}
+
+// MARK: - Compiler support routines (no libc)
+
+void *memcpy(void *dst, const void *src, size_t n) {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    while (n--) *d++ = *s++;
+    return dst;
+}
+
+void *memmove(void *dst, const void *src, size_t n) {
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if (d < s) { while (n--) *d++ = *s++; }
+    else { d += n; s += n; while (n--) *--d = *--s; }
+    return dst;
+}
+
+void *memset(void *dst, int c, size_t n) {
+    uint8_t *d = dst;
+    while (n--) *d++ = (uint8_t)c;
+    return dst;
+}
+
+void __aeabi_memcpy(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+void __aeabi_memcpy4(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+void __aeabi_memcpy8(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+void __aeabi_memmove(void *d, const void *s, size_t n) { memmove(d, s, n); }
+void __aeabi_memmove4(void *d, const void *s, size_t n) { memmove(d, s, n); }
+void __aeabi_memset(void *d, size_t n, int c) { memset(d, c, n); }
+void __aeabi_memset4(void *d, size_t n, int c) { memset(d, c, n); }
+void __aeabi_memclr(void *d, size_t n) { memset(d, 0, n); }
+void __aeabi_memclr4(void *d, size_t n) { memset(d, 0, n); }
+void __aeabi_memclr8(void *d, size_t n) { memset(d, 0, n); }
+
+/// Swift's `squareRoot()` lowers to a call on this target; the FPU computes it exactly (IEEE
+/// correctly rounded, as the host does), so parity holds.
+float sqrtf(float x) {
+    float r;
+    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(x));
+    return r;
+}
+
+// MARK: - Reset and faults
+
+__attribute__((noreturn)) void Reset_Handler(void) {
+    // Paint the stack below the current frame so its high-water mark can be read at the end.
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (uint32_t *p = &_stack_bottom; p < sp - 16; p++) *p = STACK_PAINT;
+    for (uint32_t *s = &_sidata, *d = &_sdata; d < &_edata;) *d++ = *s++;
+    for (uint32_t *d = &_sbss; d < &_ebss;) *d++ = 0;
+    // Enable the FPU (CP10 and CP11 full access) before any floating-point instruction runs.
+    *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
+    __asm__ volatile("dsb\n isb");
+    // SysTick from the core clock, free running over its 24 bits.
+    SYST_RVR = 0x00FFFFFF;
+    SYST_CVR = 0;
+    SYST_CSR = 0x5;
+    hs_exit(main(0, 0));
+}
+
+static void print_register(const char *name, uint32_t v) { hs_print_field(name, v, 1); }
+
+__attribute__((used)) void hs_fault_report(uint32_t *frame, uint32_t kind) {
+    hs_print("HS fault");
+    hs_print_field("kind", kind, 0);
+    print_register("pc", frame[6]);
+    print_register("lr", frame[5]);
+    print_register("xpsr", frame[7]);
+    print_register("r0", frame[0]);
+    print_register("r1", frame[1]);
+    print_register("r2", frame[2]);
+    print_register("r3", frame[3]);
+    print_register("r12", frame[4]);
+    print_register("cfsr", *(volatile uint32_t *)0xE000ED28);
+    print_register("hfsr", *(volatile uint32_t *)0xE000ED2C);
+    print_register("bfar", *(volatile uint32_t *)0xE000ED38);
+    print_register("mmfar", *(volatile uint32_t *)0xE000ED34);
+    hs_print_end();
+    hs_exit(5);
+}
+
+// The stacked exception frame is on MSP or PSP depending on EXC_RETURN bit 2.
+#define FAULT_HANDLER(name, kind) \
+    __attribute__((naked)) void name(void) { \
+        __asm__ volatile("tst lr, #4\n ite eq\n mrseq r0, msp\n mrsne r0, psp\n mov r1, #" #kind "\n b hs_fault_report"); \
+    }
+FAULT_HANDLER(HardFault_Handler, 3)
+FAULT_HANDLER(MemManage_Handler, 4)
+FAULT_HANDLER(BusFault_Handler, 5)
+FAULT_HANDLER(UsageFault_Handler, 6)
+
+void Default_Handler(void) {
+    hs_print("HS fault unexpected-interrupt");
+    hs_print_end();
+    hs_exit(6);
+}
+
+__attribute__((section(".vectors"), used)) void (*const vectors[16])(void) = {
+    (void (*)(void))(&_stack_top),
+    Reset_Handler, Default_Handler, HardFault_Handler, MemManage_Handler, BusFault_Handler, UsageFault_Handler,
+    0, 0, 0, 0, Default_Handler, Default_Handler, 0, Default_Handler, Default_Handler,
+};
