@@ -23,6 +23,9 @@ func boardPrintEnd()
 @_silgen_name("hs_stack_high_water")
 func boardStackHighWater() -> UInt32
 
+@_silgen_name("hs_fault_on_purpose")
+func boardFaultOnPurpose()
+
 @_silgen_name("hs_exit")
 func boardExit(_ code: Int32) -> Never
 

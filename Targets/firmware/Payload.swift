@@ -8,7 +8,8 @@
 ///     16     4  steps                           20  4  batch rows per step
 ///     24     4  features per sample             28  4  inputs offset (fp16 [steps][batch][features])
 ///     32     4  labels offset (int32 [steps][batch])
-///     36     4  flags (bit 0: time every op of one extra step)
+///     36     4  flags (bit 0: time every op once after the steps; bit 1: fault on purpose, to
+///                test the fault report)
 /// ```
 struct Payload {
     let base: UnsafeRawPointer
@@ -21,6 +22,7 @@ struct Payload {
     var batch: Int { u32(20) }
     var features: Int { u32(24) }
     var profileOps: Bool { u32(36) & 1 != 0 }
+    var faultOnPurpose: Bool { u32(36) & 2 != 0 }
 
     func inputs(step: Int) -> UnsafePointer<Float16> {
         (base + u32(28) + step * batch * features * 2).assumingMemoryBound(to: Float16.self)

@@ -21,6 +21,7 @@ struct Firmware {
             boardPrintEnd()
             boardExit(2)
         }
+        if payload.faultOnPurpose { boardFaultOnPurpose() }
         let plan: Plan
         do {
             plan = try Plan(bytes: payload.planBytes)

@@ -88,6 +88,13 @@ uint32_t hs_stack_high_water(void) {
     return (uint32_t)((uint8_t *)&_stack_top - (uint8_t *)p);
 }
 
+/// Reads from an address no MPS2 memory decodes: a bus fault, escalated to HardFault, which the
+/// handler below reports. Lets the host test that a device fault is reported, not hung on.
+void hs_fault_on_purpose(void) {
+    volatile uint32_t *nowhere = (volatile uint32_t *)0xF0000000u;
+    (void)*nowhere;
+}
+
 // MARK: - Compiler support routines (no libc)
 
 void *memcpy(void *dst, const void *src, size_t n) {

@@ -15,6 +15,8 @@ struct QEMUValidation {
     var opNames: [Int: String]
     var opMACs: [Int: Int]
     var macsPerStep: Int
+    /// The cost model's instruction estimate for one step, for the residual.
+    var modelInstructionsPerStep: Double
 
     /// nil when every step's loss, scale and status and every trainable tensor match bit for bit;
     /// else the first mismatch.
@@ -98,7 +100,8 @@ struct QEMUValidation {
             opMACs[i] = OpWork.of(op, rows: batch, plan: plan).macs
         }
         return QEMUValidation(board: board, device: device, hostSteps: hostSteps, hostTensors: hostTensors, tensorNames: names,
-                              tensorBytes: bytes, opNames: opNames, opMACs: opMACs, macsPerStep: plan.stepWork(rows: batch).macs)
+                              tensorBytes: bytes, opNames: opNames, opMACs: opMACs, macsPerStep: plan.stepWork(rows: batch).macs,
+                              modelInstructionsPerStep: CostModel.forCore(profile.core).instructions(plan.stepWork(rows: batch), ops: plan.opCount))
     }
 
     var passed: Bool { device.exitStatus == 0 && device.fault == nil && mismatch == nil }
@@ -113,6 +116,7 @@ struct QEMUValidation {
         s += "  firmware: text \(f["text"] ?? 0) B, rodata \(f["rodata"] ?? 0) B, data \(f["data"] ?? 0) B, bss \(f["bss"] ?? 0) B, arena \(f["arena"] ?? 0) B, stack \(f["stack"] ?? 0) B (high-water \(device.stackHighWater) B), payload \(f["payload"] ?? 0) B\n"
         let perStep = instructionsPerStep
         s += "  instructions: \(Int(perStep)) per training step, \(String(format: "%.2f", perStep / Double(max(macsPerStep, 1)))) per MAC (\(macsPerStep) MACs per step)\n"
+        s += "  cost model: \(Int(modelInstructionsPerStep)) instructions per step estimated, residual \(String(format: "%+.1f%%", (modelInstructionsPerStep / max(perStep, 1) - 1) * 100)) against QEMU\n"
         var rows: [[String]] = []
         for (i, ticks) in device.opTicks.sorted(by: { $0.key < $1.key }) {
             let instructions = ticks * QEMURunner.Result.instructionsPerTick
@@ -134,6 +138,7 @@ struct QEMUValidation {
             "footprint": device.footprint, "stack_high_water_bytes": device.stackHighWater,
             "instructions_per_step": Int(instructionsPerStep), "instructions_per_mac": instructionsPerStep / Double(max(macsPerStep, 1)),
             "op_instructions": Dictionary(uniqueKeysWithValues: device.opTicks.map { ("\($0.key)", $0.value * QEMURunner.Result.instructionsPerTick) }),
+            "model_instructions_per_step": Int(modelInstructionsPerStep),
             "bit_exact": mismatch == nil, "first_mismatch": mismatch as Any,
             "device_losses": device.steps.map { Double(Float(bitPattern: $0.loss)) },
         ]

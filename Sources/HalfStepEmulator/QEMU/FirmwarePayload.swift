@@ -11,6 +11,8 @@ public struct FirmwarePayload {
     public var features: Int
     /// Also time every forward/backward op once, after the steps.
     public var profileOps: Bool
+    /// Make the firmware fault before it starts (tests the fault report).
+    public var faultOnPurpose = false
 
     public init(plan: [UInt8], inputs: [Float16], labels: [Int32], steps: Int, batch: Int, features: Int, profileOps: Bool) {
         self.plan = plan
@@ -39,7 +41,7 @@ public struct FirmwarePayload {
         put(24, UInt32(features))
         put(28, UInt32(inputsOffset))
         put(32, UInt32(labelsOffset))
-        put(36, profileOps ? 1 : 0)
+        put(36, (profileOps ? 1 : 0) | (faultOnPurpose ? 2 : 0))
         out.replaceSubrange(planOffset ..< planOffset + plan.count, with: plan)
         for (i, h) in inputs.enumerated() {
             out[inputsOffset + 2 * i] = UInt8(h.bitPattern & 0xFF)
