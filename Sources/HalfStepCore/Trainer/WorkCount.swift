@@ -1,8 +1,10 @@
 /// The work one op does, counted from its shapes the way its kernel loops: the input of a
 /// per-core cost model (cycles ≈ Σ count × cost per kind).
 ///
-/// Counts follow the reference kernels in `Kernels/`: every fp16 operand read is a load plus an
-/// fp16→fp32 conversion, every stored result a conversion plus a store, every multiply-add one MAC.
+/// Counts are those of the one-output-at-a-time reference loops (every fp16 operand read is a load
+/// plus an fp16→fp32 conversion, every stored result a conversion plus a store, every multiply-add
+/// one MAC); the blocked kernels share operands across 4 × 4 outputs, which the cost model's
+/// per-MAC instruction figure (calibrated on QEMU) accounts for.
 public struct OpWork: Equatable, Sendable {
     /// Multiply-accumulates (fp32).
     public var macs: Int = 0

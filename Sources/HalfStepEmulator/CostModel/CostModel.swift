@@ -4,11 +4,11 @@ import HalfStepCore
 ///
 /// The model counts instructions, then multiplies by an assumed cycles-per-instruction:
 /// - Instructions per unit of work were calibrated on QEMU (`validate --qemu`, `-icount`,
-///   digits MLP, batch 32): the reference Dense kernels take 15.5 (forward) to 20.8 (backward)
-///   instructions per MAC including its two fp16 loads and conversions; elementwise work (ReLU,
-///   update arithmetic) about 3.6 instructions per load, store or operation. The model uses 17.5
-///   per MAC; the residual against QEMU's per-step count is printed by `validate --qemu` and
-///   recorded in the QEMU issue's note.
+///   digits MLP, batch 32): the 4 × 4 register-blocked Dense kernels take 4.3–5.0 instructions
+///   per MAC (including the fp16 loads and conversions they share), up to 7.9 on a layer whose
+///   width is not a multiple of 4; elementwise work (ReLU, update arithmetic) about 3.6
+///   instructions per load, store or operation. The model uses 4.8 per MAC; the residual against
+///   QEMU's per-step count is printed by `validate --qemu`.
 /// - Cycles per instruction are assumptions from the Technical Reference Manuals until a cycle
 ///   counter is available (QEMU does not emulate DWT.CYCCNT): Cortex-M4F/M33 1.25 (VFMA 3 cycles,
 ///   loads 2, pipelined), Cortex-M7 0.8 (dual issue), Cortex-M55 0.8.
@@ -34,17 +34,17 @@ public struct CostModel: Sendable, Equatable {
             return CostModel(instructionsPerMAC: 150, instructionsPerElementwise: 25, instructionsPerTranscendental: 900,
                              instructionsPerOp: 300, cyclesPerInstruction: 1.0)
         case .cortexM4F, .cortexM33:
-            return CostModel(instructionsPerMAC: 17.5, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
+            return CostModel(instructionsPerMAC: 4.8, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
                              instructionsPerOp: 300, cyclesPerInstruction: 1.25)
         case .cortexM7, .cortexM55:
-            return CostModel(instructionsPerMAC: 17.5, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
+            return CostModel(instructionsPerMAC: 4.8, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
                              instructionsPerOp: 300, cyclesPerInstruction: 0.8)
         }
     }
 
     /// Estimated instructions for `work` spread over `ops` ops.
     public func instructions(_ work: OpWork, ops: Int) -> Double {
-        // MAC-bound work already includes two loads and two conversions per MAC.
+        // MAC-bound work already includes the loads and conversions of its operands.
         let elementwise = max(0, work.loads - 2 * work.macs) + max(0, work.conversions - 2 * work.macs) + work.stores + work.other
         return Double(work.macs) * instructionsPerMAC + Double(elementwise) * instructionsPerElementwise
             + Double(work.transcendentals) * instructionsPerTranscendental + Double(ops) * instructionsPerOp
