@@ -128,3 +128,17 @@ struct CLITests {
         #expect(abs((eval?["accuracy"] as? Double ?? -1) - (summary?["eval_accuracy"] as? Double ?? -2)) < 1e-9)
     }
 }
+
+/// `halfstep bench` runs end to end (its figures are wall-clock and are not asserted).
+struct BenchCLITests {
+    @Test("bench --json reports steps per second, kernel throughput and memory for every batch size asked")
+    func benchRuns() throws {
+        let r = try CLITests().run(["bench", "--batches", "4,16", "--steps", "20", "--no-qemu", "--python", "/nonexistent/python", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
+        let plans = object?["plans"] as? [[String: Any]] ?? []
+        #expect(plans.map { $0["batch"] as? Int ?? 0 } == [4, 4, 16, 16])
+        #expect(plans.allSatisfy { ($0["steps_per_second"] as? Double ?? 0) > 0 && ($0["arena_bytes"] as? Int ?? 0) > 0 })
+        #expect((object?["dense_forward_macs_per_second"] as? Double ?? 0) > 0)
+    }
+}

@@ -15,6 +15,7 @@ commands:
   targets [--json]                          the bundled microcontroller profiles
   validate PLAN.hsplan --target NAME --inputs X --labels Y
                                             prove on Linux that a plan keeps to a part's SRAM, flash, stack and heap limits
+  bench [--json]                            speed and memory beside PyTorch, instructions per MAC on QEMU
   demo                                      plan, inspect, train, export, eval and validate the bundled digits example
 
 Run `halfstep <command> --help` for a command's options.
@@ -35,6 +36,7 @@ let commands: [String: Command] = [
     "demo": DemoCommand(),
     "targets": TargetsCommand(),
     "validate": ValidateCommand(),
+    "bench": BenchCommand(),
 ]
 
 if verb == "--help" || verb == "-h" || verb == "help" {
