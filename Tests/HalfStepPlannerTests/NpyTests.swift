@@ -92,7 +92,7 @@ struct NpyTests {
         let good = try Dataset.make(x, inputsPath: "x.npy", NpyArray(int64: [0, 2, 1], shape: [3]), labelsPath: "y.npy", expectedFeatures: 2, classes: 3)
         #expect(good.labels == [0, 2, 1] && good.inputs.count == 6)
         expectError({ _ = try Dataset.make(x, inputsPath: "x.npy", NpyArray(int64: [0, 3, 1], shape: [3]), labelsPath: "y.npy", expectedFeatures: 2, classes: 3) },
-                    throws: { "\($0)" == "y.npy: label 1 is 3, outside 0..<3" })
+                    throws: { "\($0)" == "y.npy: the label at index 1 is 3, outside 0..<3" })
         expectError({ _ = try Dataset.make(x, inputsPath: "x.npy", NpyArray(float32: [0, 1, 1], shape: [3]), labelsPath: "y.npy", expectedFeatures: 2, classes: 3) },
                     throws: { "\($0)".contains("class indices must be") })
         expectError({ _ = try Dataset.make(x, inputsPath: "x.npy", NpyArray(int32: [0, 1], shape: [2]), labelsPath: "y.npy", expectedFeatures: 2, classes: 3) },

@@ -37,7 +37,7 @@ public enum NpyError: Error, Equatable, CustomStringConvertible {
         case .badShape(let p, let detail): return "\(p): bad shape: \(detail)"
         case .sizeMismatch(let p, let expected, let found): return "\(p): the shape needs \(expected) data bytes, the file has \(found)"
         case .labelsNotIntegers(let p, let dtype): return "\(p): labels are \(dtype); class indices must be int64, int32 or uint8"
-        case .labelOutOfRange(let p, let index, let value, let classes): return "\(p): label \(index) is \(value), outside 0..<\(classes)"
+        case .labelOutOfRange(let p, let index, let value, let classes): return "\(p): the label at index \(index) is \(value), outside 0..<\(classes)"
         case .notFinite(let p, let index, let value): return "\(p): element \(index) is \(value); inputs must be finite"
         case .countMismatch(let x, let nx, let y, let ny): return "\(x) has \(nx) samples but \(y) has \(ny) labels"
         case .featureMismatch(let p, let found, let expected): return "\(p): \(found) features per sample, the model takes \(expected)"
