@@ -39,6 +39,14 @@ struct QEMUCLITests {
         #expect((summary?["overflows"] as? Int ?? 0) >= 1)
     }
 
+    @Test("stochastic and Kahan-compensated fp16 updates are bit for bit the host's on the Cortex-M4F")
+    func newModesParity() throws {
+        for update in ["fp16-stochastic", "fp16-kahan"] {
+            let q = try qemu(try plan(update), "mps2-an386")
+            #expect(q["bit_exact"] as? Bool == true, "\(update): \(q["first_mismatch"] ?? "no report")")
+        }
+    }
+
     @Test("instruction counts are the same run to run")
     func deterministicCounts() throws {
         let p = try plan("fp16")

@@ -147,3 +147,69 @@ struct OptionParsingTests {
         #expect(b.sram == 65536 && b.flash == 262144)
     }
 }
+
+struct UpdateModeTests {
+    let mlp = makeMLP([16, 12, 4])
+
+    @Test("--update parses a default and per-tensor modes")
+    func parsing() throws {
+        let (mode, overrides) = try PlanOptions.parseUpdateList("fp16,fp32-master:fc1.weight,fp16-kahan:/fc0/Gemm")
+        #expect(mode == .fp16 && overrides == ["fc1.weight": .fp32Master, "/fc0/Gemm": .fp16Kahan])
+        for bad in ["fp8", "fp16,fp16", "fp16,fp32-master:", "fp16-kahan:x,fp32:y"] {
+            #expect(throws: PlannerError.self, "\(bad)") { _ = try PlanOptions.parseUpdateList(bad) }
+        }
+    }
+
+    @Test("a Kahan tensor gets an fp16 compensation buffer in SRAM; the others do not")
+    func kahanCompensation() throws {
+        var o = options(update: .fp16)
+        o.updateOverrides = ["fc1.weight": .fp16Kahan, "/fc0/Gemm": .fp32Master]
+        let r = try Planner.plan(mlp, options: o, source: "m")
+        let names = r.program.tensors.map(\.name)
+        #expect(names.contains("fc1.weight.compensation") && !names.contains("fc1.bias.compensation"))
+        #expect(r.program.tensors.first { $0.name == "fc0.weight" }?.dtype == .float32)
+        #expect(r.program.tensors.first { $0.name == "fc1.weight" }?.dtype == .float16)
+        let loaded = try LoadedPlan(bytes: r.bytes, path: "m")
+        #expect(loaded.plan.opCount == r.program.ops.count)
+    }
+
+    @Test("an override naming no tensor or layer is refused")
+    func unknownOverride() {
+        var o = options(update: .fp16)
+        o.updateOverrides = ["nope": .fp16Kahan]
+        #expect(throws: PlannerError.self) { _ = try Planner.plan(mlp, options: o, source: "m") }
+    }
+
+    @Test("the verifier refuses a Kahan update without its compensation buffer")
+    func kahanNeedsCompensation() throws {
+        var o = options(update: .fp16Kahan)
+        o.train = .last(1)
+        let r = try Planner.plan(mlp, options: o, source: "m")
+        var bytes = r.bytes
+        let updateIndex = r.program.ops.firstIndex { $0.phase == .update }!
+        bytes.withUnsafeMutableBytes { raw in
+            let h = PlanHeader(from: raw.baseAddress!)
+            let at = raw.baseAddress! + Int(h.opTableOffset) + updateIndex * PlanFormat.opRecordBytes
+            var op = OpRecord(from: at)
+            op.setOperand(4, nil)
+            op.store(to: at)
+            var h2 = h
+            h2.crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(raw)[PlanFormat.crcStart...]))
+            h2.store(to: raw.baseAddress!)
+        }
+        #expect(throws: PlanLoadError.self) { _ = try LoadedPlan(bytes: bytes, path: "t") }
+    }
+
+    @Test("stochastic and Kahan updates train the synthetic task")
+    func newModesTrain() throws {
+        let graph = makeMLP([16, 24, 12, 4], seed: 5)
+        let data = syntheticData(count: 512, features: 16, classes: 4, seed: 7)
+        for mode: UpdateMode in [.fp16Stochastic, .fp16Kahan] {
+            let r = try Planner.plan(graph, options: options(batch: 16, update: mode, lr: 0.1), source: "s")
+            let s = try TrainingSession(LoadedPlan(bytes: r.bytes, path: "s"))
+            let before = s.evaluate(data)
+            let summary = try TrainingLoop.run(s, train: data, eval: data, settings: .init(steps: 300)) { _ in }
+            #expect(summary.evalAfter!.loss < before.loss * 0.7, "\(mode)")
+        }
+    }
+}

@@ -19,7 +19,9 @@ struct PlanCommand: Command {
       --momentum X            SGD momentum, or Adam beta1 (default 0 for sgd, 0.9 for adam)
       --weight-decay X        L2 (sgd, adam) or decoupled (adamw) weight decay (default 0)
       --beta2 X, --eps X      Adam's beta2 (0.999) and epsilon (1e-8, added in fp32)
-      --update MODE           fp32-master | fp16 (default fp32-master)
+      --update MODES          fp32-master | fp16 | fp16-stochastic | fp16-kahan (default fp32-master), then
+                              optional per-tensor MODE:NAME entries by initializer or layer name, e.g.
+                              fp16,fp32-master:4.weight,fp32-master:4.bias
       --state TYPE            optimizer state (momentum, Adam moments): fp16 | fp32 (default fp16)
       --loss-scale POLICY     none | static:S | dynamic | dynamic:INITIAL (default dynamic: PyTorch GradScaler's
                               2^16 start, x2 after --growth-interval clean steps, x0.5 and skip on inf/NaN)
@@ -67,7 +69,7 @@ struct PlanCommand: Command {
         o.beta2 = try a.float("--beta2", default: 0.999, verb: "plan")!
         if o.beta2 >= 1 { throw UsageError("--beta2 \(o.beta2): expected a number in [0, 1)", verb: "plan") }
         o.epsilon = try a.float("--eps", default: 1e-8, verb: "plan")!
-        if let u = a.value("--update") { o.update = try PlanOptions.parseUpdate(u) }
+        if let u = a.value("--update") { (o.update, o.updateOverrides) = try PlanOptions.parseUpdateList(u) }
         if let s = a.value("--state") { o.state = try PlanOptions.parseState(s) }
         let interval = try a.int("--growth-interval", in: 1 ... Int(UInt32.max), default: 2000, verb: "plan")
         o.lossScale = try PlanOptions.parseLossScale(a.value("--loss-scale") ?? "dynamic", growthInterval: interval)
@@ -99,6 +101,15 @@ func makePlan(_ graph: Graph, _ options: PlanOptions, source: String) throws -> 
             throw Failure(error.description, hint: "raise the budget (or reserve less) or apply one of the changes above")
         }
         throw Failure(error.description)
+    }
+}
+
+func updateName(_ m: UpdateMode) -> String {
+    switch m {
+    case .fp32Master: return "fp32-master"
+    case .fp16: return "fp16"
+    case .fp16Stochastic: return "fp16-stochastic"
+    case .fp16Kahan: return "fp16-kahan"
     }
 }
 
@@ -144,7 +155,8 @@ struct PlanSummary: Codable {
         trainableParameters = result.program.trainableParameters.reduce(0) { $0 + graph.parameters[$1].elementCount }
         train = options.train.description
         optimizer = options.optimizer == .sgd ? "sgd" : options.optimizer == .adam ? "adam" : "adamw"
-        update = options.update == .fp32Master ? "fp32-master" : "fp16"
+        update = ([updateName(options.update)] + options.updateOverrides.sorted { $0.key < $1.key }.map { "\(updateName($0.value)):\($0.key)" })
+            .joined(separator: ",")
         lossScale = options.lossScale.description
         batch = options.batch
         arenaBytes = result.memory.arenaBytes

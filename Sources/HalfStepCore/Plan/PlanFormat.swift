@@ -100,9 +100,11 @@ public enum OpCode: UInt16, Sendable {
     case reluBackward = 4
     /// operands `[logits, labels, loss, dlogits]`; params `[N, classes]`.
     case softmaxCrossEntropy = 5
-    /// operands `[param, grad, momentum?]`; params `[elements, UpdateMode]`.
+    /// operands `[param, grad, momentum?, -, compensation?]`; params `[elements, UpdateMode, stream]`.
+    /// `compensation` is present exactly for `fp16Kahan`; `stream` numbers the tensor for
+    /// stochastic rounding.
     case sgdUpdate = 6
-    /// operands `[param, grad, m, v]`; params `[elements, UpdateMode]`.
+    /// operands `[param, grad, m, r, compensation?]`; params `[elements, UpdateMode, stream]`.
     case adamUpdate = 7
 }
 
@@ -112,6 +114,10 @@ public enum UpdateMode: UInt8, Sendable {
     case fp32Master = 1
     /// The parameter tensor is fp16; each update rounds to nearest.
     case fp16 = 2
+    /// fp16, each update rounded stochastically (counter-based randomness from the plan's seed).
+    case fp16Stochastic = 3
+    /// fp16 with an fp16 Kahan compensation buffer (update op operand 4).
+    case fp16Kahan = 4
 }
 
 /// The optimizer a plan trains with.

@@ -223,7 +223,13 @@ struct OpChecks {
                 throw .badParameter(slot: 1, value: op.paramBits(1))
             }
             if count == 0 { throw .badParameter(slot: 0, value: op.paramBits(0)) }
-            try operand(0, count: count, half: mode == .fp16, float: mode == .fp32Master, written: true)
+            try operand(0, count: count, half: mode != .fp32Master, float: mode == .fp32Master, written: true)
+            if mode == .fp16Kahan {
+                try operand(4, count: count, half: true, written: true)
+                try distinct(4, from: 0, 1, 2)
+            } else if let t = op.operand(4) {
+                throw .operandOutOfRange(slot: 4, tensor: t)
+            }
             try operand(1, count: count, half: true)
             let state = plan.config.stateDType
             let stateOptional = code == .sgdUpdate

@@ -238,57 +238,54 @@ public struct Trainer {
         }
     }
 
-    /// Runs one update op.
+    /// Runs one update op: builds the writer for its update mode, then the optimizer.
     func update(_ op: OpRecord, inverseScale: Float) -> UpdateTally {
-        let c = plan.config
-        let param = op.operand(0)!, grad = halfView(op.operand(1)!), count = op.param(0)
-        let masterParam = plan.tensor(param).dtype == .float32
-        let halfState = c.stateDType == .float16
-        switch op.opcode! {
-        case .sgdUpdate:
-            let lr = c.learningRate, mu = c.momentum, wd = c.weightDecay
-            let state = op.operand(2)
-            switch (masterParam, halfState) {
-            case (true, true):
-                return SGD.update(param: floatView(param), grad: grad, momentum: state.map { halfView($0) }, count: count,
-                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
-            case (true, false):
-                return SGD.update(param: floatView(param), grad: grad, momentum: state.map { floatView($0) }, count: count,
-                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
-            case (false, true):
-                return SGD.update(param: halfView(param), grad: grad, momentum: state.map { halfView($0) }, count: count,
-                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
-            case (false, false):
-                return SGD.update(param: halfView(param), grad: grad, momentum: state.map { floatView($0) }, count: count,
-                                  learningRate: lr, momentumFactor: mu, weightDecay: wd, inverseScale: inverseScale)
-            }
-        case .adamUpdate:
-            let m = op.operand(2)!, r = op.operand(3)!
-            let decoupled = c.optimizer == .adamW
-            switch (masterParam, halfState) {
-            case (true, true):
-                return Adam.update(param: floatView(param), grad: grad, m: halfView(m), r: halfView(r), count: count,
-                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
-                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
-                                   beta2Power: beta2Power, inverseScale: inverseScale)
-            case (true, false):
-                return Adam.update(param: floatView(param), grad: grad, m: floatView(m), r: floatView(r), count: count,
-                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
-                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
-                                   beta2Power: beta2Power, inverseScale: inverseScale)
-            case (false, true):
-                return Adam.update(param: halfView(param), grad: grad, m: halfView(m), r: halfView(r), count: count,
-                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
-                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
-                                   beta2Power: beta2Power, inverseScale: inverseScale)
-            case (false, false):
-                return Adam.update(param: halfView(param), grad: grad, m: floatView(m), r: floatView(r), count: count,
-                                   learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
-                                   weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
-                                   beta2Power: beta2Power, inverseScale: inverseScale)
-            }
-        default:
-            return UpdateTally()
+        let param = op.operand(0)!
+        switch UpdateMode(rawValue: UInt8(truncatingIfNeeded: op.param(1))) ?? .fp16 {
+        case .fp32Master:
+            var writer = NearestWriter(floatView(param))
+            return optimize(op, &writer, inverseScale: inverseScale)
+        case .fp16:
+            var writer = NearestWriter(halfView(param))
+            return optimize(op, &writer, inverseScale: inverseScale)
+        case .fp16Stochastic:
+            var writer = StochasticWriter(halfView(param), seed: plan.config.seed,
+                                          step: UInt32(truncatingIfNeeded: counters.appliedSteps),
+                                          stream: UInt32(truncatingIfNeeded: op.param(2)))
+            return optimize(op, &writer, inverseScale: inverseScale)
+        case .fp16Kahan:
+            var writer = KahanWriter(halfView(param), compensation: halfView(op.operand(4)!))
+            return optimize(op, &writer, inverseScale: inverseScale)
         }
+    }
+
+    /// The optimizer of `op` with the plan's state type, writing through `writer`.
+    func optimize<W: ParameterWriter>(_ op: OpRecord, _ writer: inout W, inverseScale: Float) -> UpdateTally {
+        let c = plan.config
+        let grad = halfView(op.operand(1)!), count = op.param(0)
+        let halfState = c.stateDType == .float16
+        if op.opcode == .sgdUpdate {
+            let state = op.operand(2)
+            if halfState {
+                return SGD.update(param: &writer, grad: grad, momentum: state.map { halfView($0) }, count: count,
+                                  learningRate: c.learningRate, momentumFactor: c.momentum, weightDecay: c.weightDecay,
+                                  inverseScale: inverseScale)
+            }
+            return SGD.update(param: &writer, grad: grad, momentum: state.map { floatView($0) }, count: count,
+                              learningRate: c.learningRate, momentumFactor: c.momentum, weightDecay: c.weightDecay,
+                              inverseScale: inverseScale)
+        }
+        let m = op.operand(2)!, r = op.operand(3)!
+        let decoupled = c.optimizer == .adamW
+        if halfState {
+            return Adam.update(param: &writer, grad: grad, m: halfView(m), r: halfView(r), count: count,
+                               learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
+                               weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
+                               beta2Power: beta2Power, inverseScale: inverseScale)
+        }
+        return Adam.update(param: &writer, grad: grad, m: floatView(m), r: floatView(r), count: count,
+                           learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
+                           weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
+                           beta2Power: beta2Power, inverseScale: inverseScale)
     }
 }

@@ -86,7 +86,7 @@ extension OpWork {
             w.other = 4 * rows * c
         case .sgdUpdate, .adamUpdate:
             let n = op.param(0)
-            let states = (op.operand(2) != nil ? 1 : 0) + (op.operand(3) != nil ? 1 : 0)
+            let states = (op.operand(2) != nil ? 1 : 0) + (op.operand(3) != nil ? 1 : 0) + (op.operand(4) != nil ? 1 : 0)
             w.loads = n * (2 + states)
             w.stores = n * (1 + states)
             w.conversions = n * (2 + 2 * states)

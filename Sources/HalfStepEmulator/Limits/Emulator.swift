@@ -137,10 +137,15 @@ public enum Emulator {
                     }
                 }
             }
-            // One warm-up step, then a reset: the host Swift runtime instantiates type metadata on
-            // first use (a device build has none), which is not the plan's allocation.
-            loadBatch()
-            _ = trainer.step(rows: batch)
+            // Warm-up steps until one applies its update (early steps may all be skipped by the
+            // loss scaler), then a reset: the host Swift runtime instantiates type metadata on the
+            // first use of each code path (a device build has none), which is not the plan's
+            // allocation.
+            var warmUp = 0
+            repeat {
+                loadBatch()
+                warmUp += 1
+            } while trainer.step(rows: batch).status == .skippedOverflow && warmUp < 64
             trainer.reset()
             hs_heap_counting_begin()
             for step in 0 ..< steps {

@@ -71,13 +71,33 @@ extension PlanOptions {
         throw .badOption(name: "--loss-scale", value: text, expected: "none, static:S (S > 0, e.g. static:1024), dynamic or dynamic:INITIAL")
     }
 
-    /// `fp32-master` or `fp16`.
+    /// `fp32-master`, `fp16`, `fp16-stochastic` or `fp16-kahan`.
     public static func parseUpdate(_ text: String) throws(PlannerError) -> UpdateMode {
         switch text {
         case "fp32-master", "master": return .fp32Master
         case "fp16": return .fp16
-        default: throw .badOption(name: "--update", value: text, expected: "fp32-master or fp16 (fp16-stochastic and fp16-kahan are planned, not in format v1)")
+        case "fp16-stochastic", "stochastic": return .fp16Stochastic
+        case "fp16-kahan", "kahan": return .fp16Kahan
+        default: throw .badOption(name: "--update", value: text, expected: "fp32-master, fp16, fp16-stochastic or fp16-kahan, optionally followed by per-tensor MODE:NAME entries")
         }
+    }
+
+    /// `MODE[,MODE:NAME...]`: a default mode and per-tensor overrides by initializer or layer name,
+    /// e.g. `fp16,fp32-master:4.weight,fp32-master:4.bias`.
+    public static func parseUpdateList(_ text: String) throws(PlannerError) -> (UpdateMode, [String: UpdateMode]) {
+        var mode: UpdateMode? = nil
+        var overrides: [String: UpdateMode] = [:]
+        for part in text.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+            if let colon = part.firstIndex(of: ":") {
+                let name = String(part[part.index(after: colon)...])
+                guard !name.isEmpty else { throw .badOption(name: "--update", value: text, expected: "MODE:NAME with a tensor or layer name") }
+                overrides[name] = try parseUpdate(String(part[..<colon]))
+            } else {
+                guard mode == nil else { throw .badOption(name: "--update", value: text, expected: "one default mode, then MODE:NAME entries") }
+                mode = try parseUpdate(part)
+            }
+        }
+        return (mode ?? .fp32Master, overrides)
     }
 
     /// `sgd`, `adam`, `adamw`.

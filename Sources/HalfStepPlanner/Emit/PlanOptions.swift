@@ -62,7 +62,11 @@ public struct PlanOptions: Sendable, Equatable {
     public var weightDecay: Float = 0
     public var beta2: Float = 0.999
     public var epsilon: Float = 1e-8
+    /// The update mode of every trainable tensor not named in `updateOverrides`.
     public var update: UpdateMode = .fp32Master
+    /// Per-tensor update modes, by initializer name or layer (node) name, e.g. fp32 master copies
+    /// for the classifier only.
+    public var updateOverrides: [String: UpdateMode] = [:]
     public var lossScale: LossScaling = .dynamic(initial: 65536, growthInterval: 2000)
     public var state: StateType = .fp16
     public var seed: UInt32 = 0

@@ -118,7 +118,9 @@ public enum Planner {
             guard o != options, let r = try? planUnchecked(graph, options: o, source: source) else { return }
             alternatives.append(.init(change: change, neededBytes: region == "SRAM" ? r.memory.arenaBytes : r.memory.flashBytes))
         }
-        if options.update == .fp32Master { attempt("--update fp16") { $0.update = .fp16 } }
+        if options.update == .fp32Master || options.updateOverrides.values.contains(.fp32Master) {
+            attempt("--update fp16") { $0.update = .fp16; $0.updateOverrides = [:] }
+        }
         if options.state == .fp32 && (options.effectiveMomentum > 0 || options.optimizer != .sgd) {
             attempt("--state fp16") { $0.state = .fp16 }
         }

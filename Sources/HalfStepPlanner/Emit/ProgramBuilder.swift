@@ -103,6 +103,21 @@ private struct Builder {
         valueTensor[graph.input] = input
         let labels = add("labels", .int32, .labels, shape: [n], batchMajor: true)
 
+        // Update modes: the default, then overrides by layer, then by tensor name.
+        var modes: [Int: UpdateMode] = [:]
+        var known = Set(graph.parameters.map(\.name))
+        for node in graph.nodes { known.insert(node.name) }
+        for name in options.updateOverrides.keys where !known.contains(name) {
+            throw .unknownLayer(name: name, available: graph.nodes.map(\.name) + graph.parameters.map(\.name))
+        }
+        for p in trainable {
+            modes[p] = options.update
+            for node in graph.nodes {
+                if case .dense(let w, let b, _, _) = node.op, w == p || b == p, let m = options.updateOverrides[node.name] { modes[p] = m }
+            }
+            if let m = options.updateOverrides[graph.parameters[p].name] { modes[p] = m }
+        }
+
         // Parameters.
         for (p, param) in graph.parameters.enumerated() {
             let trains = trainable.contains(p)
@@ -112,7 +127,7 @@ private struct Builder {
                 parameterTensor[p] = t
                 continue
             }
-            if options.update == .fp32Master {
+            if modes[p] == .fp32Master {
                 parameterTensor[p] = add(param.name, .float32, .masterWeight, shape: param.shape, trainable: true,
                                          initial: encode(param.values, .float32), parameter: p)
             } else {
@@ -197,22 +212,25 @@ private struct Builder {
         // Updates.
         let state = options.effectiveStateType
         let mu = options.effectiveMomentum
-        for p in program.trainableParameters {
+        for (stream, p) in program.trainableParameters.enumerated() {
             let param = graph.parameters[p]
             let pt = parameterTensor[p]!, g = parameterGradient[p]!
-            let mode = options.update
+            let mode = modes[p] ?? options.update
             let count = UInt32(param.elementCount)
+            let compensation: Int? = mode == .fp16Kahan
+                ? add(param.name + ".compensation", .float16, .optimizerState, shape: param.shape) : nil
+            let params = [count, UInt32(mode.rawValue), UInt32(stream)]
             switch options.optimizer {
             case .sgd:
                 var momentum: Int? = nil
                 if mu > 0 {
                     momentum = add(param.name + ".momentum", state, .optimizerState, shape: param.shape)
                 }
-                op(.sgdUpdate, .update, [pt, g, momentum], [count, UInt32(mode.rawValue)], node: param.name)
+                op(.sgdUpdate, .update, [pt, g, momentum, nil, compensation], params, node: param.name)
             case .adam, .adamW:
                 let m = add(param.name + ".m", state, .optimizerState, shape: param.shape)
                 let r = add(param.name + ".rms", state, .optimizerState, shape: param.shape)
-                op(.adamUpdate, .update, [pt, g, m, r], [count, UInt32(mode.rawValue)], node: param.name)
+                op(.adamUpdate, .update, [pt, g, m, r, compensation], params, node: param.name)
             }
         }
 

@@ -200,7 +200,14 @@ func describe(_ o: OpCode) -> String {
     }
 }
 func describe(_ o: OptimizerKind) -> String { o == .sgd ? "sgd" : o == .adam ? "adam" : "adamw" }
-func describe(_ m: UpdateMode) -> String { m == .fp32Master ? "fp32-master" : "fp16" }
+func describe(_ m: UpdateMode) -> String {
+    switch m {
+    case .fp32Master: return "fp32-master"
+    case .fp16: return "fp16"
+    case .fp16Stochastic: return "fp16-stochastic"
+    case .fp16Kahan: return "fp16-kahan"
+    }
+}
 
 func detail(_ op: TrainingProgram.Op, _ program: TrainingProgram) -> String {
     let p = op.params
