@@ -142,3 +142,21 @@ struct BenchCLITests {
         #expect((object?["dense_forward_macs_per_second"] as? Double ?? 0) > 0)
     }
 }
+
+/// `halfstep study` writes its document and plots.
+struct StudyCLITests {
+    @Test("study writes numerics.md with every update mode and loss scaling, and valid SVG plots")
+    func studyWrites() throws {
+        let out = CLITests().temporary("study")
+        let r = try CLITests().run(["study", "--out", out, "--seeds", "1", "--steps", "30"])
+        #expect(r.status == 0, "\(r.err)")
+        let md = try String(contentsOfFile: out + "/numerics.md", encoding: .utf8)
+        for needle in ["fp32-master", "fp16-stochastic", "fp16-kahan", "loss scale static:1024", "PyTorch fp32"] {
+            #expect(md.contains(needle), "\(needle)")
+        }
+        for plot in ["numerics-demo-accuracy.svg", "numerics-small-loss.svg"] {
+            let svg = try String(contentsOfFile: out + "/" + plot, encoding: .utf8)
+            #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n"))
+        }
+    }
+}

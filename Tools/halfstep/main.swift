@@ -16,6 +16,7 @@ commands:
   validate PLAN.hsplan --target NAME --inputs X --labels Y
                                             prove on Linux that a plan keeps to a part's SRAM, flash, stack and heap limits
   bench [--json]                            speed and memory beside PyTorch, instructions per MAC on QEMU
+  study [--out docs]                        accuracy of every fp16 update mode and loss scaling, with plots
   demo                                      plan, inspect, train, export, eval and validate the bundled digits example
 
 Run `halfstep <command> --help` for a command's options.
@@ -37,6 +38,7 @@ let commands: [String: Command] = [
     "targets": TargetsCommand(),
     "validate": ValidateCommand(),
     "bench": BenchCommand(),
+    "study": StudyCommand(),
 ]
 
 if verb == "--help" || verb == "-h" || verb == "help" {
