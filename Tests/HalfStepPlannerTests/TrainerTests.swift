@@ -100,3 +100,43 @@ struct TrainerTests {
         }
     }
 }
+
+/// Per-tensor diagnostics and the warnings `train` prints.
+struct DiagnosticsTests {
+    let graph = makeMLP([16, 24, 12, 4], seed: 5)
+    let data = syntheticData(count: 512, features: 16, classes: 4, seed: 7)
+
+    @Test("every trainable tensor reports its updates, underflows and largest gradient")
+    func perTensor() throws {
+        let r = try Planner.plan(graph, options: options(batch: 16, update: .fp16, momentum: 0, lr: 1e-5), source: "s")
+        let s = try TrainingSession(LoadedPlan(bytes: r.bytes, path: "s"))
+        let summary = try TrainingLoop.run(s, train: data, eval: nil, settings: .init(steps: 40)) { _ in }
+        #expect(summary.tensors.map(\.name) == ["fc0.weight", "fc0.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"])
+        let total = summary.tensors.reduce(0) { $0 + $1.diagnostics.updateUnderflows }
+        #expect(total == summary.counters.updateUnderflows)
+        #expect(summary.tensors.allSatisfy { $0.diagnostics.gradientMaxAbs > 0 && $0.update == "fp16" })
+        #expect(summary.underflowRate.count == 40)
+    }
+
+    @Test("a run stalled by fp16 rounding gets a warning naming the tensor and the modes that would help")
+    func stallWarning() throws {
+        let r = try Planner.plan(graph, options: options(batch: 16, update: .fp16, momentum: 0, lr: 1e-6), source: "s")
+        let s = try TrainingSession(LoadedPlan(bytes: r.bytes, path: "s"))
+        let summary = try TrainingLoop.run(s, train: data, eval: nil, settings: .init(steps: 80)) { _ in }
+        #expect(summary.warnings.contains { $0.contains("fp16-stochastic or fp16-kahan") }, "\(summary.warnings)")
+        let fine = try Planner.plan(graph, options: options(batch: 16, update: .fp32Master, lr: 0.1), source: "s")
+        let healthy = try TrainingLoop.run(try TrainingSession(LoadedPlan(bytes: fine.bytes, path: "s")), train: data, eval: nil,
+                                           settings: .init(steps: 80)) { _ in }
+        #expect(healthy.warnings.isEmpty, "\(healthy.warnings)")
+    }
+
+    @Test("the run report is one SVG with a panel per signal")
+    func report() throws {
+        let r = try Planner.plan(graph, options: options(batch: 16), source: "s")
+        let s = try TrainingSession(LoadedPlan(bytes: r.bytes, path: "s"))
+        let summary = try TrainingLoop.run(s, train: data, eval: data, settings: .init(steps: 30, evalEvery: 10)) { _ in }
+        let svg = RunReport.svg(summary, title: "t")
+        #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count - 1 == 4)
+        #expect(summary.evalHistory.map(\.step) == [10, 20, 30])
+    }
+}

@@ -51,7 +51,8 @@ struct TextTable {
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, c in
                 let pad = String(repeating: " ", count: widths[i] - c.count)
-                return (c.first?.isNumber == true || c.first == "-" && c.count > 1) ? pad + c : c + pad
+                let numeric = Double(c.trimmingCharacters(in: CharacterSet(charactersIn: "%x, "))) != nil
+                return numeric ? pad + c : c + pad
             }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
         }
         return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")

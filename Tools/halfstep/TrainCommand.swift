@@ -19,13 +19,14 @@ struct TrainCommand: Command {
       --seed N                data-order seed (default 0)
       --export OUT.onnx       write the adapted weights into a copy of the source ONNX model
       --model MODEL.onnx      the source model for --export (default: the path recorded in the plan)
+      --report RUN.svg        draw loss, eval accuracy, loss scale and update-underflow rate over the steps
       --json                  print the summary as one JSON object on stdout
       --quiet                 no progress line
     """
 
     func run(_ argv: [String]) throws -> ExitCode {
         let a = try Arguments(argv, verb: "train", valued: [
-            "--inputs", "--labels", "--steps", "--eval-inputs", "--eval-labels", "--eval-every", "--seed", "--export", "--model",
+            "--inputs", "--labels", "--steps", "--eval-inputs", "--eval-labels", "--eval-every", "--seed", "--export", "--model", "--report",
         ], flags: ["--json", "--quiet"])
         let path = try a.positionals(1, "the plan file (PLAN.hsplan)", verb: "train")[0]
         let steps = try a.int("--steps", in: 0 ... 100_000_000, default: -1, verb: "train")
@@ -51,6 +52,11 @@ struct TrainCommand: Command {
         if let out = a.value("--export") {
             try export(session, to: out, model: a.value("--model") ?? loaded.sourcePath)
             exported = out
+        }
+        if let svg = a.value("--report") {
+            guard FileManager.default.createFile(atPath: svg, contents: Data(RunReport.svg(summary, title: "halfstep train \(path)").utf8)) else {
+                throw Failure("cannot write \(svg)")
+            }
         }
         let report = TrainReport(summary, plan: path, exported: exported)
         Terminal.out(json ? report.json() : report.text())
@@ -123,6 +129,18 @@ struct TrainReport: Codable {
     var stepsPerSecond: Double
     var seconds: Double
     var exported: String?
+    var tensors: [TensorRow]
+    var warnings: [String]
+
+    struct TensorRow: Codable {
+        var name: String
+        var update: String
+        var nonzeroUpdates: Int
+        var updateUnderflows: Int
+        var underflowFraction: Double
+        var gradientMaxAbs: Float
+        var overflowSteps: Int
+    }
 
     init(_ s: TrainingLoop.Summary, plan: String, exported: String?) {
         self.plan = plan
@@ -142,11 +160,19 @@ struct TrainReport: Codable {
         stepsPerSecond = s.stepsPerSecond
         seconds = s.seconds
         self.exported = exported
+        tensors = s.tensors.map { t in
+            TensorRow(name: t.name, update: t.update, nonzeroUpdates: t.diagnostics.nonzeroUpdates,
+                      updateUnderflows: t.diagnostics.updateUnderflows,
+                      underflowFraction: t.diagnostics.nonzeroUpdates > 0 ? Double(t.diagnostics.updateUnderflows) / Double(t.diagnostics.nonzeroUpdates) : 0,
+                      gradientMaxAbs: t.diagnostics.gradientMaxAbs, overflowSteps: t.diagnostics.overflowSteps)
+        }
+        warnings = s.warnings
     }
 
     enum CodingKeys: String, CodingKey {
         case plan, steps, epochs, finalLoss, recentLoss, evalAccuracyBefore, evalAccuracy, evalLoss, overflows, skippedSteps
         case updateUnderflows, nonzeroUpdates, updateUnderflowRate, finalLossScale, stepsPerSecond, seconds, exported
+        case tensors, warnings
     }
 
     /// Absent values are written as null, so scripts always find every key.
@@ -169,6 +195,8 @@ struct TrainReport: Codable {
         try c.encode(stepsPerSecond, forKey: .stepsPerSecond)
         try c.encode(seconds, forKey: .seconds)
         try c.encode(exported, forKey: .exported)
+        try c.encode(tensors, forKey: .tensors)
+        try c.encode(warnings, forKey: .warnings)
     }
 
     func json() -> String {
@@ -188,6 +216,10 @@ struct TrainReport: Codable {
         s += "  overflows         \(overflows) (skipped steps \(skippedSteps)), final loss scale \(formatScaleCLI(finalLossScale))\n"
         s += "  update underflows \(updateUnderflows) of \(nonzeroUpdates) nonzero updates (\(pct(updateUnderflowRate))) rounded to no change"
         if let exported { s += "\n  exported          \(exported)" }
+        s += "\n\nper tensor:\n" + TextTable(["tensor", "update", "nonzero updates", "underflowed", "max |grad|", "overflow steps"], rows: tensors.map {
+            [$0.name, $0.update, "\($0.nonzeroUpdates)", pct($0.underflowFraction), String(format: "%.3g", $0.gradientMaxAbs), "\($0.overflowSteps)"]
+        }).render()
+        for w in warnings { s += "\nwarning: " + w }
         return s
     }
 }

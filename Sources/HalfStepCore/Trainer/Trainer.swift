@@ -12,6 +12,9 @@ public struct Trainer {
     /// Where the trainer writes the index of the op it is about to run (-1 between steps), for an
     /// emulator's fault reports. nil (the default) costs one branch per op.
     public var opTrace: UnsafeMutablePointer<Int32>? = nil
+    /// Caller-owned per-tensor diagnostics, one per update op in program order (see
+    /// `updateOpCount`); nil (the default) skips collecting them.
+    public var diagnostics: UnsafeMutablePointer<TensorDiagnostics>? = nil
     /// β₁ᵗ and β₂ᵗ for Adam's bias correction (t = applied steps).
     public private(set) var beta1Power: Float = 1
     public private(set) var beta2Power: Float = 1
@@ -76,6 +79,9 @@ public struct Trainer {
         beta1Power = 1
         beta2Power = 1
     }
+
+    /// Number of update ops: the size of a `diagnostics` buffer.
+    public var updateOpCount: Int { plan.opCount - updateStart }
 
     // MARK: - Tensor access
 
@@ -174,7 +180,7 @@ public struct Trainer {
             i += 1
         }
         trace(-1)
-        let overflow = !loss.isFinite || !gradientsAreFinite()
+        let overflow = !loss.isFinite || !gradientsAreFinite(scale: scale)
         scaler.record(overflow: overflow)
         if overflow {
             counters.overflows += 1
@@ -190,6 +196,10 @@ public struct Trainer {
             let tally = update(plan.op(i), inverseScale: inverseScale)
             counters.nonzeroUpdates += tally.nonzeroUpdates
             counters.updateUnderflows += tally.underflows
+            if let diagnostics {
+                diagnostics[i - updateStart].nonzeroUpdates += tally.nonzeroUpdates
+                diagnostics[i - updateStart].updateUnderflows += tally.underflows
+            }
             i += 1
         }
         trace(-1)
@@ -197,19 +207,37 @@ public struct Trainer {
         return StepResult(status: .applied, loss: loss, lossScale: scale)
     }
 
-    /// True when every gradient an update op reads is finite.
-    func gradientsAreFinite() -> Bool {
+    /// True when every gradient an update op reads is finite. With diagnostics, also records each
+    /// tensor's largest |gradient| (unscaled) and whether it overflowed.
+    func gradientsAreFinite(scale: Float) -> Bool {
+        var finite = true
         var i = updateStart
         while i < plan.opCount {
             let grad = halfView(plan.op(i).operand(1)!)
+            var peak: Float = 0
+            var tensorFinite = true
             var j = 0
             while j < grad.count {
-                if !grad[j].isFinite { return false }
+                let g = grad[j]
+                if !g.isFinite {
+                    tensorFinite = false
+                    if diagnostics == nil { return false }
+                } else {
+                    let a = Float(g.magnitude)
+                    if a > peak { peak = a }
+                }
                 j += 1
             }
+            if let diagnostics {
+                let d = diagnostics + (i - updateStart)
+                let unscaled = peak / scale
+                if unscaled > d.pointee.gradientMaxAbs { d.pointee.gradientMaxAbs = unscaled }
+                if !tensorFinite { d.pointee.overflowSteps += 1 }
+            }
+            finite = finite && tensorFinite
             i += 1
         }
-        return true
+        return finite
     }
 
     /// Runs one forward or backward op on its own (the trainer uses it inside `forward` and

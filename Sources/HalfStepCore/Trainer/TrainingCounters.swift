@@ -32,3 +32,17 @@ public struct StepResult: Equatable, Sendable {
     /// The loss scale this step used.
     public var lossScale: Float
 }
+
+/// What one trainable tensor went through, accumulated over steps (per update op).
+public struct TensorDiagnostics: Equatable, Sendable {
+    /// Elements that received a nonzero update.
+    public var nonzeroUpdates: Int = 0
+    /// Nonzero updates that left the stored value unchanged.
+    public var updateUnderflows: Int = 0
+    /// Largest |gradient| seen (unscaled), over finite gradients.
+    public var gradientMaxAbs: Float = 0
+    /// Steps in which this tensor's gradient held inf or NaN.
+    public var overflowSteps: Int = 0
+
+    public init() {}
+}

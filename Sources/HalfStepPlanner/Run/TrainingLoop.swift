@@ -43,6 +43,14 @@ public enum TrainingLoop {
         public var seconds: Double
         /// (step, loss, loss scale, applied) for every step, for reports.
         public var history: [(step: Int, loss: Float, scale: Float, applied: Bool)]
+        /// Fraction of nonzero updates that underflowed, per step (0 for skipped steps).
+        public var underflowRate: [Double]
+        /// (step, eval accuracy) at every `evalEvery` evaluation.
+        public var evalHistory: [(step: Int, accuracy: Double)]
+        /// Per trainable tensor: name, update mode and what it went through.
+        public var tensors: [(name: String, update: String, diagnostics: TensorDiagnostics)]
+        /// Numerical reasons the run may be stalling, each naming what would help.
+        public var warnings: [String]
     }
 
     /// Trains `session` on `train` for `settings.steps` steps.
@@ -59,6 +67,9 @@ public enum TrainingLoop {
         var sampler = EpochSampler(count: train.count, batch: batch, seed: settings.shuffleSeed)
         var history: [(step: Int, loss: Float, scale: Float, applied: Bool)] = []
         history.reserveCapacity(settings.steps)
+        var underflowRate: [Double] = []
+        var evalHistory: [(step: Int, accuracy: Double)] = []
+        var last = session.trainer.counters
         let clock = ContinuousClock()
         let start = clock.now
         var trainingTime: Duration = .zero
@@ -71,8 +82,15 @@ public enum TrainingLoop {
                 throw .invalidLabel(sample: indices[indices.startIndex + row], value: Int(train.labels[indices[indices.startIndex + row]]), classes: session.classes)
             }
             history.append((step, result.loss, result.lossScale, result.status == .applied))
+            let now = session.trainer.counters
+            let nonzero = now.nonzeroUpdates - last.nonzeroUpdates
+            underflowRate.append(nonzero > 0 ? Double(now.updateUnderflows - last.updateUnderflows) / Double(nonzero) : 0)
+            last = now
             var evaluation: Evaluation? = nil
-            if let eval, settings.evalEvery > 0, step % settings.evalEvery == 0 { evaluation = session.evaluate(eval) }
+            if let eval, settings.evalEvery > 0, step % settings.evalEvery == 0 {
+                evaluation = session.evaluate(eval)
+                evalHistory.append((step, evaluation!.accuracy))
+            }
             progress(Progress(step: step, steps: settings.steps, epoch: sampler.epoch, result: result,
                               stepsPerSecond: Double(step) / seconds(trainingTime), evaluation: evaluation))
         }
@@ -87,7 +105,39 @@ public enum TrainingLoop {
             evalBefore: before, evalAfter: after, counters: session.trainer.counters,
             finalLossScale: session.trainer.scaler.scale,
             stepsPerSecond: settings.steps > 0 ? Double(settings.steps) / seconds(trainingTime) : 0,
-            seconds: wall, history: history)
+            seconds: wall, history: history, underflowRate: underflowRate, evalHistory: evalHistory,
+            tensors: session.tensorDiagnostics(),
+            warnings: diagnose(history: history, underflowRate: underflowRate, tensors: session.tensorDiagnostics(),
+                               lossScaleMode: session.loaded.plan.config.lossScaleMode ?? .none))
+    }
+
+    /// Numerical reasons a run may be stalling, with the option that would help.
+    static func diagnose(history: [(step: Int, loss: Float, scale: Float, applied: Bool)], underflowRate: [Double],
+                         tensors: [(name: String, update: String, diagnostics: TensorDiagnostics)],
+                         lossScaleMode: LossScaleMode) -> [String] {
+        var warnings: [String] = []
+        let applied = history.filter(\.applied)
+        let quarter = max(1, applied.count / 4)
+        let early = applied.prefix(quarter).reduce(0.0) { $0 + Double($1.loss) } / Double(quarter)
+        let late = applied.suffix(quarter).reduce(0.0) { $0 + Double($1.loss) } / Double(quarter)
+        let stalling = applied.count >= 8 && !(late < early * 0.95)
+        for t in tensors where t.update == "fp16" && t.diagnostics.nonzeroUpdates > 0 {
+            let rate = Double(t.diagnostics.updateUnderflows) / Double(t.diagnostics.nonzeroUpdates)
+            if rate > 0.5 && stalling {
+                warnings.append(String(format: "the loss is not falling and %.0f%% of the updates to %@ rounded to no change in fp16: --update fp16-stochastic or fp16-kahan (or fp32-master:%@) would keep them", 100 * rate, t.name, t.name))
+            }
+        }
+        let skipped = history.count - applied.count
+        if history.count >= 10 && Double(skipped) > 0.2 * Double(history.count) {
+            warnings.append("\(skipped) of \(history.count) steps were skipped on inf/NaN gradients: start the loss scale lower (--loss-scale dynamic:1024) or lower the learning rate")
+        }
+        if applied.isEmpty && !history.isEmpty {
+            warnings.append("no step was applied: every step overflowed (loss scale \(history.last!.scale)); the weights are unchanged")
+        }
+        if lossScaleMode == .none && stalling, let small = tensors.first(where: { $0.diagnostics.gradientMaxAbs > 0 && $0.diagnostics.gradientMaxAbs < 1e-4 }) {
+            warnings.append("the loss is not falling and the gradients of \(small.name) stay below 1e-4, where fp16 loses precision: --loss-scale dynamic would help")
+        }
+        return warnings
     }
 
     static func check(_ data: Dataset, against session: TrainingSession, role: String) throws(TrainingError) {

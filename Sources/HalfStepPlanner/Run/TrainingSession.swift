@@ -7,6 +7,7 @@ public final class TrainingSession {
     public let loaded: LoadedPlan
     public private(set) var trainer: Trainer
     let arenaMemory: UnsafeMutableRawBufferPointer
+    let diagnosticsMemory: UnsafeMutablePointer<TensorDiagnostics>
 
     /// Prepares `loaded` to run in a fresh arena.
     public init(_ loaded: LoadedPlan) throws(PlanLoadError) {
@@ -19,9 +20,27 @@ public final class TrainingSession {
             arenaMemory.deallocate()
             throw .invalid(path: loaded.path, error: error)
         }
+        let updates = max(trainer.updateOpCount, 1)
+        diagnosticsMemory = .allocate(capacity: updates)
+        diagnosticsMemory.initialize(repeating: TensorDiagnostics(), count: updates)
+        trainer.diagnostics = diagnosticsMemory
     }
 
-    deinit { arenaMemory.deallocate() }
+    deinit {
+        arenaMemory.deallocate()
+        diagnosticsMemory.deallocate()
+    }
+
+    /// Per trainable tensor (by name): updates, underflows, largest gradient, overflow steps.
+    public func tensorDiagnostics() -> [(name: String, update: String, diagnostics: TensorDiagnostics)] {
+        let plan = loaded.plan
+        let first = plan.opCount - trainer.updateOpCount
+        return (0 ..< trainer.updateOpCount).map { k in
+            let op = plan.op(first + k)
+            let mode = UpdateMode(rawValue: UInt8(truncatingIfNeeded: op.param(1))) ?? .fp16
+            return (loaded.name(of: op.operand(0)!), describe(mode), diagnosticsMemory[k])
+        }
+    }
 
     public var batch: Int { Int(loaded.plan.config.batch) }
     public var features: Int { Int(loaded.plan.config.inputFeatures) }
