@@ -32,15 +32,17 @@ public enum Dense {
             var j = 0
             while j + 4 <= m {
                 var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+                // Row views hoisted out of the loop: the inner loop indexes with `i` alone.
+                let w0 = w.slice(j * k, k), w1 = w.slice((j + 1) * k, k), w2 = w.slice((j + 2) * k, k), w3 = w.slice((j + 3) * k, k)
+                let x0 = x.slice(n * k, k), x1 = x.slice((n + 1) * k, k), x2 = x.slice((n + 2) * k, k), x3 = x.slice((n + 3) * k, k)
                 var i = 0
                 while i < k {
-                    let wv = SIMD4<Float>(w[j * k + i].computeValue, w[(j + 1) * k + i].computeValue,
-                                          w[(j + 2) * k + i].computeValue, w[(j + 3) * k + i].computeValue)
-                    a0 += Float(x[n * k + i]) * wv
-                    a1 += Float(x[(n + 1) * k + i]) * wv
-                    a2 += Float(x[(n + 2) * k + i]) * wv
-                    a3 += Float(x[(n + 3) * k + i]) * wv
-                    i += 1
+                    let wv = SIMD4<Float>(w0[i].computeValue, w1[i].computeValue, w2[i].computeValue, w3[i].computeValue)
+                    a0 += Float(x0[i]) * wv
+                    a1 += Float(x1[i]) * wv
+                    a2 += Float(x2[i]) * wv
+                    a3 += Float(x3[i]) * wv
+                    i &+= 1
                 }
                 store(y, row: n, j: j, m: m, a0, alpha: alpha, beta: beta, bias: bias)
                 store(y, row: n + 1, j: j, m: m, a1, alpha: alpha, beta: beta, bias: bias)
@@ -143,16 +145,18 @@ public enum Dense {
             var i = 0
             while i + 4 <= k {
                 var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+                let d0 = dy.slice(n * m, m), d1 = dy.slice((n + 1) * m, m), d2 = dy.slice((n + 2) * m, m), d3 = dy.slice((n + 3) * m, m)
+                var row = i
                 var j = 0
                 while j < m {
-                    let row = j * k + i
-                    let wv = SIMD4<Float>(w[row].computeValue, w[row + 1].computeValue,
-                                          w[row + 2].computeValue, w[row + 3].computeValue)
-                    a0 += Float(dy[n * m + j]) * wv
-                    a1 += Float(dy[(n + 1) * m + j]) * wv
-                    a2 += Float(dy[(n + 2) * m + j]) * wv
-                    a3 += Float(dy[(n + 3) * m + j]) * wv
-                    j += 1
+                    let wv = SIMD4<Float>(w[row].computeValue, w[row &+ 1].computeValue,
+                                          w[row &+ 2].computeValue, w[row &+ 3].computeValue)
+                    a0 += Float(d0[j]) * wv
+                    a1 += Float(d1[j]) * wv
+                    a2 += Float(d2[j]) * wv
+                    a3 += Float(d3[j]) * wv
+                    row &+= k
+                    j &+= 1
                 }
                 storeScaled(dx, at: n * k + i, a0, alpha)
                 storeScaled(dx, at: (n + 1) * k + i, a1, alpha)
@@ -202,14 +206,17 @@ public enum Dense {
             var i = 0
             while i + 4 <= k {
                 var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+                var xi = i, dj = j
                 var n = 0
                 while n < rows {
-                    let xv = SIMD4<Float>(Float(x[n * k + i]), Float(x[n * k + i + 1]), Float(x[n * k + i + 2]), Float(x[n * k + i + 3]))
-                    a0 += Float(dy[n * m + j]) * xv
-                    a1 += Float(dy[n * m + j + 1]) * xv
-                    a2 += Float(dy[n * m + j + 2]) * xv
-                    a3 += Float(dy[n * m + j + 3]) * xv
-                    n += 1
+                    let xv = SIMD4<Float>(Float(x[xi]), Float(x[xi &+ 1]), Float(x[xi &+ 2]), Float(x[xi &+ 3]))
+                    a0 += Float(dy[dj]) * xv
+                    a1 += Float(dy[dj &+ 1]) * xv
+                    a2 += Float(dy[dj &+ 2]) * xv
+                    a3 += Float(dy[dj &+ 3]) * xv
+                    xi &+= k
+                    dj &+= m
+                    n &+= 1
                 }
                 storeScaled(dW, at: j * k + i, a0, alpha)
                 storeScaled(dW, at: (j + 1) * k + i, a1, alpha)
