@@ -14,7 +14,12 @@ public enum Dense {
         rows: Int, k: Int, m: Int, alpha: Float, beta: Float
     ) {
         switch weight {
-        case .half(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
+        case .half(let w):
+            if k % 2 == 0 {
+                forwardPairs(y: y, x: x, w: w, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
+            } else {
+                forward(y: y, x: x, w: w, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
+            }
         case .master(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
         }
     }
@@ -54,6 +59,78 @@ public enum Dense {
                 var r = 0
                 while r < 4 {
                     forwardOne(y: y, x: x, w: w, bias: bias, row: n + r, j: j, k: k, m: m, alpha: alpha, beta: beta)
+                    r += 1
+                }
+                j += 1
+            }
+            n += 4
+        }
+        while n < rows {
+            var j = 0
+            while j < m {
+                forwardOne(y: y, x: x, w: w, bias: bias, row: n, j: j, k: k, m: m, alpha: alpha, beta: beta)
+                j += 1
+            }
+            n += 1
+        }
+    }
+
+    /// `forward` for fp16 weights and an even K: operands are read two at a time as 32-bit words.
+    /// The sums run in the same order, so results are identical to `forward`'s.
+    @inlinable
+    static func forwardPairs(
+        y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<Float16>, bias: ParameterView?,
+        rows: Int, k: Int, m: Int, alpha: Float, beta: Float
+    ) {
+        var n = 0
+        while n + 4 <= rows {
+            var j = 0
+            while j + 4 <= m {
+                var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+                let w0 = w.slice(j * k, k), w1 = w.slice((j + 1) * k, k), w2 = w.slice((j + 2) * k, k), w3 = w.slice((j + 3) * k, k)
+                let x0 = x.slice(n * k, k), x1 = x.slice((n + 1) * k, k), x2 = x.slice((n + 2) * k, k), x3 = x.slice((n + 3) * k, k)
+                var i = 0
+                while i < k {
+                    let (p0, q0) = w0.widenedPair(i), (p1, q1) = w1.widenedPair(i)
+                    let (p2, q2) = w2.widenedPair(i), (p3, q3) = w3.widenedPair(i)
+                    let first = SIMD4<Float>(p0, p1, p2, p3), second = SIMD4<Float>(q0, q1, q2, q3)
+                    let (u0, v0) = x0.widenedPair(i), (u1, v1) = x1.widenedPair(i)
+                    let (u2, v2) = x2.widenedPair(i), (u3, v3) = x3.widenedPair(i)
+                    a0 += u0 * first
+                    a1 += u1 * first
+                    a2 += u2 * first
+                    a3 += u3 * first
+                    a0 += v0 * second
+                    a1 += v1 * second
+                    a2 += v2 * second
+                    a3 += v3 * second
+                    i &+= 2
+                }
+                store(y, row: n, j: j, m: m, a0, alpha: alpha, beta: beta, bias: bias)
+                store(y, row: n + 1, j: j, m: m, a1, alpha: alpha, beta: beta, bias: bias)
+                store(y, row: n + 2, j: j, m: m, a2, alpha: alpha, beta: beta, bias: bias)
+                store(y, row: n + 3, j: j, m: m, a3, alpha: alpha, beta: beta, bias: bias)
+                j += 4
+            }
+            while j < m {
+                // One output, four rows: the weight row is read once for all four.
+                var acc = SIMD4<Float>(repeating: 0)
+                let wr = w.slice(j * k, k)
+                let x0 = x.slice(n * k, k), x1 = x.slice((n + 1) * k, k), x2 = x.slice((n + 2) * k, k), x3 = x.slice((n + 3) * k, k)
+                var i = 0
+                while i < k {
+                    let (p, q) = wr.widenedPair(i)
+                    let (u0, v0) = x0.widenedPair(i), (u1, v1) = x1.widenedPair(i)
+                    let (u2, v2) = x2.widenedPair(i), (u3, v3) = x3.widenedPair(i)
+                    acc += SIMD4<Float>(u0, u1, u2, u3) * p
+                    acc += SIMD4<Float>(v0, v1, v2, v3) * q
+                    i &+= 2
+                }
+                var r = 0
+                while r < 4 {
+                    var out = alpha * acc[r]
+                    if let bias { out += beta * bias.computeValue(j) }
+                    y[(n + r) * m + j] = Float16(out)
                     r += 1
                 }
                 j += 1
@@ -209,11 +286,11 @@ public enum Dense {
                 var xi = i, dj = j
                 var n = 0
                 while n < rows {
-                    let xv = SIMD4<Float>(Float(x[xi]), Float(x[xi &+ 1]), Float(x[xi &+ 2]), Float(x[xi &+ 3]))
-                    a0 += Float(dy[dj]) * xv
-                    a1 += Float(dy[dj &+ 1]) * xv
-                    a2 += Float(dy[dj &+ 2]) * xv
-                    a3 += Float(dy[dj &+ 3]) * xv
+                    let xv = x.widenedQuad(xi), dv = dy.widenedQuad(dj)
+                    a0 += dv[0] * xv
+                    a1 += dv[1] * xv
+                    a2 += dv[2] * xv
+                    a3 += dv[3] * xv
                     xi &+= k
                     dj &+= m
                     n &+= 1
