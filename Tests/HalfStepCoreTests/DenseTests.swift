@@ -102,3 +102,47 @@ struct DenseTests {
 extension Float {
     var double: Double { Double(self) }
 }
+
+/// fp16 accumulators (`--accumulate fp16`) against fp32 ones, both against a Double reference.
+struct DenseAccumulationTests {
+    @Test("fp16 accumulation is measurably less accurate than fp32 accumulation, and still bounded")
+    func halfAccumulationError() {
+        var rng = TestRandom(11)
+        let n = 16, k = 64, m = 16
+        let x = rng.halves(n * k, 0, 1), w = rng.halves(m * k, -0.5, 0.5)
+        let y32 = Buffer(repeating: Float16(0), count: n * m), y16 = Buffer(repeating: Float16(0), count: n * m)
+        Dense.forward(y: y32.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: nil, rows: n, k: k, m: m, alpha: 1, beta: 1)
+        DenseHalfAccumulation.forward(y: y16.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: nil, rows: n, k: k, m: m, alpha: 1, beta: 1)
+        var worst32 = 0.0, worst16 = 0.0, scale = 0.0
+        for r in 0 ..< n {
+            for j in 0 ..< m {
+                var exact = 0.0
+                for i in 0 ..< k { exact += Double(x[r * k + i]) * Double(w[j * k + i]) }
+                scale = max(scale, abs(exact))
+                worst32 = max(worst32, abs(Double(y32.array[r * m + j]) - exact))
+                worst16 = max(worst16, abs(Double(y16.array[r * m + j]) - exact))
+            }
+        }
+        // fp32 accumulation: only the final rounding to fp16 (half an ulp of |y| ≤ ~4: ≤ 2⁻⁹).
+        #expect(worst32 <= 0.002 * max(1, scale), "fp32 accumulation error \(worst32)")
+        // fp16 accumulation rounds each of the 64 partial sums and products: larger error, bounded by K half-ulps.
+        #expect(worst16 > worst32, "fp16 \(worst16) vs fp32 \(worst32)")
+        #expect(worst16 <= Double(k) * 0.002 * max(1, scale), "fp16 accumulation error \(worst16)")
+    }
+
+    @Test("fp16-accumulation backward agrees with the fp32 kernels to within fp16 summation error")
+    func halfAccumulationBackward() {
+        var rng = TestRandom(12)
+        let n = 8, k = 12, m = 6
+        let x = rng.halves(n * k), w = rng.halves(m * k), dy = rng.halves(n * m)
+        let a = (Buffer(repeating: Float16(0), count: n * k), Buffer(repeating: Float16(0), count: m * k), Buffer(repeating: Float16(0), count: m))
+        let b = (Buffer(repeating: Float16(0), count: n * k), Buffer(repeating: Float16(0), count: m * k), Buffer(repeating: Float16(0), count: m))
+        Dense.backward(dx: a.0.view, dW: a.1.view, db: a.2.view, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view),
+                       rows: n, k: k, m: m, alpha: 1, beta: 1)
+        DenseHalfAccumulation.backward(dx: b.0.view, dW: b.1.view, db: b.2.view, dy: Buffer(dy).view, x: Buffer(x).view,
+                                       weight: .half(Buffer(w).view), rows: n, k: k, m: m, alpha: 1, beta: 1)
+        for (p, q) in [(a.0.array, b.0.array), (a.1.array, b.1.array), (a.2.array, b.2.array)] {
+            for (u, v) in zip(p, q) { #expect(abs(Double(u) - Double(v)) <= 0.02, "\(u) vs \(v)") }
+        }
+    }
+}

@@ -30,7 +30,9 @@ struct PlanCommand: Command {
       --target NAME|FILE      take the budget from a part's profile (`halfstep targets`): its arena region
                               less the stack when they share it, and its flash
       --reserve R             with --target: SRAM/flash kept for the rest of the firmware, sram=SIZE,flash=SIZE
-      --seed N                the plan's seed (default 0)
+      --seed N                the plan's seed (default 0; seeds stochastic rounding)
+      --accumulate TYPE       dot-product accumulators: fp32 (default) or fp16 (for cores with fp16
+                              arithmetic; less accurate, see docs/numerics.md)
       --json                  print the plan summary as JSON on stdout
 
     exit status: 0 planned, 1 the model cannot be planned or does not fit the budget, 2 usage error.
@@ -40,7 +42,7 @@ struct PlanCommand: Command {
         let a = try Arguments(argv, verb: "plan", valued: [
             "-o", "--output", "--batch", "--train", "--optimizer", "--lr", "--momentum", "--weight-decay",
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
-            "--target", "--reserve",
+            "--target", "--reserve", "--accumulate",
         ], flags: ["--json"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
@@ -88,6 +90,11 @@ struct PlanCommand: Command {
             }
         }
         o.seed = UInt32(try a.int("--seed", in: 0 ... Int(UInt32.max), default: 0, verb: "plan"))
+        switch a.value("--accumulate") ?? "fp32" {
+        case "fp32": o.accumulateHalf = false
+        case "fp16": o.accumulateHalf = true
+        case let other: throw UsageError("--accumulate \(other): expected fp32 or fp16", verb: "plan")
+        }
         return o
     }
 }
@@ -137,6 +144,7 @@ struct PlanSummary: Codable {
     var optimizer: String
     var update: String
     var lossScale: String
+    var accumulation: String
     var batch: Int
     var arenaBytes: Int
     var lowerBoundBytes: Int
@@ -158,6 +166,7 @@ struct PlanSummary: Codable {
         update = ([updateName(options.update)] + options.updateOverrides.sorted { $0.key < $1.key }.map { "\(updateName($0.value)):\($0.key)" })
             .joined(separator: ",")
         lossScale = options.lossScale.description
+        accumulation = options.accumulateHalf ? "fp16" : "fp32"
         batch = options.batch
         arenaBytes = result.memory.arenaBytes
         lowerBoundBytes = result.memory.lowerBoundBytes
@@ -184,7 +193,7 @@ struct PlanSummary: Codable {
         return """
         planned \(model) -> \(output)
           model         \(layers) layers, \(parameters) parameters; training \(trainableParameters) (--train \(train))
-          numerics      fp16 storage, fp32 accumulation, \(update) updates, \(optimizer), loss scale \(lossScale)
+          numerics      fp16 storage, \(accumulation) accumulation, \(update) updates, \(optimizer), loss scale \(lossScale)
           batch         \(batch)
           SRAM arena    \(arenaBytes) B (\(formatBytes(arenaBytes)))\(budget(arenaBytes, sramBudget))
           lower bound   \(lowerBoundBytes) B: the arena is within \(String(format: "%.1f%%", 100 * (Double(arenaBytes) / Double(max(lowerBoundBytes, 1)) - 1))) of the liveness bound

@@ -300,7 +300,7 @@ public struct OpRecord: Equatable, Sendable {
 public struct TrainingConfig: Equatable, Sendable {
     public var optimizerRaw: UInt8 = OptimizerKind.sgd.rawValue      // 0
     public var lossScaleModeRaw: UInt8 = LossScaleMode.none.rawValue // 1
-    /// 0: fp32 accumulation in every dot product (the only mode of format v1).
+    /// 0: fp32 accumulators in every dot product; 1: fp16 accumulators (`DenseHalfAccumulation`).
     public var accumulate: UInt8 = 0                                 // 2
     /// Element type of optimizer state (momentum, Adam moments).
     public var stateDTypeRaw: UInt8 = DType.float32.rawValue         // 3

@@ -123,7 +123,7 @@ public enum PlanVerifier {
         guard c.optimizer != nil else { throw .badOptimizer(raw: c.optimizerRaw) }
         guard c.lossScaleMode != nil else { throw .badLossScaleMode(raw: c.lossScaleModeRaw) }
         guard let state = c.stateDType, state != .int32 else { throw .badStateDType(raw: c.stateDTypeRaw) }
-        if c.accumulate != 0 { throw .badAccumulation(raw: c.accumulate) }
+        if c.accumulate > 1 { throw .badAccumulation(raw: c.accumulate) }
         if c.batch == 0 { throw .zeroBatch }
         if c.classes == 0 { throw .zeroClasses }
         func finite(_ v: Float, _ at: Int, min: Float = 0) throws(ConfigProblem) {

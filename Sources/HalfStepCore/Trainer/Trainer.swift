@@ -244,6 +244,25 @@ public struct Trainer {
     /// `step`; profilers call it to time single ops). Loss and update ops do nothing here.
     @inlinable
     public func run(_ op: OpRecord, rows: Int) {
+        if plan.config.accumulate == 1 {
+            switch op.opcode! {
+            case .denseForward:
+                DenseHalfAccumulation.forward(
+                    y: halfView(op.operand(3)!), x: halfView(op.operand(0)!),
+                    weight: parameterView(op.operand(1)!), bias: op.operand(2).map { parameterView($0) },
+                    rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
+                return
+            case .denseBackward:
+                DenseHalfAccumulation.backward(
+                    dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
+                    db: op.operand(5).map { halfView($0) },
+                    dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!), weight: parameterView(op.operand(2)!),
+                    rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
+                return
+            default:
+                break
+            }
+        }
         switch op.opcode! {
         case .denseForward:
             Dense.forward(

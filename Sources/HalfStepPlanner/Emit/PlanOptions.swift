@@ -70,6 +70,8 @@ public struct PlanOptions: Sendable, Equatable {
     public var lossScale: LossScaling = .dynamic(initial: 65536, growthInterval: 2000)
     public var state: StateType = .fp16
     public var seed: UInt32 = 0
+    /// Accumulate dot products in fp16 instead of fp32 (for cores with fp16 arithmetic).
+    public var accumulateHalf = false
     /// SRAM budget in bytes (nil: unchecked).
     public var sramBudget: Int? = nil
     /// Flash budget in bytes (nil: unchecked).

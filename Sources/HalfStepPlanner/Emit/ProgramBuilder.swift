@@ -238,6 +238,7 @@ private struct Builder {
         var c = TrainingConfig()
         c.optimizerRaw = options.optimizer.rawValue
         c.stateDTypeRaw = state.rawValue
+        c.accumulate = options.accumulateHalf ? 1 : 0
         c.batch = UInt32(n)
         c.learningRate = options.learningRate
         c.momentum = mu

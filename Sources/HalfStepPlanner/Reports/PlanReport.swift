@@ -86,7 +86,7 @@ public struct PlanReport: Codable, Sendable {
             "classes": "\(c.classes)",
             "input_features": "\(c.inputFeatures)",
             "optimizer_state": describe(c.stateDType ?? .float32),
-            "accumulation": "fp32",
+            "accumulation": c.accumulate == 1 ? "fp16" : "fp32",
             "learning_rate_schedule": "constant",
             "seed": "\(c.seed)",
         ]
