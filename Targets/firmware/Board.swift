@@ -26,6 +26,9 @@ func boardStackHighWater() -> UInt32
 @_silgen_name("hs_fault_on_purpose")
 func boardFaultOnPurpose()
 
+@_silgen_name("hs_diagnostics")
+func boardDiagnostics(_ count: Int32) -> UnsafeMutableRawPointer?
+
 @_silgen_name("hs_exit")
 func boardExit(_ code: Int32) -> Never
 

@@ -9,6 +9,7 @@ import HalfStepCore
 ///   HS step i=… loss=<bits> scale=<bits> status=… ticks=…
 ///   HS op i=… ticks=…              (one timed step, op by op)
 ///   HS counters overflows=… skipped=… underflows=… nonzero=…
+///   HS diag k=… nonzero=… underflows=… gradmax=<bits> overflows=…   (per update op)
 ///   HS tensor i=… words=…  then  HS w i=… v=<bits>  per 32-bit word
 ///   HS stack high=…
 ///   HS end
@@ -40,6 +41,12 @@ struct Firmware {
             field("available", UInt32(truncatingIfNeeded: arenaBytes))
             boardPrintEnd()
             boardExit(4)
+        }
+        // Per-tensor diagnostics in a static buffer the board provides (no heap on the device).
+        if MemoryLayout<TensorDiagnostics>.stride == 16, let storage = boardDiagnostics(Int32(truncatingIfNeeded: trainer.updateOpCount)) {
+            let diagnostics = storage.bindMemory(to: TensorDiagnostics.self, capacity: trainer.updateOpCount)
+            diagnostics.initialize(repeating: TensorDiagnostics(), count: trainer.updateOpCount)
+            trainer.diagnostics = diagnostics
         }
         say("HS begin")
         field("plan", UInt32(truncatingIfNeeded: payload.planBytes.count))
@@ -96,6 +103,21 @@ struct Firmware {
         field("underflows", UInt32(truncatingIfNeeded: c.updateUnderflows))
         field("nonzero", UInt32(truncatingIfNeeded: c.nonzeroUpdates))
         boardPrintEnd()
+
+        if let diagnostics = trainer.diagnostics {
+            var k = 0
+            while k < trainer.updateOpCount {
+                let d = diagnostics[k]
+                say("HS diag")
+                field("k", UInt32(truncatingIfNeeded: k))
+                field("nonzero", UInt32(truncatingIfNeeded: d.nonzeroUpdates))
+                field("underflows", UInt32(truncatingIfNeeded: d.updateUnderflows))
+                field("gradmax", d.gradientMaxAbs.bitPattern, hex: true)
+                field("overflows", UInt32(truncatingIfNeeded: d.overflowSteps))
+                boardPrintEnd()
+                k += 1
+            }
+        }
 
         var t = 0
         while t < plan.tensorCount {

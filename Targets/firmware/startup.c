@@ -95,6 +95,10 @@ void hs_fault_on_purpose(void) {
     (void)*nowhere;
 }
 
+/// Room for the trainer's per-tensor diagnostics (16 bytes per update op), in .bss.
+static uint32_t diagnostics_storage[4 * 64];
+void *hs_diagnostics(int count) { return count <= 64 ? diagnostics_storage : 0; }
+
 // MARK: - Compiler support routines (no libc)
 
 void *memcpy(void *dst, const void *src, size_t n) {

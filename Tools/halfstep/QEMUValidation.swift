@@ -10,6 +10,8 @@ struct QEMUValidation {
     /// Per-step (loss bits, scale bits, status) on the host.
     var hostSteps: [QEMURunner.Step]
     var hostTensors: [Int: [UInt32]]
+    /// Per update op on the host: name, nonzero updates, underflows, largest |gradient| bits, overflow steps.
+    var hostDiagnostics: [(name: String, diagnostics: TensorDiagnostics)]
     var tensorNames: [Int: String]
     var tensorBytes: [Int: Int]
     var opNames: [Int: String]
@@ -28,6 +30,14 @@ struct QEMUValidation {
             if d.loss != h.loss { return "step \(i): loss bits 0x\(hex(d.loss)) on the device, 0x\(hex(h.loss)) on the host" }
             if d.scale != h.scale { return "step \(i): loss scale bits differ" }
             if d.status != h.status { return "step \(i): status \(d.status) on the device, \(h.status) on the host" }
+        }
+        for (k, host) in hostDiagnostics.enumerated() {
+            guard let d = device.diagnostics[k] else { return "diagnostics of \(host.name) missing from the device's report" }
+            let h = host.diagnostics
+            if d["nonzero"] != UInt32(h.nonzeroUpdates) || d["underflows"] != UInt32(h.updateUnderflows)
+                || d["gradmax"] != h.gradientMaxAbs.bitPattern || d["overflows"] != UInt32(h.overflowSteps) {
+                return "diagnostics of \(host.name) differ: device \(d), host nonzero=\(h.nonzeroUpdates) underflows=\(h.updateUnderflows) overflows=\(h.overflowSteps)"
+            }
         }
         for (t, words) in hostTensors.sorted(by: { $0.key < $1.key }) {
             guard let deviceWords = device.tensors[t] else { return "tensor \(tensorNames[t] ?? "\(t)") missing from the device's report" }
@@ -84,6 +94,7 @@ struct QEMUValidation {
             names[t] = loaded.name(of: t)
             bytes[t] = n
         }
+        let hostDiagnostics = session.tensorDiagnostics().map { ($0.name, $0.diagnostics) }
         let payload = FirmwarePayload(plan: [UInt8](plan.bytes), inputs: inputs, labels: labels, steps: steps, batch: batch,
                                       features: features, profileOps: true)
         let device: QEMURunner.Result
@@ -99,7 +110,8 @@ struct QEMUValidation {
             opNames[i] = op.opcode.map { "\($0)" } ?? "?"
             opMACs[i] = OpWork.of(op, rows: batch, plan: plan).macs
         }
-        return QEMUValidation(board: board, device: device, hostSteps: hostSteps, hostTensors: hostTensors, tensorNames: names,
+        return QEMUValidation(board: board, device: device, hostSteps: hostSteps, hostTensors: hostTensors,
+                              hostDiagnostics: hostDiagnostics, tensorNames: names,
                               tensorBytes: bytes, opNames: opNames, opMACs: opMACs, macsPerStep: plan.stepWork(rows: batch).macs,
                               modelInstructionsPerStep: CostModel.forCore(profile.core).instructions(plan.stepWork(rows: batch), ops: plan.opCount))
     }
@@ -128,6 +140,10 @@ struct QEMUValidation {
             s += "  weights DIFFER from the host run: first mismatch \(m)\n"
         } else {
             s += "  weights match the host run bit for bit (\(hostTensors.count) trainable tensors; loss, loss scale and status of all \(hostSteps.count) steps identical; \(hostSteps.filter { $0.status == 1 }.count) overflow steps)\n"
+            s += "  device diagnostics (identical to the host's):\n"
+            s += TextTable(["tensor", "nonzero updates", "underflowed", "max |grad|", "overflow steps"], rows: hostDiagnostics.map {
+                [$0.name, "\($0.diagnostics.nonzeroUpdates)", "\($0.diagnostics.updateUnderflows)", String(format: "%.3g", $0.diagnostics.gradientMaxAbs), "\($0.diagnostics.overflowSteps)"]
+            }).render().split(separator: "\n").map { "    " + $0 }.joined(separator: "\n") + "\n"
         }
         return s
     }

@@ -49,6 +49,8 @@ public enum QEMURunner {
         /// Op index → SysTick ticks of one run of that op.
         public var opTicks: [Int: Int]
         public var counters: [String: Int]
+        /// Per update op: nonzero updates, underflows, largest |gradient| (bits), overflow steps.
+        public var diagnostics: [Int: [String: UInt32]] = [:]
         /// Trainable tensor index → its bytes as 32-bit words.
         public var tensors: [Int: [UInt32]]
         public var stackHighWater: Int
@@ -123,6 +125,9 @@ public enum QEMURunner {
             case "step": r.steps.append(Step(loss: hex("loss"), scale: hex("scale"), status: int("status"), ticks: int("ticks")))
             case "op": r.opTicks[int("i")] = int("ticks")
             case "counters": for (k, _) in fields { r.counters[k] = int(k) }
+            case "diag":
+                r.diagnostics[int("k")] = ["nonzero": UInt32(int("nonzero")), "underflows": UInt32(int("underflows")),
+                                            "gradmax": hex("gradmax"), "overflows": UInt32(int("overflows"))]
             case "tensor":
                 currentTensor = int("i")
                 r.tensors[currentTensor] = []
