@@ -32,7 +32,8 @@ struct StudyCommand: Command {
 
         let recipes = [Recipe(name: "demo recipe: SGD lr 0.05, momentum 0.9", slug: "demo", lr: 0.05, momentum: 0.9),
                        Recipe(name: "small updates: SGD lr 0.002, no momentum", slug: "small", lr: 0.002, momentum: 0)]
-        let modes: [(String, UpdateMode)] = [("fp32-master", .fp32Master), ("fp16", .fp16), ("fp16-stochastic", .fp16Stochastic), ("fp16-kahan", .fp16Kahan)]
+        let modes: [(String, UpdateMode)] = [("fp32-master", .fp32Master), ("fp16", .fp16), ("fp16-stochastic", .fp16Stochastic), ("fp16-kahan", .fp16Kahan),
+                                              ("fp16 + fp16 accumulation", .fp16)]
         let scalings: [(String, PlanOptions.LossScaling)] = [("none", .none), ("static:1024", .fixed(1024)), ("dynamic", .dynamic(initial: 65536, growthInterval: 2000))]
 
         var md = "# Numerics: does fp16 continuation lose accuracy?\n\n"
@@ -56,6 +57,7 @@ struct StudyCommand: Command {
                     o.learningRate = recipe.lr
                     o.momentum = recipe.momentum
                     o.update = mode
+                    o.accumulateHalf = modeName.contains("accumulation")
                     o.lossScale = scaling
                     let plan = try makePlan(graph, o, source: model)
                     sram[modeName] = plan.memory.arenaBytes
@@ -125,6 +127,8 @@ struct StudyCommand: Command {
           around a weight (2⁻¹¹ of its magnitude) is lost. The "updates underflowed" column counts them.
         - *fp16-stochastic* rounds up or down at random in proportion to the distance, so lost updates survive on average;
           *fp16-kahan* keeps what rounding dropped in an fp16 compensation buffer and adds it back.
+        - *fp16 accumulation* (`--accumulate fp16`) also sums every dot product in fp16, as a core with fp16 arithmetic
+          would; every other row accumulates in fp32.
         - Loss scaling matters where gradients underflow fp16 storage; the columns show whether it does on this task.
 
         """
