@@ -160,3 +160,26 @@ struct StudyCLITests {
         }
     }
 }
+
+/// `train --checkpoint`: killed with SIGKILL in the middle of writing a checkpoint, the same command
+/// resumes and ends with exactly the weights of a run that was never interrupted.
+struct CheckpointCLITests {
+    @Test("a SIGKILL mid-checkpoint, then the same command again, exports the uninterrupted run's weights bit for bit")
+    func killAndResume() throws {
+        let cli = CLITests()
+        let plan = cli.temporary("ck.hsplan"), state = cli.temporary("ck.state"), a = cli.temporary("ck-a.onnx"), b = cli.temporary("ck-b.onnx")
+        try? FileManager.default.removeItem(atPath: state)
+        #expect(try cli.run(["plan", CLITests.digits + "/mlp.onnx", "--batch", "32", "--momentum", "0.9", "--lr", "0.05", "-o", plan]).status == 0)
+        let common = ["train", plan, "--inputs", CLITests.digits + "/shifted-train-x.npy", "--labels", CLITests.digits + "/shifted-train-y.npy",
+                      "--steps", "200", "--quiet"]
+        #expect(try cli.run(common + ["--export", a]).status == 0)
+        // Each checkpoint of this plan is ~9,900 words: 30,000 dies inside the fourth save (step 100).
+        setenv("HALFSTEP_KILL_AFTER_CHECKPOINT_WORDS", "30000", 1)
+        let killed = try cli.run(common + ["--checkpoint", state, "--checkpoint-every", "25", "--export", b])
+        unsetenv("HALFSTEP_KILL_AFTER_CHECKPOINT_WORDS")
+        #expect(killed.status == 9 || killed.status == 137, "expected SIGKILL, got \(killed.status)")
+        let resumed = try cli.run(common + ["--checkpoint", state, "--checkpoint-every", "25", "--export", b])
+        #expect(resumed.status == 0 && resumed.out.contains("resumed from the checkpoint at step 75"), "\(resumed.out)\(resumed.err)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: a)) == Data(contentsOf: URL(fileURLWithPath: b)))
+    }
+}

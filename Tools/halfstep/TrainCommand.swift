@@ -19,6 +19,10 @@ struct TrainCommand: Command {
       --seed N                data-order seed (default 0)
       --export OUT.onnx       write the adapted weights into a copy of the source ONNX model
       --model MODEL.onnx      the source model for --export (default: the path recorded in the plan)
+      --checkpoint FILE       keep the training state in FILE (two alternating, checksummed slots, as on a
+                              device's flash); run the same command again after a crash or kill and it
+                              resumes from the newest complete state
+      --checkpoint-every N    steps between checkpoints (default 50; the last step always saves)
       --report RUN.svg        draw loss, eval accuracy, loss scale and update-underflow rate over the steps
       --json                  print the summary as one JSON object on stdout
       --quiet                 no progress line
@@ -26,7 +30,7 @@ struct TrainCommand: Command {
 
     func run(_ argv: [String]) throws -> ExitCode {
         let a = try Arguments(argv, verb: "train", valued: [
-            "--inputs", "--labels", "--steps", "--eval-inputs", "--eval-labels", "--eval-every", "--seed", "--export", "--model", "--report",
+            "--inputs", "--labels", "--steps", "--eval-inputs", "--eval-labels", "--eval-every", "--seed", "--export", "--model", "--report", "--checkpoint", "--checkpoint-every",
         ], flags: ["--json", "--quiet"])
         let path = try a.positionals(1, "the plan file (PLAN.hsplan)", verb: "train")[0]
         let steps = try a.int("--steps", in: 0 ... 100_000_000, default: -1, verb: "train")
@@ -35,9 +39,15 @@ struct TrainCommand: Command {
         if (a.value("--eval-inputs") == nil) != (a.value("--eval-labels") == nil) {
             throw UsageError("--eval-inputs and --eval-labels go together", verb: "train")
         }
+        let every = try a.int("--checkpoint-every", in: 1 ... Int.max, default: 50, verb: "train")
+        if a.value("--checkpoint-every") != nil && a.value("--checkpoint") == nil {
+            throw UsageError("--checkpoint-every needs --checkpoint FILE", verb: "train")
+        }
         let settings = TrainingLoop.Settings(
             steps: steps, shuffleSeed: UInt64(try a.int("--seed", in: 0 ... Int.max, default: 0, verb: "train")),
-            evalEvery: try a.int("--eval-every", in: 0 ... Int.max, default: 0, verb: "train"))
+            evalEvery: try a.int("--eval-every", in: 0 ... Int.max, default: 0, verb: "train"),
+            checkpoint: a.value("--checkpoint").map { ($0, every) })
+        installKillHook()
 
         let loaded = try loadPlan(path)
         let session = try makeSession(loaded)
@@ -61,6 +71,17 @@ struct TrainCommand: Command {
         let report = TrainReport(summary, plan: path, exported: exported)
         Terminal.out(json ? report.json() : report.text())
         return .success
+    }
+}
+
+/// Test hook for power-cut tests: with HALFSTEP_KILL_AFTER_CHECKPOINT_WORDS=N the process kills
+/// itself with SIGKILL right after the N-th checkpoint word it writes, mid-checkpoint.
+func installKillHook() {
+    guard let text = ProcessInfo.processInfo.environment["HALFSTEP_KILL_AFTER_CHECKPOINT_WORDS"], let limit = Int(text) else { return }
+    nonisolated(unsafe) var written = 0
+    FileFlash.afterWrite = {
+        written += 1
+        if written == limit { kill(getpid(), SIGKILL) }
     }
 }
 
@@ -131,6 +152,7 @@ struct TrainReport: Codable {
     var exported: String?
     var tensors: [TensorRow]
     var warnings: [String]
+    var resumedFromStep: Int
 
     struct TensorRow: Codable {
         var name: String
@@ -167,12 +189,13 @@ struct TrainReport: Codable {
                       gradientMaxAbs: t.diagnostics.gradientMaxAbs, overflowSteps: t.diagnostics.overflowSteps)
         }
         warnings = s.warnings
+        resumedFromStep = s.resumedFromStep
     }
 
     enum CodingKeys: String, CodingKey {
         case plan, steps, epochs, finalLoss, recentLoss, evalAccuracyBefore, evalAccuracy, evalLoss, overflows, skippedSteps
         case updateUnderflows, nonzeroUpdates, updateUnderflowRate, finalLossScale, stepsPerSecond, seconds, exported
-        case tensors, warnings
+        case tensors, warnings, resumedFromStep
     }
 
     /// Absent values are written as null, so scripts always find every key.
@@ -197,6 +220,7 @@ struct TrainReport: Codable {
         try c.encode(exported, forKey: .exported)
         try c.encode(tensors, forKey: .tensors)
         try c.encode(warnings, forKey: .warnings)
+        try c.encode(resumedFromStep, forKey: .resumedFromStep)
     }
 
     func json() -> String {
@@ -208,7 +232,8 @@ struct TrainReport: Codable {
     }
 
     func text() -> String {
-        var s = "trained \(plan): \(steps) steps (\(epochs) epochs) in \(fmt(seconds, 2)) s, \(Int(stepsPerSecond)) steps/s\n"
+        var s = resumedFromStep > 0 ? "resumed from the checkpoint at step \(resumedFromStep)\n" : ""
+        s += "trained \(plan): \(steps) steps (\(epochs) epochs) in \(fmt(seconds, 2)) s, \(Int(stepsPerSecond)) steps/s\n"
         s += "  final loss        \(fmt(finalLoss)) (mean of last 50 applied steps \(fmt(recentLoss)))\n"
         if let before = evalAccuracyBefore, let after = evalAccuracy {
             s += "  eval accuracy     \(pct(before)) before -> \(pct(after)) after (eval loss \(fmt(evalLoss ?? .nan)))\n"

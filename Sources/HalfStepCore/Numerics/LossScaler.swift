@@ -25,6 +25,12 @@ public struct LossScaler {
         self.growthInterval = growthInterval
     }
 
+    /// Puts back a checkpointed scale and clean-step count.
+    public mutating func restore(scale: Float, cleanSteps: Int) {
+        self.scale = scale
+        self.cleanSteps = cleanSteps
+    }
+
     /// Records the outcome of a step: `overflow` when any gradient was inf/NaN.
     public mutating func record(overflow: Bool) {
         guard mode == .dynamic else { return }

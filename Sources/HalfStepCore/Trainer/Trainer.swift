@@ -83,6 +83,20 @@ public struct Trainer {
     /// Number of update ops: the size of a `diagnostics` buffer.
     public var updateOpCount: Int { plan.opCount - updateStart }
 
+    /// Puts back the scalar state a checkpoint holds.
+    mutating func restoreScalars(scale: Float, cleanSteps: Int, beta1Power: Float, beta2Power: Float,
+                                 steps: Int, applied: Int, overflows: Int, skipped: Int, nonzero: Int, underflows: Int) {
+        scaler.restore(scale: scale, cleanSteps: cleanSteps)
+        self.beta1Power = beta1Power
+        self.beta2Power = beta2Power
+        counters.steps = steps
+        counters.appliedSteps = applied
+        counters.overflows = overflows
+        counters.skippedSteps = skipped
+        counters.nonzeroUpdates = nonzero
+        counters.updateUnderflows = underflows
+    }
+
     // MARK: - Tensor access
 
     /// Where tensor `i` lives in memory.

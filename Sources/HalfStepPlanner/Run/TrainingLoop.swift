@@ -9,10 +9,13 @@ public enum TrainingLoop {
         public var shuffleSeed: UInt64
         /// Evaluate on the eval set every this many steps (0: only before and after).
         public var evalEvery: Int
-        public init(steps: Int, shuffleSeed: UInt64 = 0, evalEvery: Int = 0) {
+        /// Power-loss-safe state file and how often (steps) to write it; the run resumes from it.
+        public var checkpoint: (path: String, every: Int)?
+        public init(steps: Int, shuffleSeed: UInt64 = 0, evalEvery: Int = 0, checkpoint: (path: String, every: Int)? = nil) {
             self.steps = steps
             self.shuffleSeed = shuffleSeed
             self.evalEvery = evalEvery
+            self.checkpoint = checkpoint
         }
     }
 
@@ -51,6 +54,8 @@ public enum TrainingLoop {
         public var tensors: [(name: String, update: String, diagnostics: TensorDiagnostics)]
         /// Numerical reasons the run may be stalling, each naming what would help.
         public var warnings: [String]
+        /// The step the run resumed from (0: a fresh start).
+        public var resumedFromStep: Int = 0
     }
 
     /// Trains `session` on `train` for `settings.steps` steps.
@@ -65,6 +70,17 @@ public enum TrainingLoop {
         }
         let before = eval.map { session.evaluate($0) }
         var sampler = EpochSampler(count: train.count, batch: batch, seed: settings.shuffleSeed)
+        var flash: FileFlash? = nil
+        var resumed = 0
+        if let checkpoint = settings.checkpoint {
+            let slot = Checkpoint.slotBytes(session.loaded.plan, pageBytes: 4096)
+            flash = try FileFlash(path: checkpoint.path, bytes: 2 * slot)
+            if session.restoreCheckpoint(from: flash!) {
+                resumed = session.trainer.counters.steps
+                // The data order is a function of the seed: replay it to where the state was saved.
+                for _ in 0 ..< resumed { _ = sampler.next() }
+            }
+        }
         var history: [(step: Int, loss: Float, scale: Float, applied: Bool)] = []
         history.reserveCapacity(settings.steps)
         var underflowRate: [Double] = []
@@ -73,7 +89,7 @@ public enum TrainingLoop {
         let clock = ContinuousClock()
         let start = clock.now
         var trainingTime: Duration = .zero
-        for step in 1 ... max(settings.steps, 1) where settings.steps > 0 {
+        for step in 1 ... max(settings.steps, 1) where settings.steps > 0 && step > resumed {
             let indices = sampler.next()
             let t0 = clock.now
             let result = session.step(train, samples: indices)
@@ -87,6 +103,9 @@ public enum TrainingLoop {
             underflowRate.append(nonzero > 0 ? Double(now.updateUnderflows - last.updateUnderflows) / Double(nonzero) : 0)
             last = now
             var evaluation: Evaluation? = nil
+            if let flash, let every = settings.checkpoint?.every, every > 0, step % every == 0 || step == settings.steps {
+                if !session.saveCheckpoint(to: flash) { throw .checkpoint("could not write \(flash.path)") }
+            }
             if let eval, settings.evalEvery > 0, step % settings.evalEvery == 0 {
                 evaluation = session.evaluate(eval)
                 evalHistory.append((step, evaluation!.accuracy))
@@ -108,7 +127,8 @@ public enum TrainingLoop {
             seconds: wall, history: history, underflowRate: underflowRate, evalHistory: evalHistory,
             tensors: session.tensorDiagnostics(),
             warnings: diagnose(history: history, underflowRate: underflowRate, tensors: session.tensorDiagnostics(),
-                               lossScaleMode: session.loaded.plan.config.lossScaleMode ?? .none))
+                               lossScaleMode: session.loaded.plan.config.lossScaleMode ?? .none),
+            resumedFromStep: resumed)
     }
 
     /// Numerical reasons a run may be stalling, with the option that would help.
@@ -160,6 +180,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case featureMismatch(role: String, found: Int, expected: Int)
     case tooFewSamples(samples: Int, batch: Int)
     case invalidLabel(sample: Int, value: Int, classes: Int)
+    case checkpoint(String)
 
     public var description: String {
         switch self {
@@ -169,6 +190,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "the training set has \(samples) samples, fewer than one batch of \(batch) (plan with a smaller --batch)"
         case .invalidLabel(let sample, let value, let classes):
             return "label of sample \(sample) is \(value), outside 0..<\(classes)"
+        case .checkpoint(let what):
+            return "checkpoint: \(what)"
         }
     }
 }

@@ -31,6 +31,22 @@ public final class TrainingSession {
         diagnosticsMemory.deallocate()
     }
 
+    /// Writes the training state to `flash` (two alternating slots from byte 0).
+    public func saveCheckpoint<F: FlashWriter>(to flash: F) -> Bool where F: AnyObject {
+        var f = flash
+        return trainer.saveCheckpoint(to: &f, base: 0)
+    }
+
+    /// Writes the training state to in-memory `flash`.
+    public func saveCheckpoint(to flash: inout MemoryFlash) -> Bool {
+        trainer.saveCheckpoint(to: &flash, base: 0)
+    }
+
+    /// Restores the newest complete state in `flash`; false when there is none.
+    public func restoreCheckpoint<F: FlashWriter>(from flash: F) -> Bool {
+        trainer.restoreCheckpoint(from: flash, base: 0)
+    }
+
     /// Per trainable tensor (by name): updates, underflows, largest gradient, overflow steps.
     public func tensorDiagnostics() -> [(name: String, update: String, diagnostics: TensorDiagnostics)] {
         let plan = loaded.plan
