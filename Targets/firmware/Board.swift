@@ -1,3 +1,5 @@
+import HalfStepCore
+
 /// What the board's C startup code provides (Targets/firmware/startup.c).
 @_silgen_name("hs_payload")
 func boardPayload() -> UnsafeRawPointer
@@ -40,4 +42,24 @@ func say(_ text: StaticString) {
 /// Prints ` name=value` (hex when `hex`).
 func field(_ name: StaticString, _ value: UInt32, hex: Bool = false) {
     boardPrintField(name.utf8Start, value, hex ? 1 : 0)
+}
+
+@_silgen_name("hs_flash_open")
+func boardFlashOpen(_ dieAfterWords: UInt32) -> Int32
+
+@_silgen_name("hs_flash_read")
+func boardFlashRead(_ offset: UInt32) -> UInt32
+
+@_silgen_name("hs_flash_write")
+func boardFlashWrite(_ offset: UInt32, _ word: UInt32) -> Int32
+
+@_silgen_name("hs_flash_erase")
+func boardFlashErase(_ offset: UInt32, _ bytes: UInt32) -> Int32
+
+/// The board's checkpoint flash (a host file via semihosting on the QEMU boards).
+struct BoardFlash: FlashWriter {
+    var pageBytes: Int { 256 }
+    mutating func erase(at offset: Int) -> Bool { boardFlashErase(UInt32(truncatingIfNeeded: offset), 256) != 0 }
+    mutating func write(_ word: UInt32, at offset: Int) -> Bool { boardFlashWrite(UInt32(truncatingIfNeeded: offset), word) != 0 }
+    func read(at offset: Int) -> UInt32 { boardFlashRead(UInt32(truncatingIfNeeded: offset)) }
 }

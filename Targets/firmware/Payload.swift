@@ -9,7 +9,8 @@
 ///     24     4  features per sample             28  4  inputs offset (fp16 [steps][batch][features])
 ///     32     4  labels offset (int32 [steps][batch])
 ///     36     4  flags (bit 0: time every op once after the steps; bit 1: fault on purpose, to
-///                test the fault report)
+///                test the fault report; bit 2: checkpoint to flash and resume from it)
+///     40     4  checkpoint every N steps       44  4  cut power after this many flash words (0: never)
 /// ```
 struct Payload {
     let base: UnsafeRawPointer
@@ -23,6 +24,9 @@ struct Payload {
     var features: Int { u32(24) }
     var profileOps: Bool { u32(36) & 1 != 0 }
     var faultOnPurpose: Bool { u32(36) & 2 != 0 }
+    var checkpoints: Bool { u32(36) & 4 != 0 }
+    var checkpointEvery: Int { u32(40) }
+    var powerCutAfterWords: Int { u32(44) }
 
     func inputs(step: Int) -> UnsafePointer<Float16> {
         (base + u32(28) + step * batch * features * 2).assumingMemoryBound(to: Float16.self)

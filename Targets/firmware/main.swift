@@ -48,6 +48,22 @@ struct Firmware {
             diagnostics.initialize(repeating: TensorDiagnostics(), count: trainer.updateOpCount)
             trainer.diagnostics = diagnostics
         }
+        // Checkpoints: resume from the newest complete state in flash, if there is one.
+        var flash = BoardFlash()
+        var first = 0
+        if payload.checkpoints {
+            if boardFlashOpen(UInt32(truncatingIfNeeded: payload.powerCutAfterWords)) == 0 {
+                say("HS error flash")
+                boardPrintEnd()
+                boardExit(8)
+            }
+            if trainer.restoreCheckpoint(from: flash, base: 0) {
+                first = trainer.counters.steps
+                say("HS resumed")
+                field("step", UInt32(truncatingIfNeeded: first))
+                boardPrintEnd()
+            }
+        }
         say("HS begin")
         field("plan", UInt32(truncatingIfNeeded: payload.planBytes.count))
         field("arena", UInt32(truncatingIfNeeded: plan.arenaBytes))
@@ -56,7 +72,9 @@ struct Firmware {
 
         let batch = payload.batch, features = payload.features
         let input = trainer.input, labels = trainer.labels
-        for step in 0 ..< payload.steps {
+        var step = first
+        while step < payload.steps {
+            defer { step += 1 }
             input.base.update(from: payload.inputs(step: step), count: batch * features)
             labels.base.update(from: payload.labels(step: step), count: batch)
             let start = boardTicks()
@@ -75,6 +93,14 @@ struct Firmware {
             field("status", status)
             field("ticks", ticks & 0x00FF_FFFF)
             boardPrintEnd()
+            if payload.checkpoints && payload.checkpointEvery > 0
+                && ((step + 1) % payload.checkpointEvery == 0 || step + 1 == payload.steps) {
+                if !trainer.saveCheckpoint(to: &flash, base: 0) {
+                    say("HS error checkpoint")
+                    boardPrintEnd()
+                    boardExit(9)
+                }
+            }
         }
 
         if payload.profileOps && payload.steps > 0 {

@@ -22,7 +22,11 @@ static int semihost(int op, const void *arg) {
     return r0;
 }
 
+#define SYS_OPEN 0x01
 #define SYS_WRITE0 0x04
+#define SYS_WRITE 0x05
+#define SYS_READ 0x06
+#define SYS_SEEK 0x0A
 #define SYS_EXIT_EXTENDED 0x20
 
 static char line[160];
@@ -64,6 +68,56 @@ __attribute__((noreturn)) void hs_exit(int code) {
     block[1] = (uint32_t)code;
     semihost(SYS_EXIT_EXTENDED, block);
     for (;;) {}
+}
+
+// MARK: - Checkpoint flash: a host file through semihosting, written word by word
+
+static int flash_handle = -1;
+static uint32_t flash_words_written;
+static uint32_t flash_die_after;   // 0: never; else stop the run (a power cut) after this many words
+
+int hs_flash_open(uint32_t die_after_words) {
+    static const char name[] = "checkpoint.flash";
+    uint32_t block[3] = { (uint32_t)name, 3 /* "r+b" */, sizeof name - 1 };
+    flash_handle = semihost(SYS_OPEN, block);
+    flash_die_after = die_after_words;
+    return flash_handle >= 0;
+}
+
+static int flash_io(int op, uint32_t offset, void *buffer, uint32_t bytes) {
+    uint32_t seek[2] = { (uint32_t)flash_handle, offset };
+    if (semihost(SYS_SEEK, seek) != 0) return 0;
+    uint32_t io[3] = { (uint32_t)flash_handle, (uint32_t)buffer, bytes };
+    return semihost(op, io) == 0;   // both return the number of bytes NOT transferred
+}
+
+uint32_t hs_flash_read(uint32_t offset) {
+    uint32_t word = 0xFFFFFFFFu;
+    flash_io(SYS_READ, offset, &word, 4);
+    return word;
+}
+
+int hs_flash_write(uint32_t offset, uint32_t word) {
+    uint32_t old = hs_flash_read(offset);
+    uint32_t value = old & word;   // flash can only clear bits
+    int ok = flash_io(SYS_WRITE, offset, &value, 4);
+    flash_words_written++;
+    if (flash_die_after && flash_words_written == flash_die_after) {
+        hs_print("HS powercut");
+        hs_print_field("words", flash_words_written, 0);
+        hs_print_end();
+        hs_exit(7);
+    }
+    return ok;
+}
+
+int hs_flash_erase(uint32_t offset, uint32_t bytes) {
+    static uint32_t ones[64];
+    for (int i = 0; i < 64; i++) ones[i] = 0xFFFFFFFFu;
+    for (uint32_t done = 0; done < bytes; done += sizeof ones) {
+        if (!flash_io(SYS_WRITE, offset + done, ones, sizeof ones)) return 0;
+    }
+    return 1;
 }
 
 // MARK: - Board services for the firmware

@@ -13,6 +13,11 @@ public struct FirmwarePayload {
     public var profileOps: Bool
     /// Make the firmware fault before it starts (tests the fault report).
     public var faultOnPurpose = false
+    /// Checkpoint every N steps to the board's flash (`checkpoint.flash` in the work directory) and
+    /// resume from it on start (0: no checkpoints).
+    public var checkpointEvery = 0
+    /// Cut the power (stop the run) after this many flash words (0: never).
+    public var powerCutAfterWords = 0
 
     public init(plan: [UInt8], inputs: [Float16], labels: [Int32], steps: Int, batch: Int, features: Int, profileOps: Bool) {
         self.plan = plan
@@ -41,7 +46,9 @@ public struct FirmwarePayload {
         put(24, UInt32(features))
         put(28, UInt32(inputsOffset))
         put(32, UInt32(labelsOffset))
-        put(36, (profileOps ? 1 : 0) | (faultOnPurpose ? 2 : 0))
+        put(36, (profileOps ? 1 : 0) | (faultOnPurpose ? 2 : 0) | (checkpointEvery > 0 ? 4 : 0))
+        put(40, UInt32(checkpointEvery))
+        put(44, UInt32(powerCutAfterWords))
         out.replaceSubrange(planOffset ..< planOffset + plan.count, with: plan)
         for (i, h) in inputs.enumerated() {
             out[inputsOffset + 2 * i] = UInt8(h.bitPattern & 0xFF)

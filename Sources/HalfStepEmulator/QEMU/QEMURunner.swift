@@ -49,6 +49,10 @@ public enum QEMURunner {
         /// Op index → SysTick ticks of one run of that op.
         public var opTicks: [Int: Int]
         public var counters: [String: Int]
+        /// The step the firmware resumed from a checkpoint at (nil: fresh start).
+        public var resumedFromStep: Int? = nil
+        /// The run was stopped on purpose mid-checkpoint.
+        public var powerCut = false
         /// Per update op: nonzero updates, underflows, largest |gradient| (bits), overflow steps.
         public var diagnostics: [Int: [String: UInt32]] = [:]
         /// Trainable tensor index → its bytes as 32-bit words.
@@ -96,10 +100,18 @@ public enum QEMURunner {
                 }
             }
         }
+        if payload.checkpointEvery > 0 {
+            // The board's checkpoint flash: a file the firmware reads and writes via semihosting;
+            // created erased (0xFF) once, then kept across runs like real flash across power cycles.
+            let flashPath = workDirectory + "/checkpoint.flash"
+            if !fm.fileExists(atPath: flashPath) {
+                _ = fm.createFile(atPath: flashPath, contents: Data(repeating: 0xFF, count: flashBytesForCheckpoints))
+            }
+        }
         let run = try command("/usr/bin/env", ["qemu-system-arm", "-M", board.machine, "-cpu", board.cpu, "-nographic", "-monitor", "none",
                                               "-serial", "none", "-icount", "shift=0",
                                               "-semihosting-config", "enable=on,target=native", "-kernel", workDirectory + "/image.elf"],
-                              timeout: timeoutSeconds)
+                              timeout: timeoutSeconds, directory: workDirectory)
         if run.timedOut { throw .timeout(seconds: timeoutSeconds) }
         if run.status == 127 || run.output.contains("No such file or directory") && run.output.contains("qemu") {
             throw .missingQEMU
@@ -134,6 +146,8 @@ public enum QEMURunner {
             case "w": r.tensors[currentTensor, default: []].append(hex("v"))
             case "stack": r.stackHighWater = int("high")
             case "fault", "error": r.fault = String(line.dropFirst(3))
+            case "resumed": r.resumedFromStep = int("step")
+            case "powercut": r.powerCut = true
             default: break
             }
         }
@@ -142,8 +156,12 @@ public enum QEMURunner {
 
     struct Finished { var status: Int32; var output: String; var timedOut: Bool }
 
-    static func command(_ executable: String, _ arguments: [String], timeout: Double) throws(QEMUError) -> Finished {
+    /// Size of the checkpoint flash file: generous for the plans a board can hold.
+    public static var flashBytesForCheckpoints = 1 << 20
+
+    static func command(_ executable: String, _ arguments: [String], timeout: Double, directory: String? = nil) throws(QEMUError) -> Finished {
         let p = Process()
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         let pipe = Pipe()
