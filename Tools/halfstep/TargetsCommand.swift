@@ -37,24 +37,3 @@ struct TargetsCommand: Command {
     }
 }
 
-/// A plain-text table with aligned columns (numbers right-aligned).
-struct TextTable {
-    var header: [String]
-    var rows: [[String]]
-    init(_ header: [String], rows: [[String]]) {
-        self.header = header
-        self.rows = rows
-    }
-    func render() -> String {
-        var widths = header.map(\.count)
-        for row in rows { for (i, c) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in
-                let pad = String(repeating: " ", count: widths[i] - c.count)
-                let numeric = Double(c.trimmingCharacters(in: CharacterSet(charactersIn: "%x, "))) != nil
-                return numeric ? pad + c : c + pad
-            }.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
-        }
-        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n")
-    }
-}

@@ -139,24 +139,23 @@ public struct PlanReport: Codable, Sendable {
     public func text() -> String {
         var out = "plan \(path) (format v\(formatVersion), from \(source))\n\n"
         out += "TENSORS\n"
-        out += Table(["#", "name", "role", "shape", "dtype", "region", "offset", "bytes", "live"],
-                     rightAligned: [0, 6, 7],
-                     rows: tensors.map { t in
-                         [String(t.index), t.name + (t.trainable ? " *" : ""), t.role,
-                          "[" + t.shape.map(String.init).joined(separator: ",") + "]", t.dtype, t.region,
-                          String(t.offset), String(t.bytes), t.live.map { "\($0[0])–\($0[1])" } ?? ""]
-                     }).render()
+        let tensorRows: [[String]] = tensors.map { t in
+            let shape = "[" + t.shape.map(String.init).joined(separator: ",") + "]"
+            let live = t.live.map { "\($0[0])–\($0[1])" } ?? ""
+            return [String(t.index), t.name + (t.trainable ? " *" : ""), t.role, shape, t.dtype, t.region,
+                    String(t.offset), String(t.bytes), live]
+        }
+        out += TextTable(["#", "name", "role", "shape", "dtype", "region", "offset", "bytes", "live"], rows: tensorRows).render()
         out += "  * trainable\n\nSTEP PROGRAM\n"
-        out += Table(["#", "phase", "op", "operands", "detail"], rightAligned: [0],
-                     rows: program.map { [String($0.index), $0.phase, $0.op, $0.operands.joined(separator: ", "), $0.detail] }).render()
+        out += TextTable(["#", "phase", "op", "operands", "detail"], rows: program.map { [String($0.index), $0.phase, $0.op, $0.operands.joined(separator: ", "), $0.detail] }).render()
         out += "\nTRAINING CONFIG\n"
-        out += Table(["setting", "value"], rightAligned: [], rows: config.keys.sorted().map { [$0, config[$0]!] }).render()
+        out += TextTable(["setting", "value"], rows: config.keys.sorted().map { [$0, config[$0]!] }).render()
         out += "\nMEMORY (bytes)\n"
         var rows = memory.byCategory.filter { $0.sramBytes > 0 || $0.flashBytes > 0 }.map {
             [$0.category, String($0.sramBytes), String($0.flashBytes)]
         }
         rows.append(["sum of buffers", String(memory.unsharedBytes), String(memory.byCategory.reduce(0) { $0 + $1.flashBytes })])
-        out += Table(["category", "sram (unshared)", "flash"], rightAligned: [1, 2], rows: rows).render()
+        out += TextTable(["category", "sram (unshared)", "flash"], rows: rows).render()
         let m = memory
         out += "\n"
         out += "SRAM arena        \(m.arenaBytes) B (\(formatBytes(m.arenaBytes))), peak at op \(m.peakOp)\n"
@@ -226,28 +225,27 @@ func detail(_ op: TrainingProgram.Op, _ program: TrainingProgram) -> String {
     }
 }
 
-/// A plain-text table with aligned columns.
-struct Table {
-    var header: [String]
-    var rightAligned: Set<Int>
-    var rows: [[String]]
+/// A plain-text table with aligned columns: numbers (and percentages) right-aligned, text left.
+public struct TextTable {
+    public var header: [String]
+    public var rows: [[String]]
 
-    init(_ header: [String], rightAligned: Set<Int>, rows: [[String]]) {
+    public init(_ header: [String], rows: [[String]]) {
         self.header = header
-        self.rightAligned = rightAligned
         self.rows = rows
     }
 
-    func render() -> String {
+    public func render() -> String {
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, cell in
-                let pad = String(repeating: " ", count: widths[i] - cell.count)
-                return rightAligned.contains(i) ? pad + cell : cell + pad
-            }.joined(separator: "  ").trimmingTrailingSpaces() + "\n"
+                let pad = String(repeating: " ", count: max(0, widths[min(i, widths.count - 1)] - cell.count))
+                let numeric = Double(cell.trimmingCharacters(in: CharacterSet(charactersIn: "%x, "))) != nil
+                return numeric ? pad + cell : cell + pad
+            }.joined(separator: "  ").trimmingTrailingSpaces()
         }
-        return line(header) + line(widths.map { String(repeating: "-", count: $0) }) + rows.map(line).joined()
+        return ([line(header), line(widths.map { String(repeating: "-", count: $0) })] + rows.map(line)).joined(separator: "\n") + "\n"
     }
 }
 
