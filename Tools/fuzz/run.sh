@@ -13,7 +13,9 @@ status=0
 for target in onnx npy plan profile cli; do
   mkdir -p "$out/corpus/$target"
   log="$out/fuzz-$target.log"
-  HALFSTEP_FUZZ_TARGET=$target "$out/halfstep-fuzz" "$out/corpus/$target" "$here/corpus/$target" \
+  seeds=()
+  [ -d "$here/corpus/$target" ] && seeds=("$here/corpus/$target")
+  HALFSTEP_FUZZ_TARGET=$target "$out/halfstep-fuzz" "$out/corpus/$target" "${seeds[@]}" \
     -max_total_time="$seconds" -rss_limit_mb=4096 -timeout=10 -artifact_prefix="$out/crash-$target-" >"$log" 2>&1
   rc=$?
   runs=$(grep -oE 'Done [0-9]+ runs' "$log" | grep -oE '[0-9]+' | tail -1)
