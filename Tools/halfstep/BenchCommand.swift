@@ -61,13 +61,13 @@ struct BenchCommand: Command {
                 let plan = try makePlan(graph, o, source: model)
                 let loaded = try LoadedPlan(bytes: plan.bytes, path: "bench")
                 let data = try loadData(inputs: dir + "/shifted-train-x.npy", labels: dir + "/shifted-train-y.npy", session: try makeSession(loaded))
-                note("timing batch \(batch), \(update == .fp16 ? "fp16" : "fp32-master")...")
+                note("timing batch \(batch), \(update.name)...")
                 let sps = try Benchmark.stepsPerSecond(plan: plan.bytes, data: data, steps: steps)
                 let ratio = torch[batch].map { sps / $0 }
-                rows.append(["\(batch)", update == .fp16 ? "fp16" : "fp32-master", String(format: "%.0f", sps),
+                rows.append(["\(batch)", update.name, String(format: "%.0f", sps),
                              torch[batch].map { String(format: "%.0f", $0) } ?? "-", ratio.map { String(format: "%.2fx", $0) } ?? "-",
                              "\(plan.memory.arenaBytes)", "\(plan.memory.lowerBoundBytes)", "\(plan.memory.fp32ArenaBytes)"])
-                results.append(["batch": batch, "update": update == .fp16 ? "fp16" : "fp32-master", "steps_per_second": sps,
+                results.append(["batch": batch, "update": update.name, "steps_per_second": sps,
                                 "pytorch_steps_per_second": torch[batch] as Any, "ratio_to_pytorch": ratio as Any,
                                 "arena_bytes": plan.memory.arenaBytes, "lower_bound_bytes": plan.memory.lowerBoundBytes,
                                 "fp32_arena_bytes": plan.memory.fp32ArenaBytes])

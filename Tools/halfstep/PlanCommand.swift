@@ -111,15 +111,6 @@ func makePlan(_ graph: Graph, _ options: PlanOptions, source: String) throws -> 
     }
 }
 
-func updateName(_ m: UpdateMode) -> String {
-    switch m {
-    case .fp32Master: return "fp32-master"
-    case .fp16: return "fp16"
-    case .fp16Stochastic: return "fp16-stochastic"
-    case .fp16Kahan: return "fp16-kahan"
-    }
-}
-
 /// Reads an ONNX model into the planner's graph, turning import errors into a `Failure`.
 func importModel(_ path: String) throws -> Graph {
     do {
@@ -163,7 +154,7 @@ struct PlanSummary: Codable {
         trainableParameters = result.program.trainableParameters.reduce(0) { $0 + graph.parameters[$1].elementCount }
         train = options.train.description
         optimizer = options.optimizer == .sgd ? "sgd" : options.optimizer == .adam ? "adam" : "adamw"
-        update = ([updateName(options.update)] + options.updateOverrides.sorted { $0.key < $1.key }.map { "\(updateName($0.value)):\($0.key)" })
+        update = ([options.update.name] + options.updateOverrides.sorted { $0.key < $1.key }.map { "\($0.value.name):\($0.key)" })
             .joined(separator: ",")
         lossScale = options.lossScale.description
         accumulation = options.accumulateHalf ? "fp16" : "fp32"

@@ -88,8 +88,6 @@ extension Trainer {
         guard newest >= 0 else { return false }
         let slotBytes = Checkpoint.slotBytes(plan, pageBytes: flash.pageBytes)
         var at = base + newest * slotBytes + Checkpoint.headerBytes
-        var scalars = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
-        var scalarIndex = 0
         var i = 0
         while i < plan.tensorCount {
             let t = plan.tensor(i)
@@ -111,27 +109,12 @@ extension Trainer {
             }
             i += 1
         }
-        while scalarIndex < Checkpoint.scalarWords {
-            let word = flash.read(at: at)
-            switch scalarIndex {
-            case 0: scalars.0 = word
-            case 1: scalars.1 = word
-            case 2: scalars.2 = word
-            case 3: scalars.3 = word
-            case 4: scalars.4 = word
-            case 5: scalars.5 = word
-            case 6: scalars.6 = word
-            case 7: scalars.7 = word
-            case 8: scalars.8 = word
-            default: scalars.9 = word
-            }
-            at += 4
-            scalarIndex += 1
-        }
-        restoreScalars(scale: Float(bitPattern: scalars.0), cleanSteps: Int(scalars.1),
-                       beta1Power: Float(bitPattern: scalars.2), beta2Power: Float(bitPattern: scalars.3),
-                       steps: Int(scalars.4), applied: Int(scalars.5), overflows: Int(scalars.6), skipped: Int(scalars.7),
-                       nonzero: Int(scalars.8), underflows: Int(scalars.9))
+        // The scalars follow the tensors in `forEachStateWord`'s order.
+        func word(_ k: Int) -> UInt32 { flash.read(at: at + 4 * k) }
+        restoreScalars(scale: Float(bitPattern: word(0)), cleanSteps: Int(word(1)),
+                       beta1Power: Float(bitPattern: word(2)), beta2Power: Float(bitPattern: word(3)),
+                       steps: Int(word(4)), applied: Int(word(5)), overflows: Int(word(6)), skipped: Int(word(7)),
+                       nonzero: Int(word(8)), underflows: Int(word(9)))
         return true
     }
 

@@ -199,12 +199,17 @@ func describe(_ o: OpCode) -> String {
     }
 }
 func describe(_ o: OptimizerKind) -> String { o == .sgd ? "sgd" : o == .adam ? "adam" : "adamw" }
-func describe(_ m: UpdateMode) -> String {
-    switch m {
-    case .fp32Master: return "fp32-master"
-    case .fp16: return "fp16"
-    case .fp16Stochastic: return "fp16-stochastic"
-    case .fp16Kahan: return "fp16-kahan"
+func describe(_ m: UpdateMode) -> String { m.name }
+
+extension UpdateMode {
+    /// The mode as `--update` spells it.
+    public var name: String {
+        switch self {
+        case .fp32Master: return "fp32-master"
+        case .fp16: return "fp16"
+        case .fp16Stochastic: return "fp16-stochastic"
+        case .fp16Kahan: return "fp16-kahan"
+        }
     }
 }
 
