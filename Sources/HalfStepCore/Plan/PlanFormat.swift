@@ -106,6 +106,40 @@ public enum OpCode: UInt16, Sendable {
     case sgdUpdate = 6
     /// operands `[param, grad, m, r, compensation?]`; params `[elements, UpdateMode, stream]`.
     case adamUpdate = 7
+    /// operands `[x, W, b?, y]`; params `[N, Window2D slots 1 ... 6]`.
+    case conv2dForward = 8
+    /// operands `[dy, x, W, dx?, dW?, db?]`; params as `conv2dForward`. `dW` holds the first
+    /// `trainedOutputs` output channels.
+    case conv2dBackward = 9
+    /// operands `[x, y]`; params `[N, Window2D slots]` (M = C).
+    case maxPoolForward = 10
+    /// operands `[dy, x, dx]`; params as `maxPoolForward`.
+    case maxPoolBackward = 11
+    /// operands `[x, y]`; params `[N, Window2D slots]` (M = C; group 1: padding counts).
+    case averagePoolForward = 12
+    /// operands `[dy, dx]`; params as `averagePoolForward`.
+    case averagePoolBackward = 13
+    /// operands `[x, y]`; params `[N, C, plane elements]`.
+    case globalAveragePoolForward = 14
+    /// operands `[dy, dx]`; params as `globalAveragePoolForward`.
+    case globalAveragePoolBackward = 15
+    /// operands `[a, b, y]` (y may be a or b); params `[N, elements per sample]`.
+    case add = 16
+    /// operands `[g, other]`: `g += other`; params `[N, elements per sample]`.
+    case accumulate = 17
+    /// operands `[x, y]` (may be the same); params `[N, elements per sample, Activation.Kind, a bits, b bits]`.
+    case activationForward = 18
+    /// operands `[dy, saved, dx]` (`dx` may be `dy`); params as `activationForward`.
+    case activationBackward = 19
+    /// operands `[x, s, y]`: `y = x · s[c]` (forward, and backward with dy, dx); params `[N, C, plane]`,
+    /// `s` holds 1 or C elements.
+    case channelScale = 20
+    /// operands `[x, γ, β, mean, invStd, y]`; params `[N, C, plane]`.
+    case batchNormForward = 21
+    /// operands `[dy, x, γ, mean, invStd, dx?, dγ?, dβ?]`; params `[N, C, plane]`.
+    case batchNormBackward = 22
+    /// operands `[x, y]`; params `[N, length, x row stride, x offset, y row stride, y offset]` (elements).
+    case copyRows = 23
 }
 
 /// How a trainable tensor absorbs its update.

@@ -64,7 +64,9 @@ public enum PlanVerifier {
         while i < plan.opCount {
             let op = plan.op(i)
             guard op.phase != nil else { throw .op(index: i, problem: .badPhase(raw: op.phaseRaw)) }
-            if op.phaseRaw < lastPhase { throw .op(index: i, problem: .phaseOutOfOrder) }
+            // Fused updates sit between backward ops: backward may follow update, nothing else goes back.
+            let fused = op.phase == .backward && lastPhase == Phase.update.rawValue
+            if op.phaseRaw < lastPhase && !fused { throw .op(index: i, problem: .phaseOutOfOrder) }
             lastPhase = op.phaseRaw
             if op.phase == .loss { lossOps += 1 }
             do throws(OpProblem) {
@@ -240,6 +242,143 @@ struct OpChecks {
             try distinct(0, from: 1)
             try distinct(2, from: 0, 1)
             if code == .adamUpdate { try distinct(3, from: 0, 1, 2) }
+        default:
+            try runSpatial(code)
+        }
+    }
+
+    /// The window of a convolution or pooling op, checked consistent.
+    func window(pooling: Bool) throws(OpProblem) -> Window2D {
+        let g = Window2D(op)
+        if !g.isConsistent { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+        if pooling && (g.outputs != g.channels || g.trainedOutputs != 0) { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+        if pooling && g.group > 1 { throw .badParameter(slot: 6, value: op.paramBits(6)) }
+        return g
+    }
+
+    func batchParameter() throws(OpProblem) -> Int {
+        let n = op.param(0)
+        if n != Int(plan.config.batch) { throw .badParameter(slot: 0, value: op.paramBits(0)) }
+        return n
+    }
+
+    /// Checks the CNN-era opcodes (everything after `adamUpdate`).
+    func runSpatial(_ code: OpCode) throws(OpProblem) {
+        let n = try batchParameter()
+        switch code {
+        case .conv2dForward, .conv2dBackward:
+            let g = try window(pooling: false)
+            let xs = try product(n, g.inputElements, slot: 1), ys = try product(n, g.outputElements, slot: 3)
+            let ws = try product(g.outputs, g.weightsPerOutput, slot: 4)
+            if code == .conv2dForward {
+                try operand(0, count: xs, half: true)
+                try operand(1, count: ws, half: true, float: true)
+                try operand(2, count: g.outputs, half: true, float: true, optional: true)
+                try operand(3, count: ys, half: true, written: true)
+                try distinct(3, from: 0, 1, 2)
+            } else {
+                try operand(0, count: ys, half: true)
+                try operand(1, count: xs, half: true)
+                try operand(2, count: ws, half: true, float: true)
+                try operand(3, count: xs, half: true, written: true, optional: true)
+                try operand(4, count: g.trainedOutputs * g.weightsPerOutput, half: true, written: true, optional: true)
+                try operand(5, count: g.outputs, half: true, written: true, optional: true)
+                try distinct(3, from: 0, 1, 2)
+                try distinct(4, from: 0, 1, 2)
+                try distinct(5, from: 0, 1, 2)
+            }
+        case .maxPoolForward, .averagePoolForward:
+            let g = try window(pooling: true)
+            try operand(0, count: try product(n, g.inputElements, slot: 1), half: true)
+            try operand(1, count: try product(n, g.outputElements, slot: 3), half: true, written: true)
+            try distinct(1, from: 0)
+        case .maxPoolBackward:
+            let g = try window(pooling: true)
+            let xs = try product(n, g.inputElements, slot: 1)
+            try operand(0, count: try product(n, g.outputElements, slot: 3), half: true)
+            try operand(1, count: xs, half: true)
+            try operand(2, count: xs, half: true, written: true)
+            try distinct(2, from: 0, 1)
+        case .averagePoolBackward:
+            let g = try window(pooling: true)
+            try operand(0, count: try product(n, g.outputElements, slot: 3), half: true)
+            try operand(1, count: try product(n, g.inputElements, slot: 1), half: true, written: true)
+            try distinct(1, from: 0)
+        case .globalAveragePoolForward, .globalAveragePoolBackward:
+            let nc = try product(n, op.param(1), slot: 1), all = try product(nc, op.param(2), slot: 2)
+            let forward = code == .globalAveragePoolForward
+            try operand(0, count: forward ? all : nc, half: true)
+            try operand(1, count: forward ? nc : all, half: true, written: true)
+            try distinct(1, from: 0)
+        case .add:
+            let e = try product(n, op.param(1), slot: 1)
+            try operand(0, count: e, half: true)
+            try operand(1, count: e, half: true)
+            try operand(2, count: e, half: true, written: true)
+        case .accumulate:
+            let e = try product(n, op.param(1), slot: 1)
+            try operand(0, count: e, half: true, written: true)
+            try operand(1, count: e, half: true)
+            try distinct(0, from: 1)
+        case .activationForward, .activationBackward:
+            guard let kind = Activation.Kind(rawValue: op.paramBits(2)) else { throw .badParameter(slot: 2, value: op.paramBits(2)) }
+            if !op.floatParam(3).isFinite { throw .badParameter(slot: 3, value: op.paramBits(3)) }
+            if !op.floatParam(4).isFinite { throw .badParameter(slot: 4, value: op.paramBits(4)) }
+            let e = try product(n, op.param(1), slot: 1)
+            if code == .activationForward {
+                try operand(0, count: e, half: true)
+                try operand(1, count: e, half: true, written: true)
+                if kind.backwardReadsInput { try distinct(1, from: 0) }
+            } else {
+                try operand(0, count: e, half: true)
+                try operand(1, count: e, half: true)
+                try operand(2, count: e, half: true, written: true)
+                try distinct(2, from: 1)
+            }
+        case .channelScale:
+            let c = op.param(1)
+            let e = try product(try product(n, c, slot: 1), op.param(2), slot: 2)
+            try operand(0, count: e, half: true)
+            guard let s = op.operand(1), s < plan.tensorCount else { throw .missingOperand(slot: 1) }
+            let sc = plan.tensor(s).elementCount ?? -1
+            try operand(1, count: sc == 1 ? 1 : c, half: true)
+            try operand(2, count: e, half: true, written: true)
+            try distinct(2, from: 1)
+        case .batchNormForward, .batchNormBackward:
+            let c = op.param(1)
+            if c == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+            let e = try product(try product(n, c, slot: 1), op.param(2), slot: 2)
+            if code == .batchNormForward {
+                try operand(0, count: e, half: true)
+                try operand(1, count: c, half: true, float: true)
+                try operand(2, count: c, half: true, float: true)
+                try operand(3, count: c, float: true)
+                try operand(4, count: c, float: true)
+                try operand(5, count: e, half: true, written: true)
+                try distinct(5, from: 0, 1, 2)
+            } else {
+                try operand(0, count: e, half: true)
+                try operand(1, count: e, half: true)
+                try operand(2, count: c, half: true, float: true)
+                try operand(3, count: c, float: true)
+                try operand(4, count: c, float: true)
+                try operand(5, count: e, half: true, written: true, optional: true)
+                try operand(6, count: c, half: true, written: true, optional: true)
+                try operand(7, count: c, half: true, written: true, optional: true)
+                try distinct(5, from: 1, 2)
+                try distinct(6, from: 0, 1, 2)
+                try distinct(7, from: 0, 1, 2)
+            }
+        case .copyRows:
+            let length = op.param(1), xStride = op.param(2), xOffset = op.param(3), yStride = op.param(4), yOffset = op.param(5)
+            if length == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+            if xOffset > xStride || length > xStride - xOffset { throw .badParameter(slot: 3, value: op.paramBits(3)) }
+            if yOffset > yStride || length > yStride - yOffset { throw .badParameter(slot: 5, value: op.paramBits(5)) }
+            try operand(0, count: try product(n, xStride, slot: 2), half: true)
+            try operand(1, count: try product(n, yStride, slot: 4), half: true, written: true)
+            try distinct(1, from: 0)
+        default:
+            throw .badOpcode(raw: op.opcodeRaw)
         }
     }
 

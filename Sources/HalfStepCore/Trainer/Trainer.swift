@@ -19,10 +19,13 @@ public struct Trainer {
     public private(set) var beta1Power: Float = 1
     public private(set) var beta2Power: Float = 1
 
-    /// First op index of each phase (forward starts at 0).
+    /// First op index of each phase (forward starts at 0). `updateStart` is the first update op
+    /// after the last backward op: earlier update ops are fused into the backward pass.
     let lossStart: Int
     let backwardStart: Int
     let updateStart: Int
+    /// Update ops in the program, fused or not.
+    let updateOps: Int
 
     /// Prepares `plan` to run in `arena`, which must hold at least `plan.arenaBytes` bytes.
     public init(plan: Plan, arena: Arena) throws(PlanError) {
@@ -33,20 +36,23 @@ public struct Trainer {
         scaler = LossScaler(mode: c.lossScaleMode ?? .none, initialScale: c.initialLossScale,
                             growthFactor: c.growthFactor, backoffFactor: c.backoffFactor,
                             growthInterval: Int(c.growthInterval))
-        var loss = plan.opCount, backward = plan.opCount, update = plan.opCount
+        var loss = plan.opCount, backward = plan.opCount, lastBackward = -1, updates = 0
         var i = plan.opCount - 1
         while i >= 0 {
             switch plan.op(i).phase {
             case .loss?: loss = i
-            case .backward?: backward = i
-            case .update?: update = i
+            case .backward?:
+                backward = i
+                if lastBackward < 0 { lastBackward = i }
+            case .update?: updates += 1
             default: break
             }
             i -= 1
         }
         lossStart = loss
         backwardStart = max(backward, loss + 1)
-        updateStart = max(update, backwardStart)
+        updateStart = max(lastBackward + 1, backwardStart)
+        updateOps = updates
         reset()
     }
 
@@ -81,7 +87,10 @@ public struct Trainer {
     }
 
     /// Number of update ops: the size of a `diagnostics` buffer.
-    public var updateOpCount: Int { plan.opCount - updateStart }
+    public var updateOpCount: Int { updateOps }
+
+    /// Update ops fused into the backward pass (they run as soon as their gradient exists).
+    public var fusedUpdateCount: Int { updateOps - (plan.opCount - updateStart) }
 
     /// Puts back the scalar state a checkpoint holds.
     mutating func restoreScalars(scale: Float, cleanSteps: Int, beta1Power: Float, beta2Power: Float,
@@ -188,32 +197,55 @@ public struct Trainer {
             i += 1
         }
         let loss = floatView(Int(plan.config.lossTensor))[0]
+        let c = plan.config
+        let inverseScale = 1 / scale
+        // Fused updates apply as soon as their gradient exists, so Adam's powers advance first;
+        // an overflow seen there stops every later update of the step (earlier ones have applied).
+        var ordinal = 0
+        var fusedOverflow = !loss.isFinite
+        if updateOps > plan.opCount - updateStart {
+            beta1Power *= c.momentum
+            beta2Power *= c.beta2
+        }
         while i < updateStart {
+            let op = plan.op(i)
             trace(i)
-            run(plan.op(i), rows: rows)
+            if op.phase == .update {
+                if !fusedOverflow && gradientIsFinite(op, ordinal: ordinal, scale: scale) {
+                    apply(op, ordinal: ordinal, inverseScale: inverseScale)
+                } else {
+                    fusedOverflow = true
+                }
+                ordinal += 1
+            } else {
+                run(op, rows: rows)
+            }
             i += 1
         }
         trace(-1)
-        let overflow = !loss.isFinite || !gradientsAreFinite(scale: scale)
+        var overflow = fusedOverflow
+        var j = updateStart
+        while j < plan.opCount {
+            if !gradientIsFinite(plan.op(j), ordinal: ordinal + j - updateStart, scale: scale) {
+                overflow = true
+                if diagnostics == nil { break }
+            }
+            j += 1
+        }
         scaler.record(overflow: overflow)
         if overflow {
             counters.overflows += 1
             counters.skippedSteps += 1
             return StepResult(status: .skippedOverflow, loss: loss, lossScale: scale)
         }
-        let c = plan.config
-        beta1Power *= c.momentum
-        beta2Power *= c.beta2
-        let inverseScale = 1 / scale
+        if updateOps == plan.opCount - updateStart {
+            beta1Power *= c.momentum
+            beta2Power *= c.beta2
+        }
         while i < plan.opCount {
             trace(i)
-            let tally = update(plan.op(i), inverseScale: inverseScale)
-            counters.nonzeroUpdates += tally.nonzeroUpdates
-            counters.updateUnderflows += tally.underflows
-            if let diagnostics {
-                diagnostics[i - updateStart].nonzeroUpdates += tally.nonzeroUpdates
-                diagnostics[i - updateStart].updateUnderflows += tally.underflows
-            }
+            apply(plan.op(i), ordinal: ordinal, inverseScale: inverseScale)
+            ordinal += 1
             i += 1
         }
         trace(-1)
@@ -221,35 +253,40 @@ public struct Trainer {
         return StepResult(status: .applied, loss: loss, lossScale: scale)
     }
 
-    /// True when every gradient an update op reads is finite. With diagnostics, also records each
+    /// Runs update op `op` (the `ordinal`-th update of the program) and counts what it did.
+    mutating func apply(_ op: OpRecord, ordinal: Int, inverseScale: Float) {
+        let tally = update(op, inverseScale: inverseScale)
+        counters.nonzeroUpdates += tally.nonzeroUpdates
+        counters.updateUnderflows += tally.underflows
+        if let diagnostics {
+            diagnostics[ordinal].nonzeroUpdates += tally.nonzeroUpdates
+            diagnostics[ordinal].updateUnderflows += tally.underflows
+        }
+    }
+
+    /// True when the gradient update op `op` reads is finite. With diagnostics, also records the
     /// tensor's largest |gradient| (unscaled) and whether it overflowed.
-    func gradientsAreFinite(scale: Float) -> Bool {
+    func gradientIsFinite(_ op: OpRecord, ordinal: Int, scale: Float) -> Bool {
+        let grad = halfView(op.operand(1)!)
+        let count = op.param(0)
+        var peak: Float = 0
         var finite = true
-        var i = updateStart
-        while i < plan.opCount {
-            let grad = halfView(plan.op(i).operand(1)!)
-            var peak: Float = 0
-            var tensorFinite = true
-            var j = 0
-            while j < grad.count {
-                let g = grad[j]
-                if !g.isFinite {
-                    tensorFinite = false
-                    if diagnostics == nil { return false }
-                } else {
-                    let a = Float(g.magnitude)
-                    if a > peak { peak = a }
-                }
-                j += 1
+        var j = 0
+        while j < count {
+            let g = grad[j]
+            if !g.isFinite {
+                finite = false
+                if diagnostics == nil { return false }
+            } else {
+                let a = Float(g.magnitude)
+                if a > peak { peak = a }
             }
-            if let diagnostics {
-                let d = diagnostics + (i - updateStart)
-                let unscaled = peak / scale
-                if unscaled > d.pointee.gradientMaxAbs { d.pointee.gradientMaxAbs = unscaled }
-                if !tensorFinite { d.pointee.overflowSteps += 1 }
-            }
-            finite = finite && tensorFinite
-            i += 1
+            j += 1
+        }
+        if let diagnostics {
+            let unscaled = peak / scale
+            if unscaled > diagnostics[ordinal].gradientMaxAbs { diagnostics[ordinal].gradientMaxAbs = unscaled }
+            if !finite { diagnostics[ordinal].overflowSteps += 1 }
         }
         return finite
     }
@@ -296,6 +333,69 @@ public struct Trainer {
                           count: rows * op.param(1))
         case .softmaxCrossEntropy, .sgdUpdate, .adamUpdate:
             break   // the loss runs inside `step`, updates after the overflow check
+        default:
+            runSpatial(op, rows: rows)
+        }
+    }
+
+    /// The convolutional-network ops (opcodes after `adamUpdate`).
+    @inlinable
+    func runSpatial(_ op: OpRecord, rows: Int) {
+        switch op.opcode! {
+        case .conv2dForward:
+            Conv2D.forward(y: halfView(op.operand(3)!), x: halfView(op.operand(0)!), weight: parameterView(op.operand(1)!),
+                           bias: op.operand(2).map { parameterView($0) }, rows: rows, window: Window2D(op))
+        case .conv2dBackward:
+            Conv2D.backward(dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
+                            db: op.operand(5).map { halfView($0) }, dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!),
+                            weight: parameterView(op.operand(2)!), rows: rows, window: Window2D(op))
+        case .maxPoolForward:
+            MaxPool2D.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), rows: rows, window: Window2D(op))
+        case .maxPoolBackward:
+            MaxPool2D.backward(dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!),
+                               rows: rows, window: Window2D(op))
+        case .averagePoolForward:
+            AveragePool2D.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), rows: rows, window: Window2D(op))
+        case .averagePoolBackward:
+            AveragePool2D.backward(dx: halfView(op.operand(1)!), dy: halfView(op.operand(0)!), rows: rows, window: Window2D(op))
+        case .globalAveragePoolForward:
+            AveragePool2D.globalForward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), rows: rows,
+                                        channels: op.param(1), plane: op.param(2))
+        case .globalAveragePoolBackward:
+            AveragePool2D.globalBackward(dx: halfView(op.operand(1)!), dy: halfView(op.operand(0)!), rows: rows,
+                                         channels: op.param(1), plane: op.param(2))
+        case .add:
+            Elementwise.add(y: halfView(op.operand(2)!), a: halfView(op.operand(0)!), b: halfView(op.operand(1)!),
+                            count: rows * op.param(1))
+        case .accumulate:
+            let g = halfView(op.operand(0)!)
+            Elementwise.add(y: g, a: g, b: halfView(op.operand(1)!), count: rows * op.param(1))
+        case .activationForward:
+            Activation.forward(Activation.Kind(rawValue: op.paramBits(2))!, y: halfView(op.operand(1)!), x: halfView(op.operand(0)!),
+                               count: rows * op.param(1), a: op.floatParam(3), b: op.floatParam(4))
+        case .activationBackward:
+            Activation.backward(Activation.Kind(rawValue: op.paramBits(2))!, dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!),
+                                saved: halfView(op.operand(1)!), count: rows * op.param(1), a: op.floatParam(3), b: op.floatParam(4))
+        case .channelScale:
+            let s = halfView(op.operand(1)!)
+            let channels = s.count == 1 ? 1 : op.param(1)
+            Elementwise.scale(y: halfView(op.operand(2)!), x: halfView(op.operand(0)!), s: s, rows: rows,
+                              channels: channels, plane: op.param(1) * op.param(2) / channels)
+        case .batchNormForward:
+            BatchNorm.forward(y: halfView(op.operand(5)!), x: halfView(op.operand(0)!), gamma: parameterView(op.operand(1)!),
+                              beta: parameterView(op.operand(2)!), mean: floatView(op.operand(3)!), invStd: floatView(op.operand(4)!),
+                              rows: rows, channels: op.param(1), plane: op.param(2))
+        case .batchNormBackward:
+            BatchNorm.backward(dx: op.operand(5).map { halfView($0) }, dGamma: op.operand(6).map { halfView($0) },
+                               dBeta: op.operand(7).map { halfView($0) }, dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!),
+                               gamma: parameterView(op.operand(2)!), mean: floatView(op.operand(3)!), invStd: floatView(op.operand(4)!),
+                               rows: rows, channels: op.param(1), plane: op.param(2))
+        case .copyRows:
+            Elementwise.copyRows(y: halfView(op.operand(1)!), yStride: op.param(4), yOffset: op.param(5),
+                                 x: halfView(op.operand(0)!), xStride: op.param(2), xOffset: op.param(3),
+                                 length: op.param(1), rows: rows)
+        default:
+            break
         }
     }
 

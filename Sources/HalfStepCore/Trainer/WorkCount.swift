@@ -92,6 +92,59 @@ extension OpWork {
             w.conversions = n * (2 + 2 * states)
             w.other = n * (code == .adamUpdate ? 14 : 5)
             w.transcendentals = code == .adamUpdate ? 2 * n : 0
+        default:
+            w = spatial(op, code, rows: rows)
+        }
+        return w
+    }
+
+    /// The work of the convolutional-network ops.
+    static func spatial(_ op: OpRecord, _ code: OpCode, rows: Int) -> OpWork {
+        var w = OpWork()
+        switch code {
+        case .conv2dForward, .conv2dBackward:
+            let g = Window2D(op)
+            let macsPerOutput = g.weightsPerOutput
+            let outputs = rows * g.outputElements
+            var macs = 0, stores = 0
+            if code == .conv2dForward {
+                macs = outputs * macsPerOutput
+                stores = outputs
+            } else {
+                if op.operand(3) != nil { macs += outputs * macsPerOutput; stores += rows * g.inputElements }
+                if op.operand(4) != nil {
+                    macs += rows * g.trainedOutputs * g.outHeight * g.outWidth * macsPerOutput
+                    stores += g.trainedOutputs * macsPerOutput
+                }
+                if op.operand(5) != nil { w.other += outputs; stores += g.outputs }
+            }
+            w.macs = macs
+            w.loads = 2 * macs
+            w.conversions = 2 * macs + stores
+            w.stores = stores
+            w.other += code == .conv2dForward ? outputs : 0
+        case .maxPoolForward, .maxPoolBackward, .averagePoolForward, .averagePoolBackward:
+            let g = Window2D(op)
+            let windows = rows * g.outputElements * g.kernelHeight * g.kernelWidth
+            w.loads = windows
+            w.conversions = windows
+            w.other = windows
+            w.stores = code == .maxPoolForward || code == .averagePoolForward ? rows * g.outputElements : rows * g.inputElements
+        default:
+            // Elementwise and copy ops: one pass over their elements.
+            let e: Int
+            switch code {
+            case .globalAveragePoolForward, .globalAveragePoolBackward, .channelScale, .batchNormForward, .batchNormBackward:
+                e = rows * op.param(1) * op.param(2)
+            default:
+                e = rows * op.param(1)
+            }
+            let reads = code == .add || code == .accumulate || code == .activationBackward || code == .batchNormBackward ? 2 : 1
+            w.loads = reads * e
+            w.conversions = (reads + 1) * e
+            w.stores = e
+            w.other = code == .batchNormForward || code == .batchNormBackward ? 3 * e : e
+            if code == .activationForward && op.paramBits(2) == Activation.Kind.sigmoid.rawValue { w.transcendentals = e }
         }
         return w
     }

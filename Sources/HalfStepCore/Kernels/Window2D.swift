@@ -1,0 +1,74 @@
+/// The geometry of a 2-D sliding-window op (convolution or pooling) on NCHW tensors, as it is
+/// packed into op parameter slots 1 ... 6.
+///
+/// Slot layout: 1 `C | M << 16`, 2 `H | W << 16`, 3 `OH | OW << 16`,
+/// 4 `KH | KW << 8 | SH << 16 | SW << 24`, 5 `padTop | padLeft << 16`, 6 `group | trained << 16`.
+/// Padding at the bottom and right is implied by the output size: window positions outside the
+/// input read as zero (convolution) or are skipped (pooling).
+public struct Window2D: Equatable, Sendable {
+    /// Input channels (C) and output channels (M; equal to C for pooling).
+    public var channels: Int, outputs: Int
+    /// Input height and width, elements.
+    public var height: Int, width: Int
+    /// Output height and width, elements.
+    public var outHeight: Int, outWidth: Int
+    public var kernelHeight: Int, kernelWidth: Int
+    public var strideHeight: Int, strideWidth: Int
+    public var padTop: Int, padLeft: Int
+    /// Convolution groups (1: dense, C: depthwise). For pooling: 1 when padding counts towards an average.
+    public var group: Int
+    /// Output channels whose weights receive gradients (the first ones); `outputs` when all train.
+    public var trainedOutputs: Int
+
+    public init(channels: Int, outputs: Int, height: Int, width: Int, outHeight: Int, outWidth: Int,
+                kernelHeight: Int, kernelWidth: Int, strideHeight: Int, strideWidth: Int,
+                padTop: Int, padLeft: Int, group: Int, trainedOutputs: Int) {
+        self.channels = channels; self.outputs = outputs
+        self.height = height; self.width = width
+        self.outHeight = outHeight; self.outWidth = outWidth
+        self.kernelHeight = kernelHeight; self.kernelWidth = kernelWidth
+        self.strideHeight = strideHeight; self.strideWidth = strideWidth
+        self.padTop = padTop; self.padLeft = padLeft
+        self.group = group; self.trainedOutputs = trainedOutputs
+    }
+
+    /// Decodes slots 1 ... 6 of `op`.
+    @inlinable
+    public init(_ op: OpRecord) {
+        let a = op.paramBits(1), b = op.paramBits(2), c = op.paramBits(3), k = op.paramBits(4)
+        let p = op.paramBits(5), g = op.paramBits(6)
+        channels = Int(a & 0xFFFF); outputs = Int(a >> 16)
+        height = Int(b & 0xFFFF); width = Int(b >> 16)
+        outHeight = Int(c & 0xFFFF); outWidth = Int(c >> 16)
+        kernelHeight = Int(k & 0xFF); kernelWidth = Int((k >> 8) & 0xFF)
+        strideHeight = Int((k >> 16) & 0xFF); strideWidth = Int(k >> 24)
+        padTop = Int(p & 0xFFFF); padLeft = Int(p >> 16)
+        group = Int(g & 0xFFFF); trainedOutputs = Int(g >> 16)
+    }
+
+    /// Input elements per sample (C·H·W).
+    @inlinable public var inputElements: Int { channels * height * width }
+    /// Output elements per sample (M·OH·OW).
+    @inlinable public var outputElements: Int { outputs * outHeight * outWidth }
+    /// Input channels each output channel reads (C / group).
+    @inlinable public var channelsPerGroup: Int { channels / group }
+    /// Weight elements per output channel ((C / group)·KH·KW).
+    @inlinable public var weightsPerOutput: Int { channelsPerGroup * kernelHeight * kernelWidth }
+    /// True for a 1×1, stride-1, unpadded, ungrouped convolution: a matrix product per sample.
+    @inlinable public var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
+            && padTop == 0 && padLeft == 0 && group == 1 && outHeight == height && outWidth == width
+    }
+
+    /// True when the fields describe a window the kernels can run: sizes non-zero, channels
+    /// divisible by the groups, and every window starting inside the padded input.
+    public var isConsistent: Bool {
+        if channels == 0 || outputs == 0 || height == 0 || width == 0 || outHeight == 0 || outWidth == 0 { return false }
+        if kernelHeight == 0 || kernelWidth == 0 || strideHeight == 0 || strideWidth == 0 || group == 0 { return false }
+        if channels % group != 0 || outputs % group != 0 || trainedOutputs > outputs { return false }
+        if padTop >= kernelHeight || padLeft >= kernelWidth { return false }
+        // The last window must start inside the input (or its top/left padding).
+        if (outHeight - 1) * strideHeight >= height + padTop || (outWidth - 1) * strideWidth >= width + padLeft { return false }
+        return true
+    }
+}
