@@ -125,7 +125,7 @@ func export(_ session: TrainingSession, to out: String, model: String) throws {
     do {
         let original = try ONNXReader.read(path: model)
         let graph = try ONNXImporter.importGraph(original)
-        try ONNXExporter.export(original: original, updating: session.trainedParameters(), graph: graph, to: out)
+        try ONNXExporter.export(original: original, updating: session.trainedParameters(sourceGraph: graph), graph: graph, to: out)
     } catch {
         throw Failure("exporting to \(out): \(error)", hint: "pass the model the plan was made from with --model")
     }

@@ -187,7 +187,7 @@ public enum Dense {
         dy: TensorView<Float16>,     // [N, M]
         x: TensorView<Float16>,      // [N, K]
         weight: ParameterView,       // [M, K]
-        rows: Int, k: Int, m: Int, alpha: Float, beta: Float
+        rows: Int, k: Int, m: Int, alpha: Float, beta: Float, trainedOutputs: Int = 0
     ) {
         if let dx {
             switch weight {
@@ -195,7 +195,8 @@ public enum Dense {
             case .master(let w): inputGradient(dx: dx, dy: dy, w: w, rows: rows, k: k, m: m, alpha: alpha)
             }
         }
-        if let dW { weightGradient(dW: dW, dy: dy, x: x, rows: rows, k: k, m: m, alpha: alpha) }
+        // dW rows: the first `trainedOutputs` outputs (0: all of them); dy keeps its M columns.
+        if let dW { weightGradient(dW: dW, dy: dy, x: x, rows: rows, k: k, m: m, trained: trainedOutputs == 0 ? m : trainedOutputs, alpha: alpha) }
         if let db {
             var j = 0
             while j < m {
@@ -277,9 +278,9 @@ public enum Dense {
     /// `dW = alpha · dyᵀ x`, blocked 4 outputs × 4 inputs; each element sums over the rows in order.
     @inlinable
     static func weightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
-                               rows: Int, k: Int, m: Int, alpha: Float) {
+                               rows: Int, k: Int, m: Int, trained: Int, alpha: Float) {
         var j = 0
-        while j + 4 <= m {
+        while j + 4 <= trained {
             var i = 0
             while i + 4 <= k {
                 var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
@@ -311,7 +312,7 @@ public enum Dense {
             }
             j += 4
         }
-        while j < m {
+        while j < trained {
             var i = 0
             while i < k {
                 weightGradientOne(dW: dW, dy: dy, x: x, j: j, i: i, rows: rows, k: k, m: m, alpha: alpha)

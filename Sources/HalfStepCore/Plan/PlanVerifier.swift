@@ -189,7 +189,9 @@ struct OpChecks {
                 try operand(1, count: nk, half: true)
                 try operand(2, count: mk, half: true, float: true)
                 try operand(3, count: nk, half: true, written: true, optional: true)
-                try operand(4, count: mk, half: true, written: true, optional: true)
+                let trained = op.param(5) == 0 ? m : op.param(5)
+                if trained > m { throw .badParameter(slot: 5, value: op.paramBits(5)) }
+                try operand(4, count: trained * k, half: true, written: true, optional: true)
                 try operand(5, count: m, half: true, written: true, optional: true)
                 try distinct(3, from: 0, 1, 2)
                 try distinct(4, from: 0, 1, 2)
@@ -225,7 +227,8 @@ struct OpChecks {
                 throw .badParameter(slot: 1, value: op.paramBits(1))
             }
             if count == 0 { throw .badParameter(slot: 0, value: op.paramBits(0)) }
-            try operand(0, count: count, half: mode != .fp32Master, float: mode == .fp32Master, written: true)
+            // A partly trained weight updates its first `count` elements (its trained rows).
+            try operand(0, count: count, half: mode != .fp32Master, float: mode == .fp32Master, written: true, atLeast: true)
             if mode == .fp16Kahan {
                 try operand(4, count: count, half: true, written: true)
                 try distinct(4, from: 0, 1, 2)
@@ -250,7 +253,10 @@ struct OpChecks {
     /// The window of a convolution or pooling op, checked consistent.
     func window(pooling: Bool) throws(OpProblem) -> Window2D {
         let g = Window2D(op)
-        if !g.isConsistent { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+        // Pooling keeps its count-padding flag in the group field (0 or 1); check the rest as group 1.
+        var shape = g
+        if pooling { shape.group = 1 }
+        if !shape.isConsistent { throw .badParameter(slot: 1, value: op.paramBits(1)) }
         if pooling && (g.outputs != g.channels || g.trainedOutputs != 0) { throw .badParameter(slot: 1, value: op.paramBits(1)) }
         if pooling && g.group > 1 { throw .badParameter(slot: 6, value: op.paramBits(6)) }
         return g
@@ -389,7 +395,7 @@ struct OpChecks {
     }
 
     func operand(_ slot: Int, count: Int, half: Bool = false, float: Bool = false, int: Bool = false,
-                 written: Bool = false, optional: Bool = false) throws(OpProblem) {
+                 written: Bool = false, optional: Bool = false, atLeast: Bool = false) throws(OpProblem) {
         guard let t = op.operand(slot) else {
             if optional { return }
             throw .missingOperand(slot: slot)
@@ -399,7 +405,7 @@ struct OpChecks {
         let dtypeOK = (half && r.dtype == .float16) || (float && r.dtype == .float32) || (int && r.dtype == .int32)
         if !dtypeOK { throw .operandDType(slot: slot, tensor: t) }
         let found = r.elementCount ?? -1
-        if found != count { throw .operandShape(slot: slot, tensor: t, expected: count, found: found) }
+        if found != count && !(atLeast && found > count) { throw .operandShape(slot: slot, tensor: t, expected: count, found: found) }
         if written && r.region != .arena { throw .writesFlash(slot: slot, tensor: t) }
     }
 

@@ -325,7 +325,8 @@ public struct Trainer {
                 dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
                 db: op.operand(5).map { halfView($0) },
                 dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!), weight: parameterView(op.operand(2)!),
-                rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
+                rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4),
+                trainedOutputs: op.param(5))
         case .reluForward:
             ReLU.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), count: rows * op.param(1))
         case .reluBackward:

@@ -56,10 +56,11 @@ extension OpWork {
                 w.stores += rows * k
             }
             if op.operand(4) != nil {
-                w.macs += rows * k * m
-                w.loads += 2 * rows * k * m
-                w.conversions += 2 * rows * k * m + k * m
-                w.stores += k * m
+                let t = op.param(5) == 0 ? m : op.param(5)
+                w.macs += rows * k * t
+                w.loads += 2 * rows * k * t
+                w.conversions += 2 * rows * k * t + k * t
+                w.stores += k * t
             }
             if op.operand(5) != nil {
                 w.loads += rows * m

@@ -78,6 +78,15 @@ public struct PlanOptions: Sendable, Equatable {
     public var flashBudget: Int? = nil
     /// Arena alignment in bytes.
     public var alignment: Int = PlanFormat.alignment
+    /// Lever: each parameter's update runs right after the backward op that produced its gradient,
+    /// so weight gradients never all live at once (`--fuse-updates`).
+    public var fuseUpdates = false
+    /// Lever: the fraction of each trainable weight's output channels (rows) that train, the first
+    /// ⌈f·M⌉ of them (`--train-channels F`, 0 < F ≤ 1). Biases train whole.
+    public var trainedChannelFraction: Double = 1
+    /// Lever: fold every BatchNormalization into the convolution before it, freezing γ
+    /// (`--fold-batchnorm`). Without it, a BatchNormalization is folded exactly when its γ is frozen.
+    public var foldBatchNorm = false
 
     public init() {}
 

@@ -15,14 +15,14 @@ public enum ProgramBuilder {
 }
 
 private struct Builder {
-    let graph: Graph
+    var graph: Graph
     let options: PlanOptions
     var program = TrainingProgram()
     /// Plan tensor holding each graph value (aliases share one).
     var valueTensor: [Int: Int] = [:]
     /// Plan tensor holding each value's gradient.
     var gradientTensor: [Int: Int] = [:]
-    /// Plan tensor compute reads for each parameter.
+    /// Plan tensor compute reads for each parameter (see `parameterTensor(_:)`).
     var parameterTensor: [Int: Int] = [:]
     var parameterGradient: [Int: Int] = [:]
 
@@ -47,30 +47,59 @@ private struct Builder {
         program.ops.append(.init(opcode: code, phase: phase, operands: operands, params: params, node: node))
     }
 
-    /// Indices of parameters that train under the selection.
-    func selectTrainable() throws(PlannerError) -> Set<Int> {
-        var layers: [(node: String, weight: Int, bias: Int?)] = []
-        for node in graph.nodes {
-            if case .dense(let w, let bias, _, _) = node.op { layers.append((node.name, w, bias)) }
+    /// The layers a train selection counts: dense and convolution nodes, each with the
+    /// BatchNormalization that follows it (its γ and β train with the layer).
+    struct Layer {
+        var node: String
+        var parameters: [Int]
+        var weight: Int
+        var biases: [Int]
+    }
+
+    func layers() -> [Layer] {
+        var attached: [Int: Int] = [:]
+        for pair in BatchNormFolding.pairs(in: graph) { attached[pair.conv] = pair.batchNorm }
+        var out: [Layer] = []
+        for (i, node) in graph.nodes.enumerated() {
+            switch node.op {
+            case .dense(let w, let b, _, _), .conv(let w, let b, _):
+                var layer = Layer(node: node.name, parameters: [w] + (b.map { [$0] } ?? []), weight: w, biases: b.map { [$0] } ?? [])
+                if let bn = attached[i], case .batchNorm(let gamma, let beta, _, _, _) = graph.nodes[bn].op {
+                    layer.parameters += [gamma, beta]
+                    layer.biases.append(beta)
+                }
+                out.append(layer)
+            case .batchNorm(let gamma, let beta, _, _, _) where !attached.values.contains(i):
+                out.append(Layer(node: node.name, parameters: [gamma, beta], weight: gamma, biases: [beta]))
+            default:
+                break
+            }
         }
+        return out
+    }
+
+    /// Indices of parameters that train under the selection (in the imported graph).
+    func selectTrainable() throws(PlannerError) -> Set<Int> {
+        let layers = layers()
         switch options.train {
         case .all:
-            return Set(layers.flatMap { [$0.weight] + ($0.bias.map { [$0] } ?? []) })
+            return Set(layers.flatMap(\.parameters))
         case .none:
             return []
         case .biases:
-            return Set(layers.compactMap { $0.bias })
+            return Set(layers.flatMap(\.biases))
         case .last(let k):
             guard k >= 1 && k <= layers.count else { throw .badLastCount(k: k, layers: layers.count) }
-            return Set(layers.suffix(k).flatMap { [$0.weight] + ($0.bias.map { [$0] } ?? []) })
+            return Set(layers.suffix(k).flatMap(\.parameters))
         case .layers(let names):
             var chosen = Set<Int>()
             for name in names {
                 if let layer = layers.first(where: { $0.node == name }) {
-                    chosen.insert(layer.weight)
-                    if let bias = layer.bias { chosen.insert(bias) }
+                    chosen.formUnion(layer.parameters)
                 } else if let p = graph.parameters.firstIndex(where: { $0.name == name }) {
                     chosen.insert(p)
+                } else if let node = graph.nodes.first(where: { $0.name == name }), case .batchNorm(let gamma, let beta, _, _, _) = node.op {
+                    chosen.formUnion([gamma, beta])
                 } else {
                     throw .unknownLayer(name: name, available: layers.map(\.node))
                 }
@@ -79,169 +108,99 @@ private struct Builder {
         }
     }
 
+    /// Where each graph value is produced (node index); the graph input has none.
+    var producer: [Int: Int] = [:]
+    /// How many nodes read each value.
+    var consumers: [Int: Int] = [:]
+    /// Values whose gradient is needed (a trainable parameter lies upstream).
+    var upstreamTrainable = Set<Int>()
+    var trainable = Set<Int>()
+    var modes: [Int: UpdateMode] = [:]
+    /// Update ops already emitted (fused), by parameter.
+    var updated = Set<Int>()
+    var updateStream: [Int: Int] = [:]
+
     mutating func run() throws(PlannerError) {
         let n = options.batch
         guard n >= 1 && n <= 65535 else { throw .badOption(name: "--batch", value: "\(n)", expected: "1 ... 65535") }
-        let trainable = try selectTrainable()
+        guard options.trainedChannelFraction > 0 && options.trainedChannelFraction <= 1 else {
+            throw .badOption(name: "--train-channels", value: "\(options.trainedChannelFraction)", expected: "a fraction 0 < F ≤ 1")
+        }
+        if options.accumulateHalf && options.trainedChannelFraction < 1 {
+            throw .badOption(name: "--train-channels", value: "\(options.trainedChannelFraction)", expected: "1 with --accumulate fp16 (the fp16-accumulation kernels train whole layers)")
+        }
+        if options.accumulateHalf && graph.nodes.contains(where: { if case .dense = $0.op { return false }; if case .relu = $0.op { return false }; return true }) {
+            throw .badOption(name: "--accumulate", value: "fp16", expected: "fp32 for this model: fp16 accumulation exists for Dense layers only")
+        }
+        let selected = try selectTrainable()
+        let known = Set(graph.parameters.map(\.name)).union(graph.nodes.map(\.name))
+        for name in options.updateOverrides.keys where !known.contains(name) {
+            throw .unknownLayer(name: name, available: graph.nodes.map(\.name) + graph.parameters.map(\.name))
+        }
+        // Fold BatchNormalizations whose γ stays frozen (all of them with --fold-batchnorm).
+        let original = graph
+        let foldable = BatchNormFolding.pairs(in: graph).filter { pair in
+            guard case .batchNorm(let gamma, _, _, _, _) = graph.nodes[pair.batchNorm].op else { return false }
+            return options.foldBatchNorm || !selected.contains(gamma)
+        }
+        (graph, trainable) = BatchNormFolding.fold(graph, pairs: foldable, trainable: selected)
+        if !foldable.isEmpty {
+            program.notes.append("folded \(foldable.count) BatchNormalization\(foldable.count == 1 ? "" : "s") into the convolution before \(foldable.count == 1 ? "it" : "them") (γ frozen): no separate op or saved activation")
+        }
         program.trainableParameters = trainable.sorted()
 
-        // Consumers per value: fan-out would need gradient accumulation, which v1 does not plan.
-        var consumers: [Int: Int] = [:]
-        for node in graph.nodes { for v in node.inputs { consumers[v, default: 0] += 1 } }
-        if let (v, _) = consumers.first(where: { $0.value > 1 }) {
-            throw .unsupportedGraph("value '\(graph.values[v].name)' feeds \(consumers[v]!) nodes; branching graphs are not supported by this planner yet")
+        for (i, node) in graph.nodes.enumerated() {
+            for o in node.outputs { producer[o] = i }
+            for v in node.inputs { consumers[v, default: 0] += 1 }
         }
         let outputShape = graph.values[graph.output].shape
-        guard outputShape.count == 1 else {
+        guard outputShape.reduce(1, *) == outputShape.max() ?? 0 else {
             throw .unsupportedGraph("the output '\(graph.outputName)' has per-sample shape \(outputShape); a classifier's logits [classes] are expected")
         }
-        let classes = outputShape[0]
+        let classes = graph.values[graph.output].elementsPerSample
         let features = graph.values[graph.input].elementsPerSample
 
-        // Inputs.
         let input = add("input", floatType, .input, shape: [n, features], batchMajor: true)
         valueTensor[graph.input] = input
         let labels = add("labels", .int32, .labels, shape: [n], batchMajor: true)
 
-        // Update modes: the default, then overrides by layer, then by tensor name.
-        var modes: [Int: UpdateMode] = [:]
-        var known = Set(graph.parameters.map(\.name))
-        for node in graph.nodes { known.insert(node.name) }
-        for name in options.updateOverrides.keys where !known.contains(name) {
-            throw .unknownLayer(name: name, available: graph.nodes.map(\.name) + graph.parameters.map(\.name))
-        }
+        // Update modes: the default, then overrides by layer (node name), then by tensor name.
         for p in trainable {
             modes[p] = options.update
-            for node in graph.nodes {
-                if case .dense(let w, let b, _, _) = node.op, w == p || b == p, let m = options.updateOverrides[node.name] { modes[p] = m }
+            let name = graph.parameters[p].name
+            for node in original.nodes + graph.nodes where nodeParameters(node).contains(where: { original.parameters.indices.contains($0) && original.parameters[$0].name == name || graph.parameters[$0].name == name }) {
+                if let m = options.updateOverrides[node.name] { modes[p] = m }
             }
-            if let m = options.updateOverrides[graph.parameters[p].name] { modes[p] = m }
+            if let m = options.updateOverrides[name] { modes[p] = m }
         }
+        for (stream, p) in program.trainableParameters.enumerated() { updateStream[p] = stream }
 
-        // Parameters.
-        for (p, param) in graph.parameters.enumerated() {
-            let trains = trainable.contains(p)
-            if !trains {
-                let t = add(param.name, floatType, .weight, .flash, shape: param.shape,
-                            initial: encode(param.values, floatType), parameter: p)
-                parameterTensor[p] = t
-                continue
-            }
-            if modes[p] == .fp32Master {
-                parameterTensor[p] = add(param.name, .float32, .masterWeight, shape: param.shape, trainable: true,
-                                         initial: encode(param.values, .float32), parameter: p)
-            } else {
-                parameterTensor[p] = add(param.name, .float16, .weight, shape: param.shape, trainable: true,
-                                         initial: encode(param.values, .float16), parameter: p)
-            }
-        }
-
-        // Which values have a trainable parameter upstream (their gradient is needed).
-        var upstreamTrainable = Set<Int>()
         for node in graph.nodes {
             var trains = node.inputs.contains { upstreamTrainable.contains($0) }
-            if case .dense(let w, let bias, _, _) = node.op {
-                trains = trains || trainable.contains(w) || (bias.map { trainable.contains($0) } ?? false)
-            }
+            trains = trains || nodeParameters(node).contains { trainable.contains($0) }
             if trains { for o in node.outputs { upstreamTrainable.insert(o) } }
         }
 
-        // Forward.
-        for node in graph.nodes {
-            let x = node.inputs[0], y = node.outputs[0]
-            guard let xt = valueTensor[x] else {
-                throw .unsupportedGraph("node '\(node.name)' reads '\(graph.values[x].name)' before it is computed")
-            }
-            switch node.op {
-            case .dense(let w, let bias, let alpha, let beta):
-                let k = graph.values[x].elementsPerSample, m = graph.values[y].elementsPerSample
-                let yt = add(graph.values[y].name, floatType, .activation, shape: [n, m], batchMajor: true)
-                valueTensor[y] = yt
-                op(.denseForward, .forward, [xt, parameterTensor[w], bias.map { parameterTensor[$0]! }, yt],
-                   [UInt32(n), UInt32(k), UInt32(m), alpha.bitPattern, beta.bitPattern], node: node.name)
-            case .relu:
-                let e = graph.values[x].elementsPerSample
-                let inPlace = x != graph.input && x != graph.output
-                let yt: Int
-                if inPlace {
-                    yt = xt
-                    program.tensors[xt].name = graph.values[y].name
-                } else {
-                    yt = add(graph.values[y].name, floatType, .activation, shape: [n, e], batchMajor: true)
-                }
-                valueTensor[y] = yt
-                op(.reluForward, .forward, [xt, yt], [UInt32(n), UInt32(e)], node: node.name)
-            }
-        }
+        for (index, node) in graph.nodes.enumerated() { try forward(node, index: index, n: n) }
         guard let logits = valueTensor[graph.output] else {
             throw .unsupportedGraph("the output '\(graph.outputName)' is not computed by any node")
         }
 
-        // Loss.
         let loss = add("loss", .float32, .loss, shape: [1])
         let dlogits = add("d" + graph.values[graph.output].name, floatType, .activationGradient, shape: [n, classes], batchMajor: true)
         gradientTensor[graph.output] = dlogits
         op(.softmaxCrossEntropy, .loss, [logits, labels, loss, dlogits], [UInt32(n), UInt32(classes)], node: "loss")
 
-        // Backward, last node first, only where a gradient is needed.
-        for node in graph.nodes.reversed() {
-            let x = node.inputs[0], y = node.outputs[0]
-            guard let dy = gradientTensor[y] else { continue }
-            let needDx = upstreamTrainable.contains(x)
-            switch node.op {
-            case .dense(let w, let bias, let alpha, let beta):
-                let k = graph.values[x].elementsPerSample, m = graph.values[y].elementsPerSample
-                var dx: Int? = nil
-                if needDx {
-                    dx = add("d" + graph.values[x].name, floatType, .activationGradient, shape: [n, k], batchMajor: true)
-                    gradientTensor[x] = dx
-                }
-                let dW = trainable.contains(w) ? gradient(for: w) : nil
-                let db = bias.flatMap { trainable.contains($0) ? gradient(for: $0) : nil }
-                if dx == nil && dW == nil && db == nil { continue }
-                op(.denseBackward, .backward, [dy, valueTensor[x]!, parameterTensor[w]!, dx, dW, db],
-                   [UInt32(n), UInt32(k), UInt32(m), alpha.bitPattern, beta.bitPattern], node: node.name)
-            case .relu:
-                guard needDx else { continue }
-                let e = graph.values[x].elementsPerSample
-                gradientTensor[x] = dy   // in place: the gradient buffer is rewritten where y ≤ 0
-                op(.reluBackward, .backward, [dy, valueTensor[y]!, dy], [UInt32(n), UInt32(e)], node: node.name)
-            }
-        }
+        for node in graph.nodes.reversed() { try backward(node, n: n) }
+        for p in program.trainableParameters where !updated.contains(p) { emitUpdate(p) }
 
-        // Updates.
-        let state = options.effectiveStateType
-        let mu = options.effectiveMomentum
-        for (stream, p) in program.trainableParameters.enumerated() {
-            let param = graph.parameters[p]
-            let pt = parameterTensor[p]!, g = parameterGradient[p]!
-            let mode = modes[p] ?? options.update
-            let count = UInt32(param.elementCount)
-            let compensation: Int? = mode == .fp16Kahan
-                ? add(param.name + ".compensation", .float16, .optimizerState, shape: param.shape) : nil
-            let params = [count, UInt32(mode.rawValue), UInt32(stream)]
-            switch options.optimizer {
-            case .sgd:
-                var momentum: Int? = nil
-                if mu > 0 {
-                    momentum = add(param.name + ".momentum", state, .optimizerState, shape: param.shape)
-                }
-                op(.sgdUpdate, .update, [pt, g, momentum, nil, compensation], params, node: param.name)
-            case .adam, .adamW:
-                let m = add(param.name + ".m", state, .optimizerState, shape: param.shape)
-                let r = add(param.name + ".rms", state, .optimizerState, shape: param.shape)
-                op(.adamUpdate, .update, [pt, g, m, r, compensation], params, node: param.name)
-            }
-        }
-
-        // Config.
         var c = TrainingConfig()
         c.optimizerRaw = options.optimizer.rawValue
-        c.stateDTypeRaw = state.rawValue
+        c.stateDTypeRaw = options.effectiveStateType.rawValue
         c.accumulate = options.accumulateHalf ? 1 : 0
         c.batch = UInt32(n)
         c.learningRate = options.learningRate
-        c.momentum = mu
+        c.momentum = options.effectiveMomentum
         c.weightDecay = options.weightDecay
         c.beta2 = options.beta2
         c.epsilon = options.epsilon
@@ -270,10 +229,299 @@ private struct Builder {
         }
     }
 
+    /// The parameters a node reads.
+    func nodeParameters(_ node: Graph.Node) -> [Int] {
+        switch node.op {
+        case .dense(let w, let b, _, _), .conv(let w, let b, _): return [w] + (b.map { [$0] } ?? [])
+        case .batchNorm(let g, let b, let m, let v, _): return [g, b, m, v]
+        case .scale(let c): return [c]
+        default: return []
+        }
+    }
+
+    /// The plan tensor compute reads for parameter `p` (created on first use: frozen ones in flash).
+    mutating func parameterTensor(_ p: Int) -> Int {
+        if let t = parameterTensor[p] { return t }
+        let param = graph.parameters[p]
+        let t: Int
+        if !trainable.contains(p) {
+            t = add(param.name, floatType, .weight, .flash, shape: param.shape, initial: encode(param.values, floatType), parameter: p)
+        } else if modes[p] == .fp32Master {
+            t = add(param.name, .float32, .masterWeight, shape: param.shape, trainable: true, initial: encode(param.values, .float32), parameter: p)
+        } else {
+            t = add(param.name, .float16, .weight, shape: param.shape, trainable: true, initial: encode(param.values, .float16), parameter: p)
+        }
+        parameterTensor[p] = t
+        return t
+    }
+
+    /// An fp32 constant in flash (BatchNormalization statistics).
+    mutating func constant(_ name: String, _ values: [Float]) -> Int {
+        add(name, .float32, .weight, .flash, shape: [values.count], initial: encode(values, .float32))
+    }
+
+    /// Rows of weight `p` that train (its first dimension, scaled by the channel fraction).
+    func trainedRows(_ p: Int) -> Int {
+        let rows = graph.parameters[p].shape.first ?? 1
+        if options.trainedChannelFraction >= 1 || graph.parameters[p].shape.count < 2 { return rows }
+        return max(1, Int((Double(rows) * options.trainedChannelFraction).rounded(.up)))
+    }
+
+    /// True when a node may write its output over input `x`: nothing else reads x, it is not the
+    /// graph's input or output, and the op that produced x does not read its own output in backward.
+    func mayOverwrite(_ x: Int) -> Bool {
+        guard x != graph.input, x != graph.output, consumers[x] == 1, let p = producer[x] else { return false }
+        switch graph.nodes[p].op {
+        case .relu, .activation, .reshape: return false
+        default: return true
+        }
+    }
+
+    mutating func newValue(_ v: Int, n: Int) -> Int {
+        let t = add(graph.values[v].name, floatType, .activation, shape: [n] + graph.values[v].shape, batchMajor: true)
+        valueTensor[v] = t
+        return t
+    }
+
+    mutating func forward(_ node: Graph.Node, index: Int, n: Int) throws(PlannerError) {
+        var xs: [Int] = []
+        for v in node.inputs {
+            guard let t = valueTensor[v] else {
+                throw .unsupportedGraph("node '\(node.name)' reads '\(graph.values[v].name)' before it is computed")
+            }
+            xs.append(t)
+        }
+        let x = node.inputs[0], y = node.outputs[0], xt = xs[0]
+        let e = graph.values[x].elementsPerSample
+        switch node.op {
+        case .dense(let w, let bias, let alpha, let beta):
+            let m = graph.values[y].elementsPerSample
+            let wt = parameterTensor(w), bt = bias.map { parameterTensor($0) }
+            let yt = newValue(y, n: n)
+            op(.denseForward, .forward, [xt, wt, bt, yt], [UInt32(n), UInt32(e), UInt32(m), alpha.bitPattern, beta.bitPattern], node: node.name)
+        case .conv(let w, let bias, let window):
+            let wt = parameterTensor(w), bt = bias.map { parameterTensor($0) }
+            let yt = newValue(y, n: n)
+            op(.conv2dForward, .forward, [xt, wt, bt, yt], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+        case .batchNorm(let gamma, let beta, let mean, let variance, let eps):
+            let c = graph.values[x].shape[0], plane = e / c
+            let invStd = graph.parameters[variance].values.map { Float(1 / (Double($0) + Double(eps)).squareRoot()) }
+            let mt = constant(graph.parameters[mean].name, graph.parameters[mean].values)
+            let st = constant(graph.parameters[variance].name + ".invstd", invStd)
+            let gt = parameterTensor(gamma), bt = parameterTensor(beta)
+            let yt = newValue(y, n: n)
+            op(.batchNormForward, .forward, [xt, gt, bt, mt, st, yt], [UInt32(n), UInt32(c), UInt32(plane)], node: node.name)
+        case .relu:
+            let yt = mayOverwrite(x) ? xt : add(graph.values[y].name, floatType, .activation, shape: [n, e], batchMajor: true)
+            if yt == xt { program.tensors[xt].name = graph.values[y].name }
+            valueTensor[y] = yt
+            op(.reluForward, .forward, [xt, yt], [UInt32(n), UInt32(e)], node: node.name)
+        case .activation(let kind, let a, let b):
+            let inPlace = mayOverwrite(x) && !kind.backwardReadsInput
+            let yt = inPlace ? xt : add(graph.values[y].name, floatType, .activation, shape: [n, e], batchMajor: true)
+            if inPlace { program.tensors[xt].name = graph.values[y].name }
+            valueTensor[y] = yt
+            op(.activationForward, .forward, [xt, yt], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name)
+        case .maxPool(let window):
+            let yt = newValue(y, n: n)
+            op(.maxPoolForward, .forward, [xt, yt], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+        case .averagePool(let window):
+            let yt = newValue(y, n: n)
+            op(.averagePoolForward, .forward, [xt, yt], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+        case .globalAveragePool:
+            let c = graph.values[x].shape[0]
+            let yt = newValue(y, n: n)
+            op(.globalAveragePoolForward, .forward, [xt, yt], [UInt32(n), UInt32(c), UInt32(e / c)], node: node.name)
+        case .add:
+            let yt: Int
+            if mayOverwrite(x) { yt = xt; program.tensors[xt].name = graph.values[y].name; valueTensor[y] = yt }
+            else if node.inputs[1] != x && mayOverwrite(node.inputs[1]) { yt = xs[1]; program.tensors[yt].name = graph.values[y].name; valueTensor[y] = yt }
+            else { yt = newValue(y, n: n) }
+            op(.add, .forward, [xt, xs[1], yt], [UInt32(n), UInt32(e)], node: node.name)
+        case .scale(let constant):
+            let (c, plane) = channelsAndPlane(x)
+            let ct = parameterTensor(constant)
+            let yt = mayOverwrite(x) ? xt : newValue(y, n: n)
+            if yt == xt { program.tensors[xt].name = graph.values[y].name; valueTensor[y] = yt }
+            op(.channelScale, .forward, [xt, ct, yt], [UInt32(n), UInt32(c), UInt32(plane)], node: node.name)
+        case .concat:
+            let yt = newValue(y, n: n)
+            let total = graph.values[y].elementsPerSample
+            var offset = 0
+            for (i, v) in node.inputs.enumerated() {
+                let len = graph.values[v].elementsPerSample
+                op(.copyRows, .forward, [xs[i], yt], [UInt32(n), UInt32(len), UInt32(len), 0, UInt32(total), UInt32(offset)], node: node.name)
+                offset += len
+            }
+        case .reshape:
+            valueTensor[y] = xt
+        }
+    }
+
+    func channelsAndPlane(_ v: Int) -> (Int, Int) {
+        let shape = graph.values[v].shape
+        let c = shape.count == 3 ? shape[0] : shape.reduce(1, *)
+        return (c, graph.values[v].elementsPerSample / max(c, 1))
+    }
+
+    func encoded(_ w: Window2D, _ node: Graph.Node) throws(PlannerError) -> [UInt32] {
+        guard let slots = w.encoded else { throw .formatLimit("node '\(node.name)': a window size beyond the format's 16-bit fields") }
+        return slots
+    }
+
+    /// Hands gradient tensor `t` to value `v`: it becomes v's gradient, or is added to the one v has.
+    mutating func deliver(_ t: Int, to v: Int, n: Int, node: String) {
+        if let existing = gradientTensor[v] {
+            op(.accumulate, .backward, [existing, t], [UInt32(n), UInt32(graph.values[v].elementsPerSample)], node: node)
+        } else {
+            gradientTensor[v] = t
+        }
+    }
+
+    mutating func newGradient(_ v: Int, n: Int) -> Int {
+        add("d" + graph.values[v].name, floatType, .activationGradient, shape: [n] + graph.values[v].shape, batchMajor: true)
+    }
+
+    /// The gradient tensor of parameter `p` if it trains (its trained rows only).
+    mutating func trainedGradient(_ p: Int?) -> Int? {
+        guard let p, trainable.contains(p) else { return nil }
+        return gradient(for: p)
+    }
+
+    mutating func backward(_ node: Graph.Node, n: Int) throws(PlannerError) {
+        let x = node.inputs[0], y = node.outputs[0]
+        guard let dy = gradientTensor[y] else { return }
+        let needDx = upstreamTrainable.contains(x)
+        let e = graph.values[x].elementsPerSample
+        var produced: [Int] = []
+        switch node.op {
+        case .dense(let w, let bias, let alpha, let beta):
+            let m = graph.values[y].elementsPerSample
+            let dx = needDx ? newGradient(x, n: n) : nil
+            let dW = trainedGradient(w), db = trainedGradient(bias)
+            if dx == nil && dW == nil && db == nil { return }
+            let rows = dW == nil ? m : trainedRows(w)
+            op(.denseBackward, .backward, [dy, valueTensor[x]!, parameterTensor(w), dx, dW, db],
+               [UInt32(n), UInt32(e), UInt32(m), alpha.bitPattern, beta.bitPattern, rows == m ? 0 : UInt32(rows)], node: node.name)
+            if let dx { deliver(dx, to: x, n: n, node: node.name) }
+            produced = [w] + (bias.map { [$0] } ?? [])
+        case .conv(let w, let bias, var window):
+            let dx = needDx ? newGradient(x, n: n) : nil
+            let dW = trainedGradient(w), db = trainedGradient(bias)
+            if dx == nil && dW == nil && db == nil { return }
+            window.trainedOutputs = dW == nil ? window.outputs : trainedRows(w)
+            op(.conv2dBackward, .backward, [dy, valueTensor[x]!, parameterTensor(w), dx, dW, db],
+               [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            if let dx { deliver(dx, to: x, n: n, node: node.name) }
+            produced = [w] + (bias.map { [$0] } ?? [])
+        case .batchNorm(let gamma, let beta, let mean, let variance, _):
+            let dg = trainedGradient(gamma), db = trainedGradient(beta)
+            if !needDx && dg == nil && db == nil { return }
+            let c = graph.values[x].shape[0]
+            let mt = program.tensors.firstIndex { $0.name == graph.parameters[mean].name && $0.region == .flash }!
+            let st = program.tensors.firstIndex { $0.name == graph.parameters[variance].name + ".invstd" }!
+            op(.batchNormBackward, .backward, [dy, valueTensor[x]!, parameterTensor(gamma), mt, st, needDx ? dy : nil, dg, db],
+               [UInt32(n), UInt32(c), UInt32(e / c)], node: node.name)
+            if needDx { deliver(dy, to: x, n: n, node: node.name) }
+            produced = [gamma, beta]
+        case .relu:
+            guard needDx else { return }
+            op(.reluBackward, .backward, [dy, valueTensor[y]!, dy], [UInt32(n), UInt32(e)], node: node.name)
+            deliver(dy, to: x, n: n, node: node.name)
+        case .activation(let kind, let a, let b):
+            guard needDx else { return }
+            let saved = kind.backwardReadsInput ? valueTensor[x]! : valueTensor[y]!
+            op(.activationBackward, .backward, [dy, saved, dy], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name)
+            deliver(dy, to: x, n: n, node: node.name)
+        case .maxPool(let window):
+            guard needDx else { return }
+            let dx = newGradient(x, n: n)
+            op(.maxPoolBackward, .backward, [dy, valueTensor[x]!, dx], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            deliver(dx, to: x, n: n, node: node.name)
+        case .averagePool(let window):
+            guard needDx else { return }
+            let dx = newGradient(x, n: n)
+            op(.averagePoolBackward, .backward, [dy, dx], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            deliver(dx, to: x, n: n, node: node.name)
+        case .globalAveragePool:
+            guard needDx else { return }
+            let c = graph.values[x].shape[0]
+            let dx = newGradient(x, n: n)
+            op(.globalAveragePoolBackward, .backward, [dy, dx], [UInt32(n), UInt32(c), UInt32(e / c)], node: node.name)
+            deliver(dx, to: x, n: n, node: node.name)
+        case .add:
+            // Both inputs receive dy. One may take the buffer itself; the other adds it to a gradient it
+            // already has, or gets a copy (in-place backward ops would otherwise write one branch's
+            // gradient into the other's).
+            let b = node.inputs[1]
+            var targets = [x, b].filter { upstreamTrainable.contains($0) }
+            if x == b { targets = upstreamTrainable.contains(x) ? [x, x] : [] }
+            let withGradient = targets.filter { gradientTensor[$0] != nil }
+            let fresh = targets.filter { gradientTensor[$0] == nil }
+            for v in withGradient { deliver(dy, to: v, n: n, node: node.name) }
+            for (i, v) in fresh.enumerated() {
+                if i == 0 { deliver(dy, to: v, n: n, node: node.name); continue }
+                let copy = newGradient(v, n: n)
+                op(.copyRows, .backward, [dy, copy], [UInt32(n), UInt32(e), UInt32(e), 0, UInt32(e), 0], node: node.name)
+                deliver(copy, to: v, n: n, node: node.name)
+            }
+        case .scale(let constant):
+            guard needDx else { return }
+            let (c, plane) = channelsAndPlane(x)
+            op(.channelScale, .backward, [dy, parameterTensor(constant), dy], [UInt32(n), UInt32(c), UInt32(plane)], node: node.name)
+            deliver(dy, to: x, n: n, node: node.name)
+        case .concat:
+            let total = graph.values[y].elementsPerSample
+            var offset = 0
+            for v in node.inputs {
+                let len = graph.values[v].elementsPerSample
+                if upstreamTrainable.contains(v) {
+                    let dv = newGradient(v, n: n)
+                    op(.copyRows, .backward, [dy, dv], [UInt32(n), UInt32(len), UInt32(total), UInt32(offset), UInt32(len), 0], node: node.name)
+                    deliver(dv, to: v, n: n, node: node.name)
+                }
+                offset += len
+            }
+        case .reshape:
+            if needDx { deliver(dy, to: x, n: n, node: node.name) }
+        }
+        if options.fuseUpdates {
+            for p in produced where trainable.contains(p) && !updated.contains(p) { emitUpdate(p) }
+        }
+    }
+
+    /// The update op of parameter `p`, with the optimizer state it needs.
+    mutating func emitUpdate(_ p: Int) {
+        updated.insert(p)
+        let param = graph.parameters[p]
+        let pt = parameterTensor(p), g = gradient(for: p)
+        let mode = modes[p] ?? options.update
+        let count = UInt32(program.tensors[g].elementCount)
+        let stateShape = program.tensors[g].shape
+        let compensation: Int? = mode == .fp16Kahan
+            ? add(param.name + ".compensation", .float16, .optimizerState, shape: stateShape) : nil
+        let params = [count, UInt32(mode.rawValue), UInt32(updateStream[p] ?? 0)]
+        let state = options.effectiveStateType
+        switch options.optimizer {
+        case .sgd:
+            var momentum: Int? = nil
+            if options.effectiveMomentum > 0 {
+                momentum = add(param.name + ".momentum", state, .optimizerState, shape: stateShape)
+            }
+            op(.sgdUpdate, .update, [pt, g, momentum, nil, compensation], params, node: param.name)
+        case .adam, .adamW:
+            let m = add(param.name + ".m", state, .optimizerState, shape: stateShape)
+            let r = add(param.name + ".rms", state, .optimizerState, shape: stateShape)
+            op(.adamUpdate, .update, [pt, g, m, r, compensation], params, node: param.name)
+        }
+    }
+
     mutating func gradient(for p: Int) -> Int {
         if let g = parameterGradient[p] { return g }
         let param = graph.parameters[p]
-        let g = add("d" + param.name, floatType, .weightGradient, shape: param.shape)
+        var shape = param.shape
+        if !shape.isEmpty { shape[0] = trainedRows(p) }
+        let g = add("d" + param.name, floatType, .weightGradient, shape: shape)
         parameterGradient[p] = g
         return g
     }

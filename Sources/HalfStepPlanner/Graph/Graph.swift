@@ -1,11 +1,14 @@
+import HalfStepCore
+
 /// The planner's graph IR: what an importer produces and every planning pass consumes.
 ///
 /// Shapes are *per sample*: the batch dimension is left out everywhere, because batch size is a
 /// plan-time choice (`--batch`), not a property of the model. A value of shape `[64]` holds
 /// `64 × batch` elements in a plan.
 ///
-/// Nodes are in topological order (an importer guarantees it). Values that alias (ONNX `Flatten`,
-/// `Reshape`, `Identity`) are not nodes: the importer maps both names onto one value.
+/// Nodes are in topological order (an importer guarantees it). Values that alias with the same
+/// shape (ONNX `Identity`, `Dropout`, a no-op `Flatten`) are not nodes: the importer maps both names
+/// onto one value; a shape change is a `reshape` node, which costs nothing at run time.
 public struct Graph: Sendable {
     /// A tensor that flows between nodes (an activation).
     public struct Value: Sendable, Equatable {
@@ -61,6 +64,27 @@ public struct Graph: Sendable {
         case dense(weight: Int, bias: Int?, alpha: Float, beta: Float)
         /// `y = max(x, 0)`, elementwise.
         case relu
+        /// 2-D convolution, x `[C, H, W]`, W `[M, C/group, KH, KW]`, b `[M]` (optional), y `[M, OH, OW]`.
+        case conv(weight: Int, bias: Int?, window: Window2D)
+        /// Batch normalisation with frozen statistics: `γ (x − mean) / √(var + ε) + β`, per channel.
+        case batchNorm(scale: Int, bias: Int, mean: Int, variance: Int, epsilon: Float)
+        /// Max pooling (window.group 0).
+        case maxPool(window: Window2D)
+        /// Average pooling (window.group 1 when padding counts towards the divisor).
+        case averagePool(window: Window2D)
+        /// Mean over each channel's plane: `[C, H, W] → [C, 1, 1]`.
+        case globalAveragePool
+        /// `y = a + b` of two computed values of one shape (a residual connection).
+        case add
+        /// Clip, HardSigmoid, HardSwish or Sigmoid, elementwise, with the kind's parameters.
+        case activation(kind: Activation.Kind, a: Float, b: Float)
+        /// `y = x · s`, s a frozen constant with one value or one per channel.
+        case scale(constant: Int)
+        /// Concatenation of the inputs along the channel axis.
+        case concat
+        /// The same elements under another per-sample shape (`Flatten`, `Reshape`): no work, the
+        /// planner gives both values one buffer.
+        case reshape
     }
 
     /// One operation of the model.

@@ -1,3 +1,5 @@
+import HalfStepCore
+
 /// Lowers an ONNX model into the planner's graph IR.
 ///
 /// Shapes become per-sample (the graph input's first dimension is the batch). `Flatten`,
@@ -14,7 +16,10 @@ public enum ONNXImporter {
     public static let acceptedOpsets = 13 ... 28
 
     /// The operators import understands.
-    public static let supportedOperators = ["Add (constant bias after MatMul)", "Constant", "Flatten", "Gemm", "Identity", "MatMul", "Relu", "Reshape"]
+    public static let supportedOperators = [
+        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat (channels)", "Constant", "Conv (2-D)", "Dropout (identity)",
+        "Flatten", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "MatMul", "MaxPool",
+        "Mul (by a constant)", "Relu", "Reshape", "Sigmoid"]
 
     /// Reads the model at `path` and imports it.
     public static func importGraph(path: String) throws(ONNXError) -> Graph {
@@ -121,7 +126,41 @@ private struct Importer {
                     try matmul(node, bias: nil)
                 }
             case "Add":
-                throw fail(node, "Add of two computed values is not supported (only a constant bias right after MatMul)")
+                try add(node)
+            case "Conv":
+                try conv(node)
+            case "BatchNormalization":
+                try batchNorm(node)
+            case "MaxPool", "AveragePool":
+                try pool(node)
+            case "GlobalAveragePool":
+                let x = try value(node, 0)
+                let shape = try spatialShape(node, x)
+                let y = addValue(node.outputs.first, shape: [shape[0], 1, 1], node)
+                graph.nodes.append(.init(name: node.name, op: .globalAveragePool, inputs: [x], outputs: [y]))
+            case "Clip":
+                let lo = try optionalScalar(node, 1) ?? -Float.greatestFiniteMagnitude
+                let hi = try optionalScalar(node, 2) ?? Float.greatestFiniteMagnitude
+                guard lo <= hi else { throw fail(node, "min \(lo) is above max \(hi)") }
+                try activation(node, .clip, lo, hi)
+            case "HardSigmoid":
+                try activation(node, .hardSigmoid, node.attributes["alpha"]?.float ?? 0.2, node.attributes["beta"]?.float ?? 0.5)
+            case "HardSwish":
+                try activation(node, .hardSwish, 0, 0)
+            case "Sigmoid":
+                try activation(node, .sigmoid, 0, 0)
+            case "Mul":
+                try mul(node)
+            case "Concat":
+                try concat(node)
+            case "Dropout":
+                // Inference-mode dropout is the identity; continuation training keeps it so (no mask output).
+                if node.outputs.count > 1 && !node.outputs[1].isEmpty { throw fail(node, "the mask output is not supported") }
+                if node.inputs.count > 2 && !node.inputs[2].isEmpty,
+                   let t = constants[node.inputs[2]], t.ints?.first == 1 || t.floats?.first == 1 {
+                    throw fail(node, "training_mode=true; HalfStep treats Dropout as the identity (inference mode)")
+                }
+                try alias(node) { shape throws(ONNXError) in shape }
             default:
                 throw .unsupportedOperator(path: path, op: node.opType, node: node.name, supported: ONNXImporter.supportedOperators)
             }
@@ -169,8 +208,13 @@ private struct Importer {
             return
         }
         let x = try value(node, 0)
-        _ = try shape(graph.values[x].shape)
-        values[out] = x
+        let newShape = try shape(graph.values[x].shape)
+        if newShape == graph.values[x].shape {
+            values[out] = x
+        } else {
+            let y = addValue(out, shape: newShape, node)
+            graph.nodes.append(.init(name: node.name, op: .reshape, inputs: [x], outputs: [y]))
+        }
     }
 
     mutating func constant(_ node: ONNXNode) throws(ONNXError) {
@@ -221,6 +265,184 @@ private struct Importer {
             guard known == Int64(elements) else { throw Importer.failure(p, node, "reshape of \(elements) elements per sample to \(spec) changes the element count") }
             return rest.map { Int($0) }
         }
+    }
+
+    // MARK: - Convolutional layers
+
+    /// The per-sample `[C, H, W]` shape of value `x`, or a clear error.
+    func spatialShape(_ node: ONNXNode, _ x: Int) throws(ONNXError) -> [Int] {
+        let shape = graph.values[x].shape
+        guard shape.count == 3 else {
+            throw .shapeMismatch(path: path, node: node.name, detail: "input '\(graph.values[x].name)' has per-sample shape \(shape); [channels, height, width] (NCHW) is expected")
+        }
+        return shape
+    }
+
+    /// Integer list attribute `name` with `count` entries, or `fallback` when absent.
+    func ints(_ node: ONNXNode, _ name: String, count: Int, fallback: [Int]) throws(ONNXError) -> [Int] {
+        guard let a = node.attributes[name] else { return fallback }
+        let v = a.ints.map { Int($0) }
+        guard v.count == count else { throw fail(node, "attribute \(name) has \(v.count) values; \(count) expected for a 2-D op") }
+        return v
+    }
+
+    /// Kernel, stride and padding of a 2-D window op on `shape`, with the output size.
+    func window(_ node: ONNXNode, shape: [Int], kernel: [Int], outputs: Int, group: Int) throws(ONNXError) -> Window2D {
+        if let pad = node.attributes["auto_pad"]?.string, pad != "NOTSET" && !pad.isEmpty {
+            throw fail(node, "auto_pad=\(pad) is not supported; export with explicit pads (PyTorch does)")
+        }
+        let dilations = try ints(node, "dilations", count: 2, fallback: [1, 1])
+        guard dilations == [1, 1] else { throw fail(node, "dilations \(dilations); only 1 is supported") }
+        if (node.attributes["ceil_mode"]?.int ?? 0) != 0 { throw fail(node, "ceil_mode=1 is not supported") }
+        let strides = try ints(node, "strides", count: 2, fallback: [1, 1])
+        let pads = try ints(node, "pads", count: 4, fallback: [0, 0, 0, 0])
+        guard kernel.allSatisfy({ $0 >= 1 && $0 <= 255 }), strides.allSatisfy({ $0 >= 1 && $0 <= 255 }) else {
+            throw fail(node, "kernel \(kernel) / strides \(strides): sizes 1 ... 255 expected")
+        }
+        guard pads.allSatisfy({ $0 >= 0 }), pads[0] < kernel[0], pads[1] < kernel[1], pads[2] < kernel[0], pads[3] < kernel[1] else {
+            throw fail(node, "pads \(pads) must be non-negative and smaller than the kernel \(kernel)")
+        }
+        let oh = (shape[1] + pads[0] + pads[2] - kernel[0]) / strides[0] + 1
+        let ow = (shape[2] + pads[1] + pads[3] - kernel[1]) / strides[1] + 1
+        guard shape[1] + pads[0] + pads[2] >= kernel[0], shape[2] + pads[1] + pads[3] >= kernel[1] else {
+            throw .shapeMismatch(path: path, node: node.name, detail: "the \(kernel) window does not fit the padded \(shape[1])x\(shape[2]) input")
+        }
+        let w = Window2D(channels: shape[0], outputs: outputs, height: shape[1], width: shape[2], outHeight: oh, outWidth: ow,
+                         kernelHeight: kernel[0], kernelWidth: kernel[1], strideHeight: strides[0], strideWidth: strides[1],
+                         padTop: pads[0], padLeft: pads[1], group: group, trainedOutputs: 0)
+        guard w.encoded != nil else { throw fail(node, "a size is beyond the plan format's 16-bit fields (\(shape) → \(outputs)x\(oh)x\(ow))") }
+        return w
+    }
+
+    mutating func conv(_ node: ONNXNode) throws(ONNXError) {
+        let x = try value(node, 0)
+        let shape = try spatialShape(node, x)
+        let wt = try constantInput(node, 1)
+        guard wt.dims.count == 4 else { throw fail(node, "weight '\(wt.name)' has shape \(wt.dims); [M, C/group, KH, KW] is expected (2-D convolution)") }
+        let group = Int(node.attributes["group"]?.int ?? 1)
+        guard group >= 1, shape[0] % group == 0, wt.dims[0] % group == 0, wt.dims[1] * group == shape[0] else {
+            throw .shapeMismatch(path: path, node: node.name, detail: "group \(group) with \(shape[0]) input channels and weight \(wt.dims)")
+        }
+        let kernel = try ints(node, "kernel_shape", count: 2, fallback: [wt.dims[2], wt.dims[3]])
+        guard kernel == [wt.dims[2], wt.dims[3]] else { throw fail(node, "kernel_shape \(kernel) disagrees with the weight \(wt.dims)") }
+        var g = try window(node, shape: shape, kernel: kernel, outputs: wt.dims[0], group: group)
+        g.trainedOutputs = g.outputs
+        let w = try parameter(wt, node, shape: wt.dims, transposed: false)
+        var b: Int? = nil
+        if node.inputs.count > 2 && !node.inputs[2].isEmpty {
+            let bt = try constantInput(node, 2)
+            guard bt.dims == [wt.dims[0]] else { throw fail(node, "bias '\(bt.name)' has shape \(bt.dims); [\(wt.dims[0])] is expected") }
+            b = try parameter(bt, node, shape: bt.dims, transposed: false)
+        }
+        let y = addValue(node.outputs.first, shape: [g.outputs, g.outHeight, g.outWidth], node)
+        graph.nodes.append(.init(name: node.name, op: .conv(weight: w, bias: b, window: g), inputs: [x], outputs: [y]))
+    }
+
+    mutating func batchNorm(_ node: ONNXNode) throws(ONNXError) {
+        if (node.attributes["training_mode"]?.int ?? 0) != 0 { throw fail(node, "training_mode=1; export the model in eval mode") }
+        if node.outputs.count > 1 && node.outputs.dropFirst().contains(where: { !$0.isEmpty }) {
+            throw fail(node, "running-statistics outputs are not supported (export in eval mode)")
+        }
+        let x = try value(node, 0)
+        let shape = graph.values[x].shape
+        guard let c = shape.first, shape.count == 3 || shape.count == 1 else {
+            throw .shapeMismatch(path: path, node: node.name, detail: "input has per-sample shape \(shape); [C, H, W] or [C] expected")
+        }
+        var p: [Int] = []
+        for i in 1 ... 4 {
+            let t = try constantInput(node, i)
+            guard t.dims == [c] else { throw fail(node, "input \(i) '\(t.name)' has shape \(t.dims); [\(c)] is expected") }
+            p.append(try parameter(t, node, shape: [c], transposed: false))
+        }
+        if graph.parameters[p[3]].values.contains(where: { $0 < 0 || !$0.isFinite }) {
+            throw fail(node, "the running variance has negative or non-finite values")
+        }
+        let eps = node.attributes["epsilon"]?.float ?? 1e-5
+        let y = addValue(node.outputs.first, shape: shape, node)
+        graph.nodes.append(.init(name: node.name, op: .batchNorm(scale: p[0], bias: p[1], mean: p[2], variance: p[3], epsilon: eps),
+                                 inputs: [x], outputs: [y]))
+    }
+
+    mutating func pool(_ node: ONNXNode) throws(ONNXError) {
+        let x = try value(node, 0)
+        let shape = try spatialShape(node, x)
+        if node.outputs.count > 1 && !node.outputs[1].isEmpty { throw fail(node, "the Indices output is not supported") }
+        if (node.attributes["storage_order"]?.int ?? 0) != 0 { throw fail(node, "storage_order=1 is not supported") }
+        guard let kernel = node.attributes["kernel_shape"]?.ints.map({ Int($0) }), kernel.count == 2 else {
+            throw fail(node, "kernel_shape with 2 values is required (2-D pooling)")
+        }
+        let includePad = node.opType == "AveragePool" && (node.attributes["count_include_pad"]?.int ?? 0) != 0
+        let g = try window(node, shape: shape, kernel: kernel, outputs: shape[0], group: includePad ? 1 : 0)
+        let y = addValue(node.outputs.first, shape: [g.outputs, g.outHeight, g.outWidth], node)
+        let op: Graph.Operator = node.opType == "MaxPool" ? .maxPool(window: g) : .averagePool(window: g)
+        graph.nodes.append(.init(name: node.name, op: op, inputs: [x], outputs: [y]))
+    }
+
+    mutating func activation(_ node: ONNXNode, _ kind: Activation.Kind, _ a: Float, _ b: Float) throws(ONNXError) {
+        guard a.isFinite && b.isFinite else { throw fail(node, "parameters must be finite") }
+        let x = try value(node, 0)
+        let y = addValue(node.outputs.first, shape: graph.values[x].shape, node)
+        graph.nodes.append(.init(name: node.name, op: .activation(kind: kind, a: a, b: b), inputs: [x], outputs: [y]))
+    }
+
+    /// A scalar constant input (Clip's min/max), nil when the input is absent.
+    func optionalScalar(_ node: ONNXNode, _ i: Int) throws(ONNXError) -> Float? {
+        guard i < node.inputs.count, !node.inputs[i].isEmpty else { return nil }
+        let t = try constantInput(node, i)
+        guard let v = t.floats, v.count == 1 else { throw fail(node, "input \(i) '\(t.name)' must be one float") }
+        return v[0]
+    }
+
+    mutating func add(_ node: ONNXNode) throws(ONNXError) {
+        guard node.inputs.count == 2 else { throw fail(node, "\(node.inputs.count) inputs; 2 expected") }
+        if constants[node.inputs[0]] != nil || constants[node.inputs[1]] != nil {
+            throw fail(node, "Add of a constant is only supported as the bias right after MatMul")
+        }
+        let a = try value(node, 0), b = try value(node, 1)
+        guard graph.values[a].shape == graph.values[b].shape else {
+            throw .shapeMismatch(path: path, node: node.name, detail: "'\(graph.values[a].name)' \(graph.values[a].shape) + '\(graph.values[b].name)' \(graph.values[b].shape): broadcasting between computed values is not supported")
+        }
+        let y = addValue(node.outputs.first, shape: graph.values[a].shape, node)
+        graph.nodes.append(.init(name: node.name, op: .add, inputs: [a, b], outputs: [y]))
+    }
+
+    mutating func mul(_ node: ONNXNode) throws(ONNXError) {
+        guard node.inputs.count == 2 else { throw fail(node, "\(node.inputs.count) inputs; 2 expected") }
+        let constantSide = constants[node.inputs[1]] != nil ? 1 : (constants[node.inputs[0]] != nil ? 0 : -1)
+        guard constantSide >= 0 else { throw fail(node, "Mul of two computed values is not supported (only by a constant)") }
+        let x = try value(node, 1 - constantSide)
+        let t = try constantInput(node, constantSide)
+        let shape = graph.values[x].shape
+        let count = t.dims.reduce(1, *)
+        let perChannel = shape.count == 3 && count == shape[0] && count > 1
+            && (t.dims == [shape[0], 1, 1] || t.dims == [1, shape[0], 1, 1])
+        guard count == 1 || perChannel else {
+            throw fail(node, "constant '\(t.name)' has shape \(t.dims); a scalar or one value per channel ([C, 1, 1]) is expected")
+        }
+        guard t.dataType == 1 || t.dataType == 10, let floats = t.floats else { throw .unsupportedDataType(path: path, tensor: t.name, dataType: t.dataType) }
+        graph.parameters.append(.init(name: t.name.isEmpty ? "\(node.name).constant" : t.name, shape: [count], values: floats,
+                                      sourceIsFloat16: t.dataType == 10))
+        let y = addValue(node.outputs.first, shape: shape, node)
+        graph.nodes.append(.init(name: node.name, op: .scale(constant: graph.parameters.count - 1), inputs: [x], outputs: [y]))
+    }
+
+    mutating func concat(_ node: ONNXNode) throws(ONNXError) {
+        var inputs: [Int] = []
+        for i in node.inputs.indices { inputs.append(try value(node, i)) }
+        guard let first = inputs.first else { throw fail(node, "no inputs") }
+        let shape = graph.values[first].shape
+        let axis = Int(node.attributes["axis"]?.int ?? 1)
+        guard axis == 1 || axis == 1 - (shape.count + 1) else { throw fail(node, "axis \(axis); only the channel axis (1) is supported") }
+        var channels = 0
+        for v in inputs {
+            let s = graph.values[v].shape
+            guard s.count == shape.count, s.dropFirst() == shape.dropFirst() else {
+                throw .shapeMismatch(path: path, node: node.name, detail: "'\(graph.values[v].name)' \(s) does not match \(shape) outside the channel axis")
+            }
+            channels += s[0]
+        }
+        let y = addValue(node.outputs.first, shape: [channels] + shape.dropFirst(), node)
+        graph.nodes.append(.init(name: node.name, op: .concat, inputs: inputs, outputs: [y]))
     }
 
     // MARK: - Dense layers

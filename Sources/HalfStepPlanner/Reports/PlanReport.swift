@@ -196,6 +196,22 @@ func describe(_ o: OpCode) -> String {
     case .softmaxCrossEntropy: return "SoftmaxCrossEntropy"
     case .sgdUpdate: return "SGD.update"
     case .adamUpdate: return "Adam.update"
+    case .conv2dForward: return "Conv2D.forward"
+    case .conv2dBackward: return "Conv2D.backward"
+    case .maxPoolForward: return "MaxPool2D.forward"
+    case .maxPoolBackward: return "MaxPool2D.backward"
+    case .averagePoolForward: return "AveragePool2D.forward"
+    case .averagePoolBackward: return "AveragePool2D.backward"
+    case .globalAveragePoolForward: return "GlobalAveragePool.forward"
+    case .globalAveragePoolBackward: return "GlobalAveragePool.backward"
+    case .add: return "Add"
+    case .accumulate: return "Gradient.accumulate"
+    case .activationForward: return "Activation.forward"
+    case .activationBackward: return "Activation.backward"
+    case .channelScale: return "Mul.constant"
+    case .batchNormForward: return "BatchNorm.forward"
+    case .batchNormBackward: return "BatchNorm.backward"
+    case .copyRows: return "Copy.rows"
     }
 }
 func describe(_ o: OptimizerKind) -> String { o == .sgd ? "sgd" : o == .adam ? "adam" : "adamw" }
@@ -227,6 +243,27 @@ func detail(_ op: TrainingProgram.Op, _ program: TrainingProgram) -> String {
         return "N=\(p[0]) C=\(p[1])"
     case .sgdUpdate, .adamUpdate:
         return "\(p[0]) elements, \(describe(UpdateMode(rawValue: UInt8(p[1])) ?? .fp16))"
+    case .conv2dForward, .conv2dBackward, .maxPoolForward, .maxPoolBackward, .averagePoolForward, .averagePoolBackward:
+        var r = OpRecord()
+        for (i, v) in p.enumerated() where i < PlanFormat.maxParams { r.setParamBits(i, v) }
+        let w = Window2D(r)
+        var s = "N=\(p[0]) \(w.channels)x\(w.height)x\(w.width)→\(w.outputs)x\(w.outHeight)x\(w.outWidth) k\(w.kernelHeight)x\(w.kernelWidth) s\(w.strideHeight)"
+        if op.opcode == .conv2dForward || op.opcode == .conv2dBackward {
+            if w.group > 1 { s += w.group == w.channels && w.group == w.outputs ? " depthwise" : " groups=\(w.group)" }
+            if op.opcode == .conv2dBackward && op.operands.count > 4 && op.operands[4] != nil && w.trainedOutputs < w.outputs {
+                s += " trains \(w.trainedOutputs)/\(w.outputs) channels"
+            }
+        }
+        return s
+    case .activationForward, .activationBackward:
+        let kind = ["", "Clip", "HardSigmoid", "HardSwish", "Sigmoid"][Int(min(p[2], 4))]
+        return "\(kind) N=\(p[0]) E=\(p[1])" + (op.operands.first == op.operands.last ? " in place" : "")
+    case .globalAveragePoolForward, .globalAveragePoolBackward, .channelScale, .batchNormForward, .batchNormBackward:
+        return "N=\(p[0]) C=\(p[1]) plane=\(p[2])"
+    case .add, .accumulate:
+        return "N=\(p[0]) E=\(p[1])"
+    case .copyRows:
+        return "N=\(p[0]) \(p[1]) elements"
     }
 }
 

@@ -50,9 +50,9 @@ public final class TrainingSession {
     /// Per trainable tensor (by name): updates, underflows, largest gradient, overflow steps.
     public func tensorDiagnostics() -> [(name: String, update: String, diagnostics: TensorDiagnostics)] {
         let plan = loaded.plan
-        let first = plan.opCount - trainer.updateOpCount
-        return (0 ..< trainer.updateOpCount).map { k in
-            let op = plan.op(first + k)
+        let updates = (0 ..< plan.opCount).map { plan.op($0) }.filter { $0.phase == .update }
+        return updates.indices.map { k in
+            let op = updates[k]
             let mode = UpdateMode(rawValue: UInt8(truncatingIfNeeded: op.param(1))) ?? .fp16
             return (loaded.name(of: op.operand(0)!), describe(mode), diagnosticsMemory[k])
         }
@@ -131,6 +131,13 @@ public final class TrainingSession {
 
     /// The current values of every trainable parameter, by tensor name, as compute sees them
     /// (fp32 master copies rounded to fp16), in HalfStep's layout.
+    /// Trained values as the source model names and lays them out: BatchNormalizations the plan
+    /// folded are unfolded again (`graph` is the source model, imported).
+    public func trainedParameters(sourceGraph graph: Graph) -> [String: [Float]] {
+        let names = Set((0 ..< loaded.plan.tensorCount).map { loaded.name(of: $0) })
+        return BatchNormFolding.unfold(trainedParameters(), graph: graph, planTensors: names)
+    }
+
     public func trainedParameters() -> [String: [Float]] {
         var out: [String: [Float]] = [:]
         let plan = loaded.plan

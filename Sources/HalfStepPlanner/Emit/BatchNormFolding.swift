@@ -1,0 +1,99 @@
+import HalfStepCore
+
+/// Folds a `BatchNormalization` into the convolution before it: `W′ = W · s`, `b′ = (b − mean) · s + β`
+/// with `s = γ / √(var + ε)` per output channel. The folded bias takes the name of β, so a trained
+/// plan maps back onto the source model exactly (`unfold`).
+enum BatchNormFolding {
+    /// A convolution and the BatchNormalization that alone reads its output.
+    struct Pair: Equatable {
+        var conv: Int
+        var batchNorm: Int
+    }
+
+    /// Every conv → BatchNormalization pair of `graph` (node indices).
+    static func pairs(in graph: Graph) -> [Pair] {
+        var consumers: [Int: Int] = [:]
+        for node in graph.nodes { for v in node.inputs { consumers[v, default: 0] += 1 } }
+        var producer: [Int: Int] = [:]
+        for (i, node) in graph.nodes.enumerated() { for o in node.outputs { producer[o] = i } }
+        var out: [Pair] = []
+        for (i, node) in graph.nodes.enumerated() {
+            guard case .batchNorm = node.op, let p = producer[node.inputs[0]], case .conv = graph.nodes[p].op,
+                  consumers[node.inputs[0]] == 1, node.inputs[0] != graph.output else { continue }
+            out.append(Pair(conv: p, batchNorm: i))
+        }
+        return out
+    }
+
+    /// Per-channel `s` and `shift = (b − mean) · s + β` of a pair.
+    static func factors(_ graph: Graph, _ pair: Pair) -> (scale: [Double], shift: [Double]) {
+        guard case .conv(_, let bias, _) = graph.nodes[pair.conv].op,
+              case .batchNorm(let gamma, let beta, let mean, let variance, let eps) = graph.nodes[pair.batchNorm].op else { return ([], []) }
+        let g = graph.parameters[gamma].values, bt = graph.parameters[beta].values
+        let mu = graph.parameters[mean].values, v = graph.parameters[variance].values
+        let b0 = bias.map { graph.parameters[$0].values } ?? [Float](repeating: 0, count: g.count)
+        var scale: [Double] = [], shift: [Double] = []
+        for c in g.indices {
+            let s = Double(g[c]) / (Double(v[c]) + Double(eps)).squareRoot()
+            scale.append(s)
+            shift.append((Double(b0[c]) - Double(mu[c])) * s + Double(bt[c]))
+        }
+        return (scale, shift)
+    }
+
+    /// `graph` with the chosen pairs folded, and `trainable` mapped onto the new parameters:
+    /// the folded weight trains when the convolution's weight did; the folded bias when β or the
+    /// convolution's bias did.
+    static func fold(_ graph: Graph, pairs chosen: [Pair], trainable: Set<Int>) -> (Graph, Set<Int>) {
+        var g = graph
+        var trains = trainable
+        var removed = Set<Int>()
+        for pair in chosen {
+            guard case .conv(let w, let bias, let window) = g.nodes[pair.conv].op,
+                  case .batchNorm(let gamma, let beta, let mean, let variance, _) = g.nodes[pair.batchNorm].op else { continue }
+            let (scale, shift) = factors(graph, pair)
+            var weight = g.parameters[w]
+            let per = weight.elementCount / max(1, window.outputs)
+            weight.values = weight.values.enumerated().map { Float(Double($0.element) * scale[$0.offset / per]) }
+            g.parameters.append(weight)
+            let newW = g.parameters.count - 1
+            var b = g.parameters[beta]
+            b.values = shift.map { Float($0) }
+            g.parameters.append(b)
+            let newB = g.parameters.count - 1
+            if trains.contains(w) { trains.insert(newW) }
+            if trains.contains(beta) || bias.map({ trains.contains($0) }) == true { trains.insert(newB) }
+            for old in [w, beta, gamma, mean, variance] + (bias.map { [$0] } ?? []) { trains.remove(old) }
+            g.nodes[pair.conv].op = .conv(weight: newW, bias: newB, window: window)
+            g.nodes[pair.conv].outputs = g.nodes[pair.batchNorm].outputs
+            removed.insert(pair.batchNorm)
+        }
+        g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return (g, trains)
+    }
+
+    /// Maps trained values of a plan back onto the source model's initializers: a folded weight is
+    /// divided by its channel's `s` again, a folded bias becomes β (`b′ − (b − mean) · s`).
+    /// - Parameter planTensors: names of every tensor in the plan; a pair is folded in the plan
+    ///   exactly when its γ is not among them.
+    static func unfold(_ trained: [String: [Float]], graph: Graph, planTensors: Set<String>) -> [String: [Float]] {
+        var out = trained
+        for pair in pairs(in: graph) {
+            guard case .conv(let w, let bias, let window) = graph.nodes[pair.conv].op,
+                  case .batchNorm(let gamma, let beta, let mean, _, _) = graph.nodes[pair.batchNorm].op,
+                  !planTensors.contains(graph.parameters[gamma].name) else { continue }
+            let (scale, _) = factors(graph, pair)
+            let wName = graph.parameters[w].name, bName = graph.parameters[beta].name
+            if let values = trained[wName] {
+                let per = values.count / max(1, window.outputs)
+                out[wName] = values.enumerated().map { Float(Double($0.element) / scale[$0.offset / per]) }
+            }
+            if let values = trained[bName] {
+                let mu = graph.parameters[mean].values
+                let b0 = bias.map { graph.parameters[$0].values } ?? [Float](repeating: 0, count: values.count)
+                out[bName] = values.indices.map { Float(Double(values[$0]) - (Double(b0[$0]) - Double(mu[$0])) * scale[$0]) }
+            }
+        }
+        return out
+    }
+}
