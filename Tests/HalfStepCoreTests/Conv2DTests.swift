@@ -1,0 +1,131 @@
+import Testing
+@testable import HalfStepCore
+
+/// Conv2D against a Double reference, for a plain, a strided/padded, a depthwise and a 1×1 layer.
+/// Gradients are checked as in `DenseTests`: `L = Σ R ⊙ y` for a fixed random R, so dL/dy = R and
+/// central differences of the Double reference give each backward output. Tolerance: fp16 storage
+/// (2⁻¹¹ relative) after fp32 sums: 2e-3 relative plus 2e-3 absolute, far below an indexing error.
+struct Conv2DTests {
+    struct Case: CustomStringConvertible {
+        var name: String
+        var window: Window2D
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "3x3 stride 1 pad 1", window: .init(channels: 3, outputs: 4, height: 5, width: 6, outHeight: 5, outWidth: 6,
+                                                       kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                                       padTop: 1, padLeft: 1, group: 1, trainedOutputs: 4)),
+        Case(name: "3x2 stride 2 pad 1, odd sizes", window: .init(channels: 2, outputs: 3, height: 7, width: 5, outHeight: 4, outWidth: 3,
+                                                                  kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 2,
+                                                                  padTop: 1, padLeft: 1, group: 1, trainedOutputs: 3)),
+        Case(name: "depthwise 3x3 stride 2", window: .init(channels: 4, outputs: 4, height: 6, width: 6, outHeight: 3, outWidth: 3,
+                                                           kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
+                                                           padTop: 1, padLeft: 1, group: 4, trainedOutputs: 4)),
+        Case(name: "grouped (2 groups)", window: .init(channels: 4, outputs: 6, height: 4, width: 4, outHeight: 4, outWidth: 4,
+                                                       kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                                       padTop: 1, padLeft: 1, group: 2, trainedOutputs: 6)),
+        Case(name: "1x1 (the pointwise fast path)", window: .init(channels: 5, outputs: 6, height: 3, width: 3, outHeight: 3, outWidth: 3,
+                                                                   kernelHeight: 1, kernelWidth: 1, strideHeight: 1, strideWidth: 1,
+                                                                   padTop: 0, padLeft: 0, group: 1, trainedOutputs: 6)),
+    ]
+    let rows = 2
+
+    /// y in Double, [rows, M, OH, OW].
+    static func reference(_ g: Window2D, x: [Double], w: [Double], b: [Double], rows: Int) -> [Double] {
+        let cg = g.channels / g.group, mg = g.outputs / g.group
+        var y = [Double](repeating: 0, count: rows * g.outputElements)
+        for n in 0 ..< rows {
+            for m in 0 ..< g.outputs {
+                for oh in 0 ..< g.outHeight {
+                    for ow in 0 ..< g.outWidth {
+                        var acc = b[m]
+                        for c in 0 ..< cg {
+                            let ci = (m / mg) * cg + c
+                            for kh in 0 ..< g.kernelHeight {
+                                for kw in 0 ..< g.kernelWidth {
+                                    let ih = oh * g.strideHeight - g.padTop + kh, iw = ow * g.strideWidth - g.padLeft + kw
+                                    guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { continue }
+                                    acc += x[((n * g.channels + ci) * g.height + ih) * g.width + iw]
+                                        * w[((m * cg + c) * g.kernelHeight + kh) * g.kernelWidth + kw]
+                                }
+                            }
+                        }
+                        y[((n * g.outputs + m) * g.outHeight + oh) * g.outWidth + ow] = acc
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    static func loss(_ y: [Double], _ r: [Float16]) -> Double { zip(y, r).reduce(0) { $0 + $1.0 * Double($1.1) } }
+
+    func close(_ a: Float16, _ b: Double) -> Bool { abs(Double(a) - b) <= 2e-3 * abs(b) + 2e-3 }
+
+    @Test("forward matches the Double reference within fp16 rounding", arguments: cases)
+    func forwardMatchesReference(_ c: Case) {
+        let g = c.window
+        var rng = TestRandom(11)
+        let x = rng.halves(rows * g.inputElements), w = rng.halves(g.outputs * g.weightsPerOutput), b = rng.halves(g.outputs)
+        let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+        Conv2D.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
+        let expected = Self.reference(g, x: x.map(Double.init), w: w.map(Double.init), b: b.map(Double.init), rows: rows)
+        for i in expected.indices { #expect(close(y.array[i], expected[i]), "\(c): y[\(i)] = \(y.array[i]), expected \(expected[i])") }
+    }
+
+    @Test("backward gives dx, dW and db equal to finite differences of the Double reference", arguments: cases)
+    func backwardMatchesFiniteDifferences(_ c: Case) {
+        let g = c.window
+        var rng = TestRandom(12)
+        let x16 = rng.halves(rows * g.inputElements), w16 = rng.halves(g.outputs * g.weightsPerOutput)
+        let b16 = rng.halves(g.outputs), r = rng.halves(rows * g.outputElements)
+        let x = x16.map(Double.init), w = w16.map(Double.init), b = b16.map(Double.init)
+        let dx = Buffer(repeating: Float16(0), count: x.count), dW = Buffer(repeating: Float16(0), count: w.count)
+        let db = Buffer(repeating: Float16(0), count: b.count)
+        Conv2D.backward(dx: dx.view, dW: dW.view, db: db.view, dy: Buffer(r).view, x: Buffer(x16).view,
+                        weight: .half(Buffer(w16).view), rows: rows, window: g)
+        let h = 1e-3
+        func fd(_ f: (Double) -> Double) -> Double { (f(h) - f(-h)) / (2 * h) }
+        for i in w.indices {
+            let d = fd { e in var v = w; v[i] += e; return Self.loss(Self.reference(g, x: x, w: v, b: b, rows: rows), r) }
+            #expect(close(dW.array[i], d), "\(c): dW[\(i)] = \(dW.array[i]), finite difference \(d)")
+        }
+        for i in b.indices {
+            let d = fd { e in var v = b; v[i] += e; return Self.loss(Self.reference(g, x: x, w: w, b: v, rows: rows), r) }
+            #expect(close(db.array[i], d), "\(c): db[\(i)] = \(db.array[i]), finite difference \(d)")
+        }
+        for i in x.indices {
+            let d = fd { e in var v = x; v[i] += e; return Self.loss(Self.reference(g, x: v, w: w, b: b, rows: rows), r) }
+            #expect(close(dx.array[i], d), "\(c): dx[\(i)] = \(dx.array[i]), finite difference \(d)")
+        }
+    }
+
+    @Test("a partly trained layer writes weight gradients for its first output channels only")
+    func trainedOutputsLimitTheWeightGradient() {
+        var g = Self.cases[0].window
+        g.trainedOutputs = 2
+        var rng = TestRandom(13)
+        let x = rng.halves(rows * g.inputElements), w = rng.halves(g.outputs * g.weightsPerOutput), r = rng.halves(rows * g.outputElements)
+        let full = Buffer(repeating: Float16(0), count: w.count)
+        let part = Buffer(repeating: Float16.nan, count: 2 * g.weightsPerOutput + 1)
+        var all = g
+        all.trainedOutputs = g.outputs
+        Conv2D.backward(dx: nil, dW: full.view, db: nil, dy: Buffer(r).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: rows, window: all)
+        Conv2D.backward(dx: nil, dW: part.view, db: nil, dy: Buffer(r).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: rows, window: g)
+        #expect(Array(part.array.prefix(2 * g.weightsPerOutput)) == Array(full.array.prefix(2 * g.weightsPerOutput)))
+        #expect(part.array.last!.isNaN, "the element after the trained rows was written")
+    }
+
+    @Test("an fp32 master weight computes exactly what its fp16 rounding computes")
+    func masterWeightsRoundToHalf() {
+        let g = Self.cases[1].window
+        var rng = TestRandom(14)
+        let x = rng.halves(rows * g.inputElements)
+        let w32 = (0 ..< g.outputs * g.weightsPerOutput).map { _ in Float(rng.uniform(-1, 1)) }
+        let a = Buffer(repeating: Float16(0), count: rows * g.outputElements), b = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+        Conv2D.forward(y: a.view, x: Buffer(x).view, weight: .master(Buffer(w32).view), bias: nil, rows: rows, window: g)
+        Conv2D.forward(y: b.view, x: Buffer(x).view, weight: .half(Buffer(w32.map { Float16($0) }).view), bias: nil, rows: rows, window: g)
+        #expect(a.array.map(\.bitPattern) == b.array.map(\.bitPattern))
+    }
+}
