@@ -33,6 +33,18 @@ struct PlanCommand: Command {
       --seed N                the plan's seed (default 0; seeds stochastic rounding)
       --accumulate TYPE       dot-product accumulators: fp32 (default) or fp16 (for cores with fp16
                               arithmetic; less accurate, see docs/numerics.md)
+      --fuse-updates          run each parameter's update right after its backward op, so weight gradients
+                              never all live at once (an overflow then skips the rest of that step's updates)
+      --train-channels F      train only the first F of each trained weight's output channels (0 < F <= 1)
+      --fold-batchnorm        fold every BatchNormalization into its convolution, freezing its scale (γ);
+                              without it only BatchNormalizations whose γ does not train are folded
+      --fit                   choose the levers above (what trains, channels, fused updates, update mode,
+                              optimizer state, momentum, BatchNorm folding) to fit --budget/--target while
+                              training as many parameters as possible; prints what it chose and why
+      --prefer ORDER          with --fit: what to keep when choosing, e.g. layers,channels,momentum,master
+                              (default: trainable parameters first, then fp32 master copies, then momentum)
+      --frontier FILE.svg     with --fit: write memory vs trainable parameters for every plan tried (SVG,
+                              and the same as CSV next to it)
       --json                  print the plan summary as JSON on stdout
 
     exit status: 0 planned, 1 the model cannot be planned or does not fit the budget, 2 usage error.
@@ -42,21 +54,80 @@ struct PlanCommand: Command {
         let a = try Arguments(argv, verb: "plan", valued: [
             "-o", "--output", "--batch", "--train", "--optimizer", "--lr", "--momentum", "--weight-decay",
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
-            "--target", "--reserve", "--accumulate",
-        ], flags: ["--json"])
+            "--target", "--reserve", "--accumulate", "--train-channels", "--prefer", "--frontier",
+        ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
             throw UsageError("-o OUT.hsplan is required", verb: "plan")
         }
-        let options = try planOptions(a)
+        var options = try planOptions(a)
         let graph = try importModel(model)
+        var fitLines: [String] = []
+        if a.switches.contains("--fit") {
+            (options, fitLines) = try fit(graph, options, a, source: absolutePath(model))
+        } else if a.value("--frontier") != nil || a.value("--prefer") != nil {
+            throw UsageError("--frontier and --prefer apply to --fit", verb: "plan")
+        }
         let result = try makePlan(graph, options, source: absolutePath(model))
         guard FileManager.default.createFile(atPath: output, contents: Data(result.bytes)) else {
             throw Failure("cannot write \(output)")
         }
-        let summary = PlanSummary(graph: graph, result: result, options: options, output: output)
+        var summary = PlanSummary(graph: graph, result: result, options: options, output: output)
+        summary.fit = fitLines.isEmpty ? nil : fitLines
         Terminal.out(a.switches.contains("--json") ? summary.json() : summary.text())
         return .success
+    }
+
+    /// Runs the `--fit` search; returns the chosen options and the lines explaining the choice.
+    func fit(_ graph: Graph, _ base: PlanOptions, _ a: Arguments, source: String) throws -> (PlanOptions, [String]) {
+        guard base.sramBudget != nil || base.flashBudget != nil else {
+            throw UsageError("--fit needs a budget: give --budget sram=SIZE,flash=SIZE or --target NAME", verb: "plan")
+        }
+        var pinned = PlanFit.Pinned()
+        pinned.train = a.value("--train") != nil
+        pinned.channels = a.value("--train-channels") != nil
+        pinned.update = a.value("--update") != nil
+        pinned.momentum = a.value("--momentum") != nil
+        pinned.fuse = a.switches.contains("--fuse-updates")
+        pinned.fold = a.switches.contains("--fold-batchnorm")
+        var prefer = PlanFit.Objective.allCases
+        if let p = a.value("--prefer") {
+            var order: [PlanFit.Objective] = []
+            for name in p.split(separator: ",").map(String.init) {
+                guard let o = PlanFit.Objective(rawValue: name), !order.contains(o) else {
+                    throw UsageError("--prefer \(p): expected a comma list of parameters, master, momentum (each once)", verb: "plan")
+                }
+                order.append(o)
+            }
+            prefer = order + PlanFit.Objective.allCases.filter { !order.contains($0) }
+        }
+        let quiet = a.switches.contains("--json")
+        let result = PlanFit.search(graph, base: base, pinned: pinned, prefer: prefer, source: source) { done, total in
+            if !quiet && (done % 25 == 0 || done == total) { Terminal.progress("fit: measured \(done)/\(total) plans", final: done == total) }
+        }
+        if let frontier = a.value("--frontier") {
+            let csvPath = (frontier as NSString).deletingPathExtension + ".csv"
+            guard FileManager.default.createFile(atPath: frontier, contents: Data(PlanFit.svg(result, budget: base.sramBudget).utf8)),
+                  FileManager.default.createFile(atPath: csvPath, contents: Data(PlanFit.csv(result).utf8)) else {
+                throw Failure("cannot write \(frontier) or \(csvPath)")
+            }
+            if !quiet { Terminal.progress("fit: wrote \(frontier) and \(csvPath)", final: true) }
+        }
+        let budget = [base.sramBudget.map { "sram=\(formatBytes($0))" }, base.flashBudget.map { "flash=\(formatBytes($0))" }]
+            .compactMap { $0 }.joined(separator: ",")
+        guard let best = result.best else {
+            var message = "no plan fits \(budget)"
+            if let s = result.smallest {
+                message += "; the smallest that trains anything (\(s.flags)) needs sram=\(s.arenaBytes) B (\(formatBytes(s.arenaBytes))), flash=\(s.flashBytes) B (\(formatBytes(s.flashBytes)))"
+            }
+            message += "\n  levers tried: " + result.reasons[0].replacingOccurrences(of: "measured ", with: "")
+            throw Failure(message, hint: "raise the budget to at least the figures above, or lower the batch size")
+        }
+        var chosen = best.options
+        chosen.sramBudget = base.sramBudget
+        chosen.flashBudget = base.flashBudget
+        let lines = ["chose \(best.flags) for \(budget): trains \(best.trainedElements) parameter elements in \(best.arenaBytes) B SRAM, \(best.flashBytes) B flash"] + result.reasons
+        return (chosen, lines)
     }
 
     func planOptions(_ a: Arguments) throws -> PlanOptions {
@@ -94,6 +165,12 @@ struct PlanCommand: Command {
         case "fp32": o.accumulateHalf = false
         case "fp16": o.accumulateHalf = true
         case let other: throw UsageError("--accumulate \(other): expected fp32 or fp16", verb: "plan")
+        }
+        o.fuseUpdates = a.switches.contains("--fuse-updates")
+        o.foldBatchNorm = a.switches.contains("--fold-batchnorm")
+        if let f = a.value("--train-channels") {
+            guard let v = Double(f), v > 0, v <= 1 else { throw UsageError("--train-channels \(f): expected a fraction 0 < F <= 1, e.g. 0.25", verb: "plan") }
+            o.trainedChannelFraction = v
         }
         return o
     }
@@ -145,13 +222,15 @@ struct PlanSummary: Codable {
     var sramBudget: Int?
     var flashBudget: Int?
     var notes: [String]
+    /// `--fit`'s choice and reasons.
+    var fit: [String]? = nil
 
     init(graph: Graph, result: Planner.Result, options: PlanOptions, output: String) {
         self.output = output
         model = graph.source
         layers = graph.nodes.count
         parameters = graph.parameters.reduce(0) { $0 + $1.elementCount }
-        trainableParameters = result.program.trainableParameters.reduce(0) { $0 + graph.parameters[$1].elementCount }
+        trainableParameters = result.program.trainedElements
         train = options.train.description
         optimizer = options.optimizer == .sgd ? "sgd" : options.optimizer == .adam ? "adam" : "adamw"
         update = ([options.update.name] + options.updateOverrides.sorted { $0.key < $1.key }.map { "\($0.value.name):\($0.key)" })
@@ -181,7 +260,9 @@ struct PlanSummary: Codable {
             guard let b else { return "" }
             return String(format: "  of %@ budget (%.0f%%, %@ spare)", formatBytes(b), 100 * Double(used) / Double(b), formatBytes(b - used))
         }
-        return """
+        let fitText = (fit ?? []).map { "  fit           \($0)\n" }.joined()
+        let notesText = notes.map { "  note          \($0)\n" }.joined()
+        return fitText + notesText + """
         planned \(model) -> \(output)
           model         \(layers) layers, \(parameters) parameters; training \(trainableParameters) (--train \(train))
           numerics      fp16 storage, \(accumulation) accumulation, \(update) updates, \(optimizer), loss scale \(lossScale)

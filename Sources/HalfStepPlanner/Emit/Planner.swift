@@ -65,6 +65,15 @@ public enum Planner {
         return Result(bytes: bytes, program: program, memory: figures)
     }
 
+    /// The memory figures of a plan without encoding it: arena peak, liveness bound, estimated
+    /// flash and the elements that train. What `--fit` evaluates for every candidate.
+    public static func measure(_ graph: Graph, options: PlanOptions, source: String) throws(PlannerError)
+        -> (arenaBytes: Int, lowerBoundBytes: Int, flashBytes: Int, trainedElements: Int) {
+        let built = try ProgramBuilder.build(graph, options)
+        let (program, layout) = place(built, alignment: options.alignment)
+        return (layout.peakBytes, layout.lowerBoundBytes, PlanWriter.estimatedBytes(program, source: source), program.trainedElements)
+    }
+
     /// Places every arena tensor; returns the program with offsets and the layout.
     static func place(_ program: TrainingProgram, alignment: Int) -> (program: TrainingProgram, layout: ArenaLayout) {
         var program = program

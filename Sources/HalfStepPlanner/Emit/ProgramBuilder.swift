@@ -7,6 +7,12 @@ import HalfStepCore
 /// its input when nothing else reads it; frozen parameters stay in flash; no input gradient is
 /// computed for a layer with nothing trainable below it.
 public enum ProgramBuilder {
+    /// The layers `--train last:K` counts, in graph order (dense and convolution nodes, and
+    /// BatchNormalizations that do not follow a convolution).
+    public static func layerNames(_ graph: Graph) -> [String] {
+        Builder(graph: graph, options: PlanOptions()).layers().map(\.node)
+    }
+
     public static func build(_ graph: Graph, _ options: PlanOptions) throws(PlannerError) -> TrainingProgram {
         var b = Builder(graph: graph, options: options)
         try b.run()

@@ -42,8 +42,13 @@ public struct TrainingProgram: Sendable {
     public var tensors: [Tensor] = []
     public var ops: [Op] = []
     public var config = TrainingConfig()
-    /// Graph parameters that train, by index.
+    /// Graph parameters that train, by index into the graph the builder planned (BatchNormalization
+    /// folding appends parameters, so these may lie past the imported graph's).
     public var trainableParameters: [Int] = []
+    /// Parameter elements that receive updates (a partly trained weight counts its trained rows).
+    public var trainedElements: Int {
+        ops.filter { $0.phase == .update }.reduce(0) { $0 + Int($1.params[0]) }
+    }
     /// Human-readable choices the planner made, with their reasons.
     public var notes: [String] = []
 
