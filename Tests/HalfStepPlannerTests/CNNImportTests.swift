@@ -54,6 +54,25 @@ struct CNNImportTests {
         expectClose(try coreLogits(g, inputs: cnn + "/mobilenetv2-x.npy"), expected, tolerance: 0.002, "MobileNetV2")
     }
 
+    @Test("frozen MobileNetV2 blocks run fused (expansion + depthwise one hidden plane at a time) and give the unfused plan's logits bit for bit")
+    func fusedFrozenBlocksMatchUnfused() throws {
+        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/mobilenetv2/model.onnx"))
+        var frozen = PlanOptions()
+        frozen.train = .none
+        frozen.foldBatchNorm = true
+        frozen.batch = 2
+        var trained = frozen
+        trained.train = .all
+        let fusedPlan = try Planner.plan(g, options: frozen, source: "t").program
+        let unfusedPlan = try Planner.plan(g, options: trained, source: "t").program
+        let fusedOps = fusedPlan.ops.filter { $0.opcode == .expandDepthwiseForward }.count
+        #expect(fusedOps == 16, "\(fusedOps) fused blocks in the frozen plan")
+        #expect(!unfusedPlan.ops.contains { $0.opcode == .expandDepthwiseForward }, "a trained block must not be fused: its hidden activations feed backward")
+        let a = try coreLogits(g, inputs: cnn + "/mobilenetv2-x.npy", options: frozen)
+        let b = try coreLogits(g, inputs: cnn + "/mobilenetv2-x.npy", options: trained)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+    }
+
     @Test("HardSwish, HardSigmoid, Sigmoid, Mul by a constant, Concat, AveragePool without padding counts and GlobalAveragePool match onnxruntime")
     func remainingOperatorsForward() throws {
         let g = try ONNXImporter.importGraph(path: cnn + "/ops.onnx")

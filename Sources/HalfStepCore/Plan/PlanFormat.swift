@@ -140,6 +140,9 @@ public enum OpCode: UInt16, Sendable {
     case batchNormBackward = 22
     /// operands `[x, y]`; params `[N, length, x row stride, x offset, y row stride, y offset]` (elements).
     case copyRows = 23
+    /// operands `[x, We, be?, Wd, bd?, y, scratch]`; params `[N, depthwise Window2D slots 1 ... 5,
+    /// C | first activation << 16 | second << 24]` (`ExpandDepthwise`).
+    case expandDepthwiseForward = 24
 }
 
 /// How a trainable tensor absorbs its update.

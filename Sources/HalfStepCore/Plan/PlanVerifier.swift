@@ -375,6 +375,26 @@ struct OpChecks {
                 try distinct(6, from: 0, 1, 2)
                 try distinct(7, from: 0, 1, 2)
             }
+        case .expandDepthwiseForward:
+            var g = Window2D(op)
+            let packed = op.paramBits(6)
+            let c = Int(packed & 0xFFFF)
+            g.group = g.channels
+            g.trainedOutputs = 0
+            if !g.isConsistent || g.outputs != g.channels || c == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+            guard ExpandDepthwise.Activation(rawValue: (packed >> 16) & 0xFF) != nil,
+                  ExpandDepthwise.Activation(rawValue: packed >> 24) != nil else { throw .badParameter(slot: 6, value: packed) }
+            let hidden = g.channels
+            try operand(0, count: try product(try product(n, c, slot: 6), g.height * g.width, slot: 2), half: true)
+            try operand(1, count: try product(hidden, c, slot: 6), half: true, float: true)
+            try operand(2, count: hidden, half: true, float: true, optional: true)
+            try operand(3, count: try product(hidden, g.kernelHeight * g.kernelWidth, slot: 4), half: true, float: true)
+            try operand(4, count: hidden, half: true, float: true, optional: true)
+            try operand(5, count: try product(n, g.outputElements, slot: 3), half: true, written: true)
+            try operand(6, count: g.height * g.width, half: true, written: true)
+            try distinct(5, from: 0, 1, 3)
+            try distinct(6, from: 0, 5)
+            try distinct(6, from: 1, 3)
         case .copyRows:
             let length = op.param(1), xStride = op.param(2), xOffset = op.param(3), yStride = op.param(4), yOffset = op.param(5)
             if length == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }

@@ -391,6 +391,17 @@ public struct Trainer {
                                dBeta: op.operand(7).map { halfView($0) }, dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!),
                                gamma: parameterView(op.operand(2)!), mean: floatView(op.operand(3)!), invStd: floatView(op.operand(4)!),
                                rows: rows, channels: op.param(1), plane: op.param(2))
+        case .expandDepthwiseForward:
+            var g = Window2D(op)
+            g.group = g.channels
+            g.trainedOutputs = 0
+            let packed = op.paramBits(6)
+            ExpandDepthwise.forward(y: halfView(op.operand(5)!), x: halfView(op.operand(0)!), expand: parameterView(op.operand(1)!),
+                                    expandBias: op.operand(2).map { parameterView($0) }, depthwise: parameterView(op.operand(3)!),
+                                    depthwiseBias: op.operand(4).map { parameterView($0) }, scratch: halfView(op.operand(6)!),
+                                    rows: rows, channels: Int(packed & 0xFFFF), window: g,
+                                    first: ExpandDepthwise.Activation(rawValue: (packed >> 16) & 0xFF) ?? .none,
+                                    second: ExpandDepthwise.Activation(rawValue: packed >> 24) ?? .none)
         case .copyRows:
             Elementwise.copyRows(y: halfView(op.operand(1)!), yStride: op.param(4), yOffset: op.param(5),
                                  x: halfView(op.operand(0)!), xStride: op.param(2), xOffset: op.param(3),

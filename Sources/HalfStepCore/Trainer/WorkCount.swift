@@ -124,6 +124,14 @@ extension OpWork {
             w.conversions = 2 * macs + stores
             w.stores = stores
             w.other += code == .conv2dForward ? outputs : 0
+        case .expandDepthwiseForward:
+            let g = Window2D(op)
+            let c = Int(op.paramBits(6) & 0xFFFF)
+            w.macs = rows * g.channels * (g.height * g.width * c + g.outHeight * g.outWidth * g.kernelHeight * g.kernelWidth)
+            w.loads = 2 * w.macs
+            w.conversions = 2 * w.macs + rows * g.channels * (g.height * g.width + g.outHeight * g.outWidth)
+            w.stores = rows * g.channels * (g.height * g.width + g.outHeight * g.outWidth)
+            w.other = w.stores * 2
         case .maxPoolForward, .maxPoolBackward, .averagePoolForward, .averagePoolBackward:
             let g = Window2D(op)
             let windows = rows * g.outputElements * g.kernelHeight * g.kernelWidth

@@ -187,7 +187,20 @@ private struct Builder {
             if trains { for o in node.outputs { upstreamTrainable.insert(o) } }
         }
 
-        for (index, node) in graph.nodes.enumerated() { try forward(node, index: index, n: n) }
+        var fusedNodes = Set<Int>()
+        var fusedBlocks = 0
+        for (index, node) in graph.nodes.enumerated() where !fusedNodes.contains(index) {
+            if let chain = expandDepthwiseChain(at: index) {
+                try emitExpandDepthwise(chain, n: n)
+                fusedNodes.formUnion(chain)
+                fusedBlocks += 1
+                continue
+            }
+            try forward(node, index: index, n: n)
+        }
+        if fusedBlocks > 0 {
+            program.notes.append("ran \(fusedBlocks) frozen expansion + depthwise pair\(fusedBlocks == 1 ? "" : "s") one hidden channel at a time: their expanded activations never exist (one hidden plane of scratch each)")
+        }
         guard let logits = valueTensor[graph.output] else {
             throw .unsupportedGraph("the output '\(graph.outputName)' is not computed by any node")
         }
@@ -362,6 +375,54 @@ private struct Builder {
         case .reshape:
             valueTensor[y] = xt
         }
+    }
+
+    /// Node indices `[expand, act, depthwise, act]` of a frozen inverted-residual front at `index`:
+    /// a 1×1 convolution, ReLU or ReLU6, a depthwise convolution, ReLU or ReLU6, each value read only
+    /// by the next node and none needing a gradient.
+    func expandDepthwiseChain(at index: Int) -> [Int]? {
+        guard index + 3 < graph.nodes.count else { return nil }
+        let nodes = Array(graph.nodes[index ... index + 3])
+        guard case .conv(_, _, let e) = nodes[0].op, e.isPointwise,
+              activationCode(nodes[1].op) != nil, case .conv(_, _, let d) = nodes[2].op,
+              d.group == d.channels, d.outputs == d.channels, d.channels == e.outputs, activationCode(nodes[3].op) != nil else { return nil }
+        for k in 0 ..< 3 {
+            let v = nodes[k].outputs[0]
+            guard nodes[k + 1].inputs == [v], consumers[v] == 1, v != graph.output else { return nil }
+        }
+        for node in nodes {
+            if node.outputs.contains(where: { upstreamTrainable.contains($0) }) { return nil }
+            if nodeParameters(node).contains(where: { trainable.contains($0) }) { return nil }
+        }
+        return Array(index ... index + 3)
+    }
+
+    /// The `ExpandDepthwise.Activation` code of a ReLU or ReLU6 node.
+    func activationCode(_ op: Graph.Operator) -> UInt32? {
+        switch op {
+        case .relu: return ExpandDepthwise.Activation.relu.rawValue
+        case .activation(.clip, let a, let b) where a == 0 && b == 6: return ExpandDepthwise.Activation.relu6.rawValue
+        default: return nil
+        }
+    }
+
+    mutating func emitExpandDepthwise(_ chain: [Int], n: Int) throws(PlannerError) {
+        let nodes = chain.map { graph.nodes[$0] }
+        guard case .conv(let we, let be, let e) = nodes[0].op, case .conv(let wd, let bd, let d) = nodes[2].op,
+              let first = activationCode(nodes[1].op), let second = activationCode(nodes[3].op) else { return }
+        guard let xt = valueTensor[nodes[0].inputs[0]] else {
+            throw .unsupportedGraph("node '\(nodes[0].name)' reads '\(graph.values[nodes[0].inputs[0]].name)' before it is computed")
+        }
+        guard e.channels <= 0xFFFF else { throw .formatLimit("node '\(nodes[0].name)': more than 65535 input channels") }
+        let wet = parameterTensor(we), bet = be.map { parameterTensor($0) }
+        let wdt = parameterTensor(wd), bdt = bd.map { parameterTensor($0) }
+        let y = nodes[3].outputs[0]
+        let yt = newValue(y, n: n)
+        let scratch = add(nodes[0].name + ".hidden-plane", floatType, .scratch, shape: [d.height * d.width])
+        let slots = try encoded(d, nodes[2])
+        op(.expandDepthwiseForward, .forward, [xt, wet, bet, wdt, bdt, yt, scratch],
+           [UInt32(n)] + slots.prefix(5) + [UInt32(e.channels) | first << 16 | second << 24],
+           node: nodes.map(\.name).joined(separator: "+"))
     }
 
     func channelsAndPlane(_ v: Int) -> (Int, Int) {

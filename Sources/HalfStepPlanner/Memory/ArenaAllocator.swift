@@ -88,11 +88,41 @@ public enum ArenaAllocator {
         let aligned = requests.map { r in
             BufferRequest(id: r.id, bytes: (max(0, r.bytes) + a - 1) / a * a, firstUse: r.firstUse, lastUse: min(max(r.lastUse, r.firstUse), Int.max))
         }
-        let order = aligned.sorted { ($0.bytes, -$0.firstUse, -$0.id) > ($1.bytes, -$1.firstUse, -$1.id) }
-        let first = greedy(order, bestFit: false)
-        let best = greedy(order, bestFit: true)
-        let chosen = best.peak < first.peak ? best : first
-        return ArenaLayout(offsets: chosen.offsets, peakBytes: chosen.peak, lowerBoundBytes: lowerBound(aligned), requests: aligned)
+        // Greedy placement depends on the order; no one order wins on every graph. Largest first
+        // suits plans where a few activations dominate; longest-lived first keeps persistent state
+        // (weights, optimizer state) packed at the bottom so short activations reuse the space above
+        // them, which suits deep chains (CNNs). Take the best of a few orders and both fits.
+        let bound = lowerBound(aligned)
+        let orders: [[BufferRequest]] = [
+            aligned.sorted { ($0.bytes, -$0.firstUse, -$0.id) > ($1.bytes, -$1.firstUse, -$1.id) },
+            aligned.sorted { ($0.lastUse - $0.firstUse, $0.bytes, -$0.id) > ($1.lastUse - $1.firstUse, $1.bytes, -$1.id) },
+            aligned.sorted { ($0.bytes * ($0.lastUse - $0.firstUse + 1), -$0.id) > ($1.bytes * ($1.lastUse - $1.firstUse + 1), -$1.id) },
+        ]
+        var chosen = greedy(orders[0], bestFit: false)
+        var chosenOrder = orders[0], chosenFit = false
+        search: for order in orders {
+            for bestFit in [false, true] {
+                if chosen.peak == bound { break search }
+                let candidate = greedy(order, bestFit: bestFit)
+                if candidate.peak < chosen.peak { (chosen, chosenOrder, chosenFit) = (candidate, order, bestFit) }
+            }
+        }
+        // Still above the bound: a short deterministic local search over the order (swap two
+        // buffers, keep the swap when the peak does not grow). Greedy-by-size fails on chains where
+        // a large buffer's best place depends on a smaller neighbour placed after it.
+        if chosen.peak > bound && aligned.count > 1 {
+            var rng = SplitMix64(seed: 0x4841_4C46)
+            var order = chosenOrder
+            for _ in 0 ..< min(400, 8 * aligned.count) {
+                if chosen.peak == bound { break }
+                let i = Int(rng.next() % UInt64(order.count)), j = Int(rng.next() % UInt64(order.count))
+                if i == j { continue }
+                order.swapAt(i, j)
+                let candidate = greedy(order, bestFit: chosenFit)
+                if candidate.peak <= chosen.peak { chosen = candidate } else { order.swapAt(i, j) }
+            }
+        }
+        return ArenaLayout(offsets: chosen.offsets, peakBytes: chosen.peak, lowerBoundBytes: bound, requests: aligned)
     }
 
     static func greedy(_ order: [BufferRequest], bestFit: Bool) -> (offsets: [Int: Int], peak: Int) {

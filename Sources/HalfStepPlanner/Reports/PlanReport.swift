@@ -212,6 +212,7 @@ func describe(_ o: OpCode) -> String {
     case .batchNormForward: return "BatchNorm.forward"
     case .batchNormBackward: return "BatchNorm.backward"
     case .copyRows: return "Copy.rows"
+    case .expandDepthwiseForward: return "ExpandDepthwise.forward"
     }
 }
 func describe(_ o: OptimizerKind) -> String { o == .sgd ? "sgd" : o == .adam ? "adam" : "adamw" }
@@ -264,6 +265,11 @@ func detail(_ op: TrainingProgram.Op, _ program: TrainingProgram) -> String {
         return "N=\(p[0]) E=\(p[1])"
     case .copyRows:
         return "N=\(p[0]) \(p[1]) elements"
+    case .expandDepthwiseForward:
+        var r = OpRecord()
+        for (i, v) in p.enumerated() where i < PlanFormat.maxParams { r.setParamBits(i, v) }
+        let w = Window2D(r)
+        return "N=\(p[0]) \(p[6] & 0xFFFF)→\(w.channels) hidden x\(w.height)x\(w.width)→\(w.outHeight)x\(w.outWidth) k\(w.kernelHeight)x\(w.kernelWidth) s\(w.strideHeight), one hidden plane at a time"
     }
 }
 
