@@ -75,10 +75,13 @@ struct Firmware {
         var step = first
         while step < payload.steps {
             defer { step += 1 }
-            input.base.update(from: payload.inputs(step: step), count: batch * features)
-            labels.base.update(from: payload.labels(step: step), count: batch)
+            // `batch` is the step's samples; a micro-batched plan takes them a micro-batch at a time.
+            let stepInputs = payload.inputs(step: step), stepLabels = payload.labels(step: step)
             let start = boardTicks()
-            let result = trainer.step(rows: batch)
+            let result = trainer.step(rows: batch) { _, first, count in
+                input.base.update(from: stepInputs + first * features, count: count * features)
+                labels.base.update(from: stepLabels + first, count: count)
+            }
             let ticks = start &- boardTicks()   // SysTick counts down
             say("HS step")
             field("i", UInt32(truncatingIfNeeded: step))
@@ -111,7 +114,7 @@ struct Firmware {
                 let op = plan.op(i)
                 if op.phase == .forward || op.phase == .backward {
                     let start = boardTicks()
-                    trainer.run(op, rows: batch)
+                    trainer.run(op, rows: Int(plan.config.batch))   // one micro-batch: what the tensors hold
                     let ticks = start &- boardTicks()
                     say("HS op")
                     field("i", UInt32(truncatingIfNeeded: i))

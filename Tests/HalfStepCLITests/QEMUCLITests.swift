@@ -47,6 +47,17 @@ struct QEMUCLITests {
         }
     }
 
+    @Test("a CNN plan run as 4 micro-batches per step is bit for bit the host's on the Cortex-M4F")
+    func microBatchParity() throws {
+        let out = cli.temporary("qemu-micro.hsplan")
+        let model = URL(fileURLWithPath: CLITests.digits).deletingLastPathComponent().appendingPathComponent("digits-cnn/model.onnx").path
+        let r = try cli.run(["plan", model, "--batch", "16", "--micro-batch", "4", "--momentum", "0.9", "--lr", "0.005", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let q = try qemu(out, "mps2-an386", steps: 4)
+        #expect(q["bit_exact"] as? Bool == true, "\(q["first_mismatch"] ?? "no report")")
+        #expect(q["exit_status"] as? Int == 0)
+    }
+
     @Test("instruction counts are the same run to run")
     func deterministicCounts() throws {
         let p = try plan("fp16")

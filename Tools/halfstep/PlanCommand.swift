@@ -38,6 +38,9 @@ struct PlanCommand: Command {
       --train-channels F      train only the first F of each trained weight's output channels (0 < F <= 1)
       --fold-batchnorm        fold every BatchNormalization into its convolution, freezing its scale (γ);
                               without it only BatchNormalizations whose γ does not train are folded
+      --micro-batch M         run each step as --batch/M micro-batches of M samples whose weight gradients
+                              are summed before one update: activations for M samples, plus an fp16
+                              gradient sum per trainable tensor (not with --fuse-updates)
       --fit                   choose the levers above (what trains, channels, fused updates, update mode,
                               optimizer state, momentum, BatchNorm folding) to fit --budget/--target while
                               training as many parameters as possible; prints what it chose and why
@@ -55,6 +58,7 @@ struct PlanCommand: Command {
             "-o", "--output", "--batch", "--train", "--optimizer", "--lr", "--momentum", "--weight-decay",
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
             "--target", "--reserve", "--accumulate", "--train-channels", "--prefer", "--frontier",
+            "--micro-batch",
         ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
@@ -167,6 +171,13 @@ struct PlanCommand: Command {
         case let other: throw UsageError("--accumulate \(other): expected fp32 or fp16", verb: "plan")
         }
         o.fuseUpdates = a.switches.contains("--fuse-updates")
+        if a.value("--micro-batch") != nil {
+            let m = try a.int("--micro-batch", in: 1 ... 65535, default: 1, verb: "plan")
+            guard o.batch % m == 0 else {
+                throw UsageError("--micro-batch \(m): expected a divisor of --batch \(o.batch)", verb: "plan")
+            }
+            o.microBatch = m
+        }
         o.foldBatchNorm = a.switches.contains("--fold-batchnorm")
         if let f = a.value("--train-channels") {
             guard let v = Double(f), v > 0, v <= 1 else { throw UsageError("--train-channels \(f): expected a fraction 0 < F <= 1, e.g. 0.25", verb: "plan") }
@@ -214,6 +225,8 @@ struct PlanSummary: Codable {
     var lossScale: String
     var accumulation: String
     var batch: Int
+    /// Samples per micro-batch (equal to `batch` without micro-batches).
+    var microBatch: Int
     var arenaBytes: Int
     var lowerBoundBytes: Int
     var flashBytes: Int
@@ -238,6 +251,7 @@ struct PlanSummary: Codable {
         lossScale = options.lossScale.description
         accumulation = options.accumulateHalf ? "fp16" : "fp32"
         batch = options.batch
+        microBatch = options.microBatch ?? options.batch
         arenaBytes = result.memory.arenaBytes
         lowerBoundBytes = result.memory.lowerBoundBytes
         flashBytes = result.memory.flashBytes
@@ -266,7 +280,7 @@ struct PlanSummary: Codable {
         planned \(model) -> \(output)
           model         \(layers) layers, \(parameters) parameters; training \(trainableParameters) (--train \(train))
           numerics      fp16 storage, \(accumulation) accumulation, \(update) updates, \(optimizer), loss scale \(lossScale)
-          batch         \(batch)
+          batch         \(batch)\(microBatch < batch ? " as \(batch / microBatch) micro-batches of \(microBatch), gradients summed before one update" : "")
           SRAM arena    \(arenaBytes) B (\(formatBytes(arenaBytes)))\(budget(arenaBytes, sramBudget))
           lower bound   \(lowerBoundBytes) B: the arena is within \(String(format: "%.1f%%", 100 * (Double(arenaBytes) / Double(max(lowerBoundBytes, 1)) - 1))) of the liveness bound
           flash (plan)  \(flashBytes) B (\(formatBytes(flashBytes)))\(budget(flashBytes, flashBudget))

@@ -65,8 +65,9 @@ struct QEMUValidation {
                     steps: Int, seed: UInt64, workDirectory: String) throws -> QEMUValidation {
         let plan = loaded.plan
         let batch = Int(plan.config.batch), features = Int(plan.config.inputFeatures)
-        guard data.count >= batch else { throw Failure("the data has \(data.count) samples, fewer than one batch of \(batch)") }
-        var sampler = EpochSampler(count: data.count, batch: batch, seed: seed)
+        let stepBatch = plan.config.stepBatch
+        guard data.count >= stepBatch else { throw Failure("the data has \(data.count) samples, fewer than one batch of \(stepBatch)") }
+        var sampler = EpochSampler(count: data.count, batch: stepBatch, seed: seed)
         var order: [ArraySlice<Int>] = []
         var inputs: [Float16] = [], labels: [Int32] = []
         for _ in 0 ..< steps {
@@ -95,7 +96,7 @@ struct QEMUValidation {
             bytes[t] = n
         }
         let hostDiagnostics = session.tensorDiagnostics().map { ($0.name, $0.diagnostics) }
-        let payload = FirmwarePayload(plan: [UInt8](plan.bytes), inputs: inputs, labels: labels, steps: steps, batch: batch,
+        let payload = FirmwarePayload(plan: [UInt8](plan.bytes), inputs: inputs, labels: labels, steps: steps, batch: stepBatch,
                                       features: features, profileOps: true)
         let device: QEMURunner.Result
         do {
@@ -108,7 +109,7 @@ struct QEMUValidation {
         for i in 0 ..< plan.opCount {
             let op = plan.op(i)
             opNames[i] = op.opcode.map { "\($0)" } ?? "?"
-            opMACs[i] = OpWork.of(op, rows: batch, plan: plan).macs
+            opMACs[i] = OpWork.of(op, rows: batch, plan: plan).macs   // the firmware times each op once, on one micro-batch
         }
         return QEMUValidation(board: board, device: device, hostSteps: hostSteps, hostTensors: hostTensors,
                               hostDiagnostics: hostDiagnostics, tensorNames: names,

@@ -78,6 +78,9 @@ public enum TensorRole: UInt8, Sendable {
     case optimizerState = 8
     case loss = 9
     case scratch = 10
+    /// The sum of a weight gradient over a step's micro-batches (fp16; zeroed by the trainer at
+    /// the start of each step, read by the update).
+    case gradientSum = 11
 }
 
 /// Phase of the step program an op belongs to.
@@ -143,6 +146,9 @@ public enum OpCode: UInt16, Sendable {
     /// operands `[x, We, be?, Wd, bd?, y, scratch]`; params `[N, depthwise Window2D slots 1 ... 5,
     /// C | first activation << 16 | second << 24]` (`ExpandDepthwise`).
     case expandDepthwiseForward = 24
+    /// operands `[sum, g]`; params `[N, count]` (count in elements): `sum += g`, a weight gradient added to
+    /// its sum over micro-batches (not scaled by the rows run).
+    case accumulateGradient = 25
 }
 
 /// How a trainable tensor absorbs its update.

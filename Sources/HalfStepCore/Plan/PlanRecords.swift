@@ -304,8 +304,12 @@ public struct TrainingConfig: Equatable, Sendable {
     public var accumulate: UInt8 = 0                                 // 2
     /// Element type of optimizer state (momentum, Adam moments).
     public var stateDTypeRaw: UInt8 = DType.float32.rawValue         // 3
-    /// Samples per step.
-    public var batch: UInt32 = 1                                     // 4
+    /// Samples per micro-batch: the batch dimension of every batch-major tensor.
+    public var batch: UInt16 = 1                                     // 4
+    /// Micro-batches per step, whose weight gradients are summed before one update; 0 and 1
+    /// both mean one. (Format v1 stored `batch` as 32 bits; batches are at most 65535, so a v1
+    /// plan reads here as 0.)
+    public var microBatchesRaw: UInt16 = 0                           // 6
     public var learningRate: Float = 0.01                            // 8
     /// SGD momentum, or Adam's beta1.
     public var momentum: Float = 0                                   // 12
@@ -334,13 +338,18 @@ public struct TrainingConfig: Equatable, Sendable {
     public var optimizer: OptimizerKind? { OptimizerKind(rawValue: optimizerRaw) }
     public var lossScaleMode: LossScaleMode? { LossScaleMode(rawValue: lossScaleModeRaw) }
     public var stateDType: DType? { DType(rawValue: stateDTypeRaw) }
+    /// Micro-batches per step (at least 1).
+    public var microBatches: Int { max(1, Int(microBatchesRaw)) }
+    /// Samples per step: `batch` × `microBatches`.
+    public var stepBatch: Int { Int(batch) * microBatches }
 
     public init(from p: UnsafeRawPointer) {
         optimizerRaw = ByteIO.u8(p, 0)
         lossScaleModeRaw = ByteIO.u8(p, 1)
         accumulate = ByteIO.u8(p, 2)
         stateDTypeRaw = ByteIO.u8(p, 3)
-        batch = ByteIO.u32(p, 4)
+        batch = ByteIO.u16(p, 4)
+        microBatchesRaw = ByteIO.u16(p, 6)
         learningRate = ByteIO.f32(p, 8)
         momentum = ByteIO.f32(p, 12)
         weightDecay = ByteIO.f32(p, 16)
@@ -365,6 +374,7 @@ public struct TrainingConfig: Equatable, Sendable {
         ByteIO.put(p, 2, accumulate)
         ByteIO.put(p, 3, stateDTypeRaw)
         ByteIO.put(p, 4, batch)
+        ByteIO.put(p, 6, microBatchesRaw)
         ByteIO.put(p, 8, learningRate)
         ByteIO.put(p, 12, momentum)
         ByteIO.put(p, 16, weightDecay)

@@ -65,8 +65,11 @@ public enum PlanVerifier {
             let op = plan.op(i)
             guard op.phase != nil else { throw .op(index: i, problem: .badPhase(raw: op.phaseRaw)) }
             // Fused updates sit between backward ops: backward may follow update, nothing else goes back.
+            // Not with micro-batches: an update must wait for every micro-batch's gradient.
             let fused = op.phase == .backward && lastPhase == Phase.update.rawValue
-            if op.phaseRaw < lastPhase && !fused { throw .op(index: i, problem: .phaseOutOfOrder) }
+            if op.phaseRaw < lastPhase && !(fused && plan.config.microBatches == 1) {
+                throw .op(index: i, problem: .phaseOutOfOrder)
+            }
             lastPhase = op.phaseRaw
             if op.phase == .loss { lossOps += 1 }
             do throws(OpProblem) {
@@ -321,6 +324,13 @@ struct OpChecks {
             try operand(0, count: e, half: true)
             try operand(1, count: e, half: true)
             try operand(2, count: e, half: true, written: true)
+        case .accumulateGradient:
+            let e = op.param(1)
+            if e == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+            try operand(0, count: e, half: true, written: true)
+            if plan.tensor(op.operand(0)!).role != .gradientSum { throw .operandDType(slot: 0, tensor: op.operand(0)!) }
+            try operand(1, count: e, half: true)
+            try distinct(0, from: 1)
         case .accumulate:
             let e = try product(n, op.param(1), slot: 1)
             try operand(0, count: e, half: true, written: true)

@@ -168,60 +168,94 @@ public struct Trainer {
         if let opTrace { opTrace.pointee = Int32(truncatingIfNeeded: op) }
     }
 
-    /// One training step on the first `rows` rows of `input` and `labels` (rows ≤ batch).
+    /// One training step on the first `rows` rows of `input` and `labels` (rows ≤ batch), for a
+    /// plan with one micro-batch per step. A micro-batched plan needs `step(rows:loadMicroBatch:)`:
+    /// its input holds one micro-batch, so this runs only the first `batch` rows.
     public mutating func step(rows: Int) -> StepResult {
+        step(rows: min(rows, Int(plan.config.batch))) { _, _, _ in }
+    }
+
+    /// One training step on `rows` samples (rows ≤ `plan.config.stepBatch`), run as micro-batches
+    /// of at most `plan.config.batch` rows whose weight gradients are summed before one update.
+    ///
+    /// Before each micro-batch the trainer calls `load(index, firstRow, count)`; the caller fills
+    /// `input` and `labels` with the step's samples `firstRow ..< firstRow + count`. The loss is
+    /// the mean over all `rows` samples and each micro-batch's logits gradient is scaled by its
+    /// share of them, so the summed gradient is the whole batch's. With one micro-batch this is
+    /// exactly `step(rows:)` with the input already loaded.
+    public mutating func step(rows: Int, loadMicroBatch load: (_ index: Int, _ firstRow: Int, _ count: Int) -> Void) -> StepResult {
+        let micro = Int(plan.config.batch)
+        let chunks = rows <= micro ? 1 : (rows + micro - 1) / micro
         let classes = Int32(truncatingIfNeeded: plan.config.classes)
         let labelView = labels
-        var row = 0
-        while row < rows {
-            let label = labelView[row]
-            if label < 0 || label >= classes {
-                return StepResult(status: .invalidLabel(row: row), loss: .nan, lossScale: scaler.scale)
-            }
-            row += 1
-        }
-        counters.steps += 1
         let scale = scaler.scale
+        if plan.config.microBatches > 1 { zeroGradientSums() }
+        var lossTotal: Float = 0
+        var fusedOverflow = false
+        var ordinal = 0
         var i = 0
-        while i < backwardStart {
-            let op = plan.op(i)
-            trace(i)
-            if op.opcode == .softmaxCrossEntropy {
-                SoftmaxCrossEntropy.forwardBackward(
-                    loss: floatView(op.operand(2)!), dlogits: halfView(op.operand(3)!),
-                    logits: halfView(op.operand(0)!), labels: intView(op.operand(1)!),
-                    rows: rows, classes: op.param(1), scale: scale)
-            } else {
-                run(op, rows: rows)
+        var chunk = 0
+        while chunk < chunks {
+            let firstRow = chunk * micro, count = chunks == 1 ? rows : min(micro, rows - firstRow)
+            load(chunk, firstRow, count)
+            var row = 0
+            while row < count {
+                let label = labelView[row]
+                if label < 0 || label >= classes {
+                    return StepResult(status: .invalidLabel(row: firstRow + row), loss: .nan, lossScale: scaler.scale)
+                }
+                row += 1
             }
-            i += 1
+            if chunk == 0 { counters.steps += 1 }
+            // Each micro-batch's share of the mean: scale · count / rows, exactly `scale` for one.
+            let share = chunks == 1 ? scale : scale * Float(count) / Float(rows)
+            i = 0
+            while i < backwardStart {
+                let op = plan.op(i)
+                trace(i)
+                if op.opcode == .softmaxCrossEntropy {
+                    SoftmaxCrossEntropy.forwardBackward(
+                        loss: floatView(op.operand(2)!), dlogits: halfView(op.operand(3)!),
+                        logits: halfView(op.operand(0)!), labels: intView(op.operand(1)!),
+                        rows: count, classes: op.param(1), scale: share)
+                } else {
+                    run(op, rows: count)
+                }
+                i += 1
+            }
+            let chunkLoss = floatView(Int(plan.config.lossTensor))[0]
+            lossTotal = chunks == 1 ? chunkLoss : lossTotal + chunkLoss * Float(count) / Float(rows)
+            if chunk == 0 {
+                // Fused updates (one micro-batch only: the verifier refuses them otherwise) apply
+                // as soon as their gradient exists, so Adam's powers advance first.
+                fusedOverflow = !chunkLoss.isFinite
+                if updateOps > plan.opCount - updateStart {
+                    beta1Power *= plan.config.momentum
+                    beta2Power *= plan.config.beta2
+                }
+            }
+            while i < updateStart {
+                let op = plan.op(i)
+                trace(i)
+                if op.phase == .update {
+                    if !fusedOverflow && gradientIsFinite(op, ordinal: ordinal, scale: scale) {
+                        apply(op, ordinal: ordinal, inverseScale: 1 / scale)
+                    } else {
+                        fusedOverflow = true
+                    }
+                    ordinal += 1
+                } else {
+                    run(op, rows: count)
+                }
+                i += 1
+            }
+            chunk += 1
         }
-        let loss = floatView(Int(plan.config.lossTensor))[0]
+        let loss = lossTotal
+        if chunks > 1 { floatView(Int(plan.config.lossTensor))[0] = loss }
+        if !loss.isFinite { fusedOverflow = true }
         let c = plan.config
         let inverseScale = 1 / scale
-        // Fused updates apply as soon as their gradient exists, so Adam's powers advance first;
-        // an overflow seen there stops every later update of the step (earlier ones have applied).
-        var ordinal = 0
-        var fusedOverflow = !loss.isFinite
-        if updateOps > plan.opCount - updateStart {
-            beta1Power *= c.momentum
-            beta2Power *= c.beta2
-        }
-        while i < updateStart {
-            let op = plan.op(i)
-            trace(i)
-            if op.phase == .update {
-                if !fusedOverflow && gradientIsFinite(op, ordinal: ordinal, scale: scale) {
-                    apply(op, ordinal: ordinal, inverseScale: inverseScale)
-                } else {
-                    fusedOverflow = true
-                }
-                ordinal += 1
-            } else {
-                run(op, rows: rows)
-            }
-            i += 1
-        }
         trace(-1)
         var overflow = fusedOverflow
         var j = updateStart
@@ -251,6 +285,16 @@ public struct Trainer {
         trace(-1)
         counters.appliedSteps += 1
         return StepResult(status: .applied, loss: loss, lossScale: scale)
+    }
+
+    /// Zeroes every micro-batch gradient sum before a step's first micro-batch.
+    func zeroGradientSums() {
+        var t = 0
+        while t < plan.tensorCount {
+            let r = plan.tensor(t)
+            if r.role == .gradientSum { address(of: t).initializeMemory(as: UInt8.self, repeating: 0, count: Int(r.bytes)) }
+            t += 1
+        }
     }
 
     /// Runs update op `op` (the `ordinal`-th update of the program) and counts what it did.
@@ -368,6 +412,9 @@ public struct Trainer {
         case .add:
             Elementwise.add(y: halfView(op.operand(2)!), a: halfView(op.operand(0)!), b: halfView(op.operand(1)!),
                             count: rows * op.param(1))
+        case .accumulateGradient:
+            let sum = halfView(op.operand(0)!)
+            Elementwise.add(y: sum, a: sum, b: halfView(op.operand(1)!), count: op.param(1))
         case .accumulate:
             let g = halfView(op.operand(0)!)
             Elementwise.add(y: g, a: g, b: halfView(op.operand(1)!), count: rows * op.param(1))

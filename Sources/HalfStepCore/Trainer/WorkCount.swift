@@ -145,10 +145,12 @@ extension OpWork {
             switch code {
             case .globalAveragePoolForward, .globalAveragePoolBackward, .channelScale, .batchNormForward, .batchNormBackward:
                 e = rows * op.param(1) * op.param(2)
+            case .accumulateGradient:
+                e = op.param(1)
             default:
                 e = rows * op.param(1)
             }
-            let reads = code == .add || code == .accumulate || code == .activationBackward || code == .batchNormBackward ? 2 : 1
+            let reads = code == .add || code == .accumulate || code == .accumulateGradient || code == .activationBackward || code == .batchNormBackward ? 2 : 1
             w.loads = reads * e
             w.conversions = (reads + 1) * e
             w.stores = e

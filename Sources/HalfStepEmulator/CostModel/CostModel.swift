@@ -57,12 +57,16 @@ public struct CostModel: Sendable, Equatable {
 }
 
 extension Plan {
-    /// The work of one full training step (every op, `rows` rows).
+    /// The work of one full training step: every op on `rows` rows per micro-batch, the forward,
+    /// loss and backward ops once per micro-batch, the updates once.
     public func stepWork(rows: Int) -> OpWork {
         var total = OpWork()
         var i = 0
         while i < opCount {
-            total = total + OpWork.of(op(i), rows: rows, plan: self)
+            let o = op(i)
+            let w = OpWork.of(o, rows: rows, plan: self)
+            var repeats = o.phase == .update ? 1 : config.microBatches
+            while repeats > 0 { total = total + w; repeats -= 1 }
             i += 1
         }
         return total

@@ -127,11 +127,12 @@ public enum Emulator {
             let samples = labels.count
             let input = trainer.input, labelView = trainer.labels
             var next = 0
-            func loadBatch() {
-                // The next `batch` samples in order, wrapping around.
+            let stepBatch = plan.config.stepBatch
+            func loadBatch(first: Int, count: Int) {
+                // Samples `first ..< first + count` of the step starting at `next`, wrapping around.
                 inputs.withUnsafeBufferPointer { src in
-                    for row in 0 ..< batch {
-                        let s = (next + row) % samples
+                    for row in 0 ..< count {
+                        let s = (next + first + row) % samples
                         (input.base + row * features).update(from: src.baseAddress! + s * features, count: features)
                         labelView[row] = labels[s]
                     }
@@ -143,23 +144,22 @@ public enum Emulator {
             // allocation.
             var warmUp = 0
             repeat {
-                loadBatch()
                 warmUp += 1
-            } while trainer.step(rows: batch).status == .skippedOverflow && warmUp < 64
+            } while trainer.step(rows: stepBatch, loadMicroBatch: { _, first, count in loadBatch(first: first, count: count) }).status
+                == .skippedOverflow && warmUp < 64
             trainer.reset()
             hs_heap_counting_begin()
             for step in 0 ..< steps {
-                loadBatch()
-                next = (next + batch) % samples
                 if step == 0, let injection { inject(injection) }
-                let r = trainer.step(rows: batch)
+                let r = trainer.step(rows: stepBatch) { _, first, count in loadBatch(first: first, count: count) }
+                next = (next + stepBatch) % samples
                 if step == 0 { firstLoss = r.loss }
                 lastLoss = r.loss
                 switch r.status {
                 case .applied: applied += 1
                 case .skippedOverflow: overflows += 1
                 case .invalidLabel(let row):
-                    failure = .invalidLabel(sample: (next - batch + row + samples) % samples, value: Int(labelView[row]))
+                    failure = .invalidLabel(sample: (next - stepBatch + row + samples) % samples, value: Int(labelView[row % batch]))
                     heapAllocations = hs_heap_counting_end()
                     return
                 }

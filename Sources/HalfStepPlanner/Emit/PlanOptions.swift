@@ -87,6 +87,10 @@ public struct PlanOptions: Sendable, Equatable {
     /// Lever: fold every BatchNormalization into the convolution before it, freezing γ
     /// (`--fold-batchnorm`). Without it, a BatchNormalization is folded exactly when its γ is frozen.
     public var foldBatchNorm = false
+    /// Lever: run each step as micro-batches of this many samples, their weight gradients summed
+    /// before one update (`--micro-batch M`; `batch` must be a multiple of M). Activations are
+    /// planned for M samples; every trainable tensor gains a gradient sum. nil: one micro-batch.
+    public var microBatch: Int? = nil
 
     public init() {}
 

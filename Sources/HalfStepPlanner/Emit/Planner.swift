@@ -137,7 +137,10 @@ public enum Planner {
         if options.optimizer != .sgd { attempt("--optimizer sgd --momentum 0") { $0.optimizer = .sgd; $0.momentum = 0 } }
         if options.train != .last(1) { attempt("--train last:1") { $0.train = .last(1) } }
         if options.train != .biases { attempt("--train biases") { $0.train = .biases } }
-        if options.batch > 1 { attempt("--batch \(options.batch / 2)") { $0.batch = options.batch / 2 } }
+        if options.batch > 1 { attempt("--batch \(options.batch / 2)") { $0.batch = options.batch / 2; $0.microBatch = nil } }
+        if options.batch > 1 && (options.microBatch ?? options.batch) > 1 {
+            attempt("--micro-batch 1 (same batch, gradients summed over \(options.batch) single samples)") { $0.microBatch = 1; $0.fuseUpdates = false }
+        }
         alternatives.sort { $0.neededBytes > $1.neededBytes }
         return .init(region: region, neededBytes: needed, budgetBytes: budget, largest: Array(largest), alternatives: alternatives)
     }

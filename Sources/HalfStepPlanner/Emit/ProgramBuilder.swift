@@ -125,10 +125,25 @@ private struct Builder {
     /// Update ops already emitted (fused), by parameter.
     var updated = Set<Int>()
     var updateStream: [Int: Int] = [:]
+    /// Micro-batches per step (1: none).
+    var microBatches = 1
+    /// Each trainable parameter's gradient sum over micro-batches (what its update reads).
+    var gradientSum: [Int: Int] = [:]
 
     mutating func run() throws(PlannerError) {
-        let n = options.batch
-        guard n >= 1 && n <= 65535 else { throw .badOption(name: "--batch", value: "\(n)", expected: "1 ... 65535") }
+        let stepBatch = options.batch
+        guard stepBatch >= 1 && stepBatch <= 65535 else { throw .badOption(name: "--batch", value: "\(stepBatch)", expected: "1 ... 65535") }
+        // Micro-batches: every batch-major tensor is planned for one micro-batch.
+        let n = options.microBatch ?? stepBatch
+        if let m = options.microBatch {
+            guard m >= 1 && m <= stepBatch && stepBatch % m == 0 else {
+                throw .badOption(name: "--micro-batch", value: "\(m)", expected: "a divisor of --batch \(stepBatch) (1 ... \(stepBatch))")
+            }
+            if options.fuseUpdates && m < stepBatch {
+                throw .badOption(name: "--fuse-updates", value: "with --micro-batch \(m)", expected: "one of the two: a fused update would run before the other micro-batches' gradients exist")
+            }
+        }
+        microBatches = stepBatch / n
         guard options.trainedChannelFraction > 0 && options.trainedChannelFraction <= 1 else {
             throw .badOption(name: "--train-channels", value: "\(options.trainedChannelFraction)", expected: "a fraction 0 < F ≤ 1")
         }
@@ -212,12 +227,17 @@ private struct Builder {
 
         for node in graph.nodes.reversed() { try backward(node, n: n) }
         for p in program.trainableParameters where !updated.contains(p) { emitUpdate(p) }
+        if microBatches > 1 {
+            let sums = gradientSum.values.reduce(0) { $0 + program.tensors[$1].bytes }
+            program.notes.append("runs each step as \(microBatches) micro-batches of \(n): activations for \(n) sample\(n == 1 ? "" : "s"); the weight gradients' sums over micro-batches take \(sums) B")
+        }
 
         var c = TrainingConfig()
         c.optimizerRaw = options.optimizer.rawValue
         c.stateDTypeRaw = options.effectiveStateType.rawValue
         c.accumulate = options.accumulateHalf ? 1 : 0
-        c.batch = UInt32(n)
+        c.batch = UInt16(n)
+        c.microBatchesRaw = microBatches > 1 ? UInt16(microBatches) : 0
         c.learningRate = options.learningRate
         c.momentum = options.effectiveMomentum
         c.weightDecay = options.weightDecay
@@ -552,6 +572,14 @@ private struct Builder {
         case .reshape:
             if needDx { deliver(dy, to: x, n: n, node: node.name) }
         }
+        if microBatches > 1 {
+            for p in produced where trainable.contains(p) && gradientSum[p] == nil {
+                let g = gradient(for: p)
+                let sum = add(graph.parameters[p].name + ".grad-sum", floatType, .gradientSum, shape: program.tensors[g].shape)
+                gradientSum[p] = sum
+                op(.accumulateGradient, .backward, [sum, g], [UInt32(n), UInt32(program.tensors[g].elementCount)], node: node.name)
+            }
+        }
         if options.fuseUpdates {
             for p in produced where trainable.contains(p) && !updated.contains(p) { emitUpdate(p) }
         }
@@ -561,7 +589,7 @@ private struct Builder {
     mutating func emitUpdate(_ p: Int) {
         updated.insert(p)
         let param = graph.parameters[p]
-        let pt = parameterTensor(p), g = gradient(for: p)
+        let pt = parameterTensor(p), g = gradientSum[p] ?? gradient(for: p)
         let mode = modes[p] ?? options.update
         let count = UInt32(program.tensors[g].elementCount)
         let stateShape = program.tensors[g].shape

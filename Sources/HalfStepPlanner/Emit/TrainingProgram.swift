@@ -83,7 +83,7 @@ public enum MemoryCategory: String, Sendable, CaseIterable, Comparable {
         switch role {
         case .input, .labels: self = .inputBatch
         case .activation: self = .activations
-        case .activationGradient, .weightGradient: self = .gradients
+        case .activationGradient, .weightGradient, .gradientSum: self = .gradients
         case .weight: self = .weights
         case .masterWeight: self = .masterCopies
         case .optimizerState: self = .optimizerState

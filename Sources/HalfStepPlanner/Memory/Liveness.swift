@@ -2,8 +2,8 @@ import HalfStepCore
 
 /// When each arena buffer of a training step is live, in op indices (inclusive).
 ///
-/// State that outlives a step (trainable parameters, master copies, optimizer state, the loss
-/// read after the step) is live across the whole program; the input batch and labels are live
+/// State that outlives a step or a micro-batch (trainable parameters, master copies, optimizer
+/// state, micro-batch gradient sums, the loss read after the step) is live across the whole program; the input batch and labels are live
 /// from the start, because the caller fills them before the first op. Everything else lives from
 /// its first to its last use.
 public enum Liveness {
@@ -21,7 +21,7 @@ public enum Liveness {
         for (i, t) in program.tensors.enumerated() where t.region == .arena {
             let (start, end): (Int, Int)
             switch t.role {
-            case .weight, .masterWeight, .optimizerState, .loss:
+            case .weight, .masterWeight, .optimizerState, .loss, .gradientSum:
                 (start, end) = (0, last)
             case .input, .labels:
                 (start, end) = (0, lastUse[i] ?? 0)

@@ -182,6 +182,7 @@ func describe(_ r: TensorRole) -> String {
     case .optimizerState: return "optimizer state"
     case .loss: return "loss"
     case .scratch: return "scratch"
+    case .gradientSum: return "grad sum"
     }
 }
 func describe(_ p: Phase) -> String {
@@ -213,6 +214,7 @@ func describe(_ o: OpCode) -> String {
     case .batchNormBackward: return "BatchNorm.backward"
     case .copyRows: return "Copy.rows"
     case .expandDepthwiseForward: return "ExpandDepthwise.forward"
+    case .accumulateGradient: return "Gradient.accumulate"
     }
 }
 func describe(_ o: OptimizerKind) -> String { o == .sgd ? "sgd" : o == .adam ? "adam" : "adamw" }
@@ -265,6 +267,8 @@ func detail(_ op: TrainingProgram.Op, _ program: TrainingProgram) -> String {
         return "N=\(p[0]) E=\(p[1])"
     case .copyRows:
         return "N=\(p[0]) \(p[1]) elements"
+    case .accumulateGradient:
+        return "\(p[1]) elements, summed over micro-batches"
     case .expandDepthwiseForward:
         var r = OpRecord()
         for (i, v) in p.enumerated() where i < PlanFormat.maxParams { r.setParamBits(i, v) }

@@ -9,7 +9,7 @@ public enum Benchmark {
         var best = 0.0
         for _ in 0 ..< repeats {
             let session = try TrainingSession(LoadedPlan(bytes: bytes, path: "bench"))
-            var sampler = EpochSampler(count: data.count, batch: session.batch, seed: 0)
+            var sampler = EpochSampler(count: data.count, batch: session.stepBatch, seed: 0)
             session.step(data, samples: sampler.next())   // warm-up
             let clock = ContinuousClock()
             let start = clock.now

@@ -62,7 +62,7 @@ public enum TrainingLoop {
     /// - Throws: `TrainingError` when the data does not match the plan.
     public static func run(_ session: TrainingSession, train: Dataset, eval: Dataset?, settings: Settings,
                            progress: (Progress) -> Void) throws(TrainingError) -> Summary {
-        let batch = session.batch
+        let batch = session.stepBatch
         try check(train, against: session, role: "training")
         if let eval { try check(eval, against: session, role: "eval") }
         guard train.count >= batch else {

@@ -59,6 +59,8 @@ public final class TrainingSession {
     }
 
     public var batch: Int { Int(loaded.plan.config.batch) }
+    /// Samples per training step: the batch times the plan's micro-batches.
+    public var stepBatch: Int { loaded.plan.config.stepBatch }
     public var features: Int { Int(loaded.plan.config.inputFeatures) }
     public var classes: Int { Int(loaded.plan.config.classes) }
 
@@ -84,26 +86,33 @@ public final class TrainingSession {
     }
 
     func copy(_ data: Dataset, sample s: Int, row: Int) {
-        let features = self.features
-        let input = trainer.input
+        Self.copy(data, sample: s, row: row, features: features, input: trainer.input, labels: trainer.labels)
+    }
+
+    static func copy(_ data: Dataset, sample s: Int, row: Int, features: Int, input: TensorView<Float16>, labels: TensorView<Int32>) {
         data.inputs.withUnsafeBufferPointer { src in
             (input.base + row * features).update(from: src.baseAddress! + s * features, count: features)
         }
-        trainer.labels[row] = data.labels[s]
+        labels[row] = data.labels[s]
     }
 
     /// One training step on samples `indices` (at most `batch` of them).
     @discardableResult
     public func step(_ data: Dataset, samples indices: ArraySlice<Int>) -> StepResult {
-        load(data, samples: indices)
-        return trainer.step(rows: indices.count)
+        // The closure must not touch `trainer` (the step holds it exclusively): copy through views.
+        let base = indices.startIndex, input = trainer.input, labels = trainer.labels, features = self.features
+        return trainer.step(rows: indices.count) { _, first, count in
+            for row in 0 ..< count { Self.copy(data, sample: indices[base + first + row], row: row, features: features, input: input, labels: labels) }
+        }
     }
 
     /// One training step on samples `range` (at most `batch` of them).
     @discardableResult
     public func step(_ data: Dataset, samples range: Range<Int>) -> StepResult {
-        load(data, samples: range)
-        return trainer.step(rows: range.count)
+        let input = trainer.input, labels = trainer.labels, features = self.features
+        return trainer.step(rows: range.count) { _, first, count in
+            for row in 0 ..< count { Self.copy(data, sample: range.lowerBound + first + row, row: row, features: features, input: input, labels: labels) }
+        }
     }
 
     /// Loss and accuracy over all of `data`, batch by batch (the last batch may be partial).
