@@ -38,6 +38,8 @@ struct PlanCommand: Command {
       --train-channels F      train only the first F of each trained weight's output channels (0 < F <= 1)
       --fold-batchnorm        fold every BatchNormalization into its convolution, freezing its scale (γ);
                               without it only BatchNormalizations whose γ does not train are folded
+      --relu-masks            keep a 1-bit mask instead of the fp16 output of every ReLU/ReLU6 whose output
+                              nothing else in backward reads (frozen layers above it, biases-only training)
       --micro-batch M         run each step as --batch/M micro-batches of M samples whose weight gradients
                               are summed before one update: activations for M samples, plus an fp16
                               gradient sum per trainable tensor (not with --fuse-updates)
@@ -59,7 +61,7 @@ struct PlanCommand: Command {
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
             "--target", "--reserve", "--accumulate", "--train-channels", "--prefer", "--frontier",
             "--micro-batch",
-        ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit"])
+        ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit", "--relu-masks"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
             throw UsageError("-o OUT.hsplan is required", verb: "plan")
@@ -171,6 +173,7 @@ struct PlanCommand: Command {
         case let other: throw UsageError("--accumulate \(other): expected fp32 or fp16", verb: "plan")
         }
         o.fuseUpdates = a.switches.contains("--fuse-updates")
+        o.activationMasks = a.switches.contains("--relu-masks")
         if a.value("--micro-batch") != nil {
             let m = try a.int("--micro-batch", in: 1 ... 65535, default: 1, verb: "plan")
             guard o.batch % m == 0 else {

@@ -149,6 +149,11 @@ public enum OpCode: UInt16, Sendable {
     /// operands `[sum, g]`; params `[N, count]` (count in elements): `sum += g`, a weight gradient added to
     /// its sum over micro-batches (not scaled by the rows run).
     case accumulateGradient = 25
+    /// operands `[y, mask]`; params `[N, E, low bits, high bits]`: bit i of the int32-word mask
+    /// [⌈N·E/32⌉] set where `low < y[i] < high` (`ActivationMask`; high NaN: no upper limit).
+    case activationMaskForward = 26
+    /// operands `[dy, mask, dx]`; params `[N, E]`: `dx = dy` where the mask bit is set, else 0.
+    case activationMaskBackward = 27
 }
 
 /// How a trainable tensor absorbs its update.

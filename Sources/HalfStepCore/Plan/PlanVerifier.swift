@@ -189,7 +189,8 @@ struct OpChecks {
                 try distinct(3, from: 0, 1, 2)
             } else {
                 try operand(0, count: nm, half: true)
-                try operand(1, count: nk, half: true)
+                // x is read only for the weight gradient (fp32 accumulation kernels).
+                try operand(1, count: nk, half: true, optional: op.operand(4) == nil && plan.config.accumulate == 0)
                 try operand(2, count: mk, half: true, float: true)
                 try operand(3, count: nk, half: true, written: true, optional: true)
                 let trained = op.param(5) == 0 ? m : op.param(5)
@@ -287,7 +288,8 @@ struct OpChecks {
                 try distinct(3, from: 0, 1, 2)
             } else {
                 try operand(0, count: ys, half: true)
-                try operand(1, count: xs, half: true)
+                // x is read only for the weight gradient: a plan may leave it out without one.
+                try operand(1, count: xs, half: true, optional: op.operand(4) == nil)
                 try operand(2, count: ws, half: true, float: true)
                 try operand(3, count: xs, half: true, written: true, optional: true)
                 try operand(4, count: g.trainedOutputs * g.weightsPerOutput, half: true, written: true, optional: true)
@@ -324,6 +326,20 @@ struct OpChecks {
             try operand(0, count: e, half: true)
             try operand(1, count: e, half: true)
             try operand(2, count: e, half: true, written: true)
+        case .activationMaskForward, .activationMaskBackward:
+            let e = try product(n, op.param(1), slot: 1)
+            if e == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }
+            let words = ActivationMask.words(e)
+            if code == .activationMaskForward {
+                if op.floatParam(2).isNaN { throw .badParameter(slot: 2, value: op.paramBits(2)) }
+                try operand(0, count: e, half: true)
+                try operand(1, count: words, int: true, written: true)
+            } else {
+                try operand(0, count: e, half: true)
+                try operand(1, count: words, int: true)
+                try operand(2, count: e, half: true, written: true)
+                try distinct(2, from: 1)
+            }
         case .accumulateGradient:
             let e = op.param(1)
             if e == 0 { throw .badParameter(slot: 1, value: op.paramBits(1)) }

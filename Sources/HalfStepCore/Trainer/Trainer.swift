@@ -137,6 +137,22 @@ public struct Trainer {
         return TensorView(base: address(of: i).assumingMemoryBound(to: Int32.self), count: Int(t.bytes) / 4)
     }
 
+    /// Tensor `i` as raw 32-bit words (bit masks).
+    @inlinable
+    public func wordView(_ i: Int) -> TensorView<UInt32> {
+        let t = plan.tensor(i)
+        return TensorView(base: address(of: i).assumingMemoryBound(to: UInt32.self), count: Int(t.bytes) / 4)
+    }
+
+    /// The input operand (slot 1) of a dense or convolution backward op. A plan leaves it out
+    /// when no weight gradient is computed, which is the only use the kernels make of it; they
+    /// then get an empty view they never read.
+    @inlinable
+    func inputView(_ op: OpRecord) -> TensorView<Float16> {
+        if let x = op.operand(1) { return halfView(x) }
+        return TensorView(base: address(of: op.operand(0)!).assumingMemoryBound(to: Float16.self), count: 0)
+    }
+
     /// Tensor `i` as a parameter, whichever its storage type.
     @inlinable
     public func parameterView(_ i: Int) -> ParameterView {
@@ -368,7 +384,7 @@ public struct Trainer {
             Dense.backward(
                 dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
                 db: op.operand(5).map { halfView($0) },
-                dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!), weight: parameterView(op.operand(2)!),
+                dy: halfView(op.operand(0)!), x: inputView(op), weight: parameterView(op.operand(2)!),
                 rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4),
                 trainedOutputs: op.param(5))
         case .reluForward:
@@ -392,7 +408,7 @@ public struct Trainer {
                            bias: op.operand(2).map { parameterView($0) }, rows: rows, window: Window2D(op))
         case .conv2dBackward:
             Conv2D.backward(dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
-                            db: op.operand(5).map { halfView($0) }, dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!),
+                            db: op.operand(5).map { halfView($0) }, dy: halfView(op.operand(0)!), x: inputView(op),
                             weight: parameterView(op.operand(2)!), rows: rows, window: Window2D(op))
         case .maxPoolForward:
             MaxPool2D.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), rows: rows, window: Window2D(op))
@@ -412,6 +428,12 @@ public struct Trainer {
         case .add:
             Elementwise.add(y: halfView(op.operand(2)!), a: halfView(op.operand(0)!), b: halfView(op.operand(1)!),
                             count: rows * op.param(1))
+        case .activationMaskForward:
+            ActivationMask.forward(mask: wordView(op.operand(1)!), y: halfView(op.operand(0)!), count: rows * op.param(1),
+                                   low: op.floatParam(2), high: op.floatParam(3))
+        case .activationMaskBackward:
+            ActivationMask.backward(dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!), mask: wordView(op.operand(1)!),
+                                    count: rows * op.param(1))
         case .accumulateGradient:
             let sum = halfView(op.operand(0)!)
             Elementwise.add(y: sum, a: sum, b: halfView(op.operand(1)!), count: op.param(1))

@@ -91,6 +91,9 @@ public struct PlanOptions: Sendable, Equatable {
     /// before one update (`--micro-batch M`; `batch` must be a multiple of M). Activations are
     /// planned for M samples; every trainable tensor gains a gradient sum. nil: one micro-batch.
     public var microBatch: Int? = nil
+    /// Lever: a ReLU or Clip (ReLU6) whose output nothing else in backward reads keeps a 1-bit
+    /// mask of where its gradient passes instead of its fp16 output (`--relu-masks`).
+    public var activationMasks = false
 
     public init() {}
 

@@ -125,6 +125,10 @@ private struct Builder {
     /// Update ops already emitted (fused), by parameter.
     var updated = Set<Int>()
     var updateStream: [Int: Int] = [:]
+    /// The bit mask a masked ReLU/Clip saved for its backward, by output value.
+    var activationMask: [Int: Int] = [:]
+    /// Masked activations and the bytes each saves (output size less mask size), for the notes.
+    var maskedActivations: [(name: String, saved: Int)] = []
     /// Micro-batches per step (1: none).
     var microBatches = 1
     /// Each trainable parameter's gradient sum over micro-batches (what its update reads).
@@ -227,6 +231,11 @@ private struct Builder {
 
         for node in graph.nodes.reversed() { try backward(node, n: n) }
         for p in program.trainableParameters where !updated.contains(p) { emitUpdate(p) }
+        if !maskedActivations.isEmpty {
+            let saved = maskedActivations.reduce(0) { $0 + $1.saved }
+            let names = maskedActivations.prefix(3).map(\.name).joined(separator: ", ") + (maskedActivations.count > 3 ? ", …" : "")
+            program.notes.append("kept \(maskedActivations.count) ReLU/ReLU6 output\(maskedActivations.count == 1 ? "" : "s") as 1-bit masks for backward (\(names)): \(saved) B fewer saved activation bytes before reuse")
+        }
         if microBatches > 1 {
             let sums = gradientSum.values.reduce(0) { $0 + program.tensors[$1].bytes }
             program.notes.append("runs each step as \(microBatches) micro-batches of \(n): activations for \(n) sample\(n == 1 ? "" : "s"); the weight gradients' sums over micro-batches take \(sums) B")
@@ -355,12 +364,14 @@ private struct Builder {
             if yt == xt { program.tensors[xt].name = graph.values[y].name }
             valueTensor[y] = yt
             op(.reluForward, .forward, [xt, yt], [UInt32(n), UInt32(e)], node: node.name)
+            if wantsMask(node) { saveMask(y, yt, n: n, e: e, low: 0, high: .nan, node: node) }
         case .activation(let kind, let a, let b):
             let inPlace = mayOverwrite(x) && !kind.backwardReadsInput
             let yt = inPlace ? xt : add(graph.values[y].name, floatType, .activation, shape: [n, e], batchMajor: true)
             if inPlace { program.tensors[xt].name = graph.values[y].name }
             valueTensor[y] = yt
             op(.activationForward, .forward, [xt, yt], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name)
+            if kind == .clip && wantsMask(node) { saveMask(y, yt, n: n, e: e, low: a, high: b, node: node) }
         case .maxPool(let window):
             let yt = newValue(y, n: n)
             op(.maxPoolForward, .forward, [xt, yt], [UInt32(n)] + (try encoded(window, node)), node: node.name)
@@ -395,6 +406,41 @@ private struct Builder {
         case .reshape:
             valueTensor[y] = xt
         }
+    }
+
+    /// True when `node` (a ReLU or Clip) should keep a bit mask for its backward instead of its
+    /// output: the lever is on, its backward runs, and no other backward op reads the output.
+    func wantsMask(_ node: Graph.Node) -> Bool {
+        options.activationMasks && upstreamTrainable.contains(node.inputs[0]) && !readInBackward(node.outputs[0])
+    }
+
+    /// True when some consumer's backward op reads value `v` itself (not its gradient).
+    func readInBackward(_ v: Int) -> Bool {
+        if v == graph.output { return true }
+        for c in graph.nodes where c.inputs.contains(v) {
+            switch c.op {
+            case .dense(let w, _, _, _):
+                if trainable.contains(w) || options.accumulateHalf { return true }
+            case .conv(let w, _, _):
+                if trainable.contains(w) { return true }
+            case .batchNorm, .maxPool:
+                return true
+            case .activation(let kind, _, _):
+                if kind.backwardReadsInput { return true }
+            case .reshape:
+                if readInBackward(c.outputs[0]) { return true }
+            case .relu, .add, .scale, .concat, .averagePool, .globalAveragePool:
+                break
+            }
+        }
+        return false
+    }
+
+    mutating func saveMask(_ y: Int, _ yt: Int, n: Int, e: Int, low: Float, high: Float, node: Graph.Node) {
+        let mask = add(graph.values[y].name + ".mask", .int32, .activation, shape: [ActivationMask.words(n * e)])
+        activationMask[y] = mask
+        op(.activationMaskForward, .forward, [yt, mask], [UInt32(n), UInt32(e), low.bitPattern, high.bitPattern], node: node.name)
+        maskedActivations.append((graph.values[y].name, program.tensors[yt].bytes - program.tensors[mask].bytes))
     }
 
     /// Node indices `[expand, act, depthwise, act]` of a frozen inverted-residual front at `index`:
@@ -488,7 +534,8 @@ private struct Builder {
             let dW = trainedGradient(w), db = trainedGradient(bias)
             if dx == nil && dW == nil && db == nil { return }
             let rows = dW == nil ? m : trainedRows(w)
-            op(.denseBackward, .backward, [dy, valueTensor[x]!, parameterTensor(w), dx, dW, db],
+            let xRead = dW != nil || options.accumulateHalf ? valueTensor[x]! : nil
+            op(.denseBackward, .backward, [dy, xRead, parameterTensor(w), dx, dW, db],
                [UInt32(n), UInt32(e), UInt32(m), alpha.bitPattern, beta.bitPattern, rows == m ? 0 : UInt32(rows)], node: node.name)
             if let dx { deliver(dx, to: x, n: n, node: node.name) }
             produced = [w] + (bias.map { [$0] } ?? [])
@@ -497,7 +544,7 @@ private struct Builder {
             let dW = trainedGradient(w), db = trainedGradient(bias)
             if dx == nil && dW == nil && db == nil { return }
             window.trainedOutputs = dW == nil ? window.outputs : trainedRows(w)
-            op(.conv2dBackward, .backward, [dy, valueTensor[x]!, parameterTensor(w), dx, dW, db],
+            op(.conv2dBackward, .backward, [dy, dW != nil ? valueTensor[x]! : nil, parameterTensor(w), dx, dW, db],
                [UInt32(n)] + (try encoded(window, node)), node: node.name)
             if let dx { deliver(dx, to: x, n: n, node: node.name) }
             produced = [w] + (bias.map { [$0] } ?? [])
@@ -513,10 +560,19 @@ private struct Builder {
             produced = [gamma, beta]
         case .relu:
             guard needDx else { return }
-            op(.reluBackward, .backward, [dy, valueTensor[y]!, dy], [UInt32(n), UInt32(e)], node: node.name)
+            if let mask = activationMask[y] {
+                op(.activationMaskBackward, .backward, [dy, mask, dy], [UInt32(n), UInt32(e)], node: node.name)
+            } else {
+                op(.reluBackward, .backward, [dy, valueTensor[y]!, dy], [UInt32(n), UInt32(e)], node: node.name)
+            }
             deliver(dy, to: x, n: n, node: node.name)
         case .activation(let kind, let a, let b):
             guard needDx else { return }
+            if let mask = activationMask[y] {
+                op(.activationMaskBackward, .backward, [dy, mask, dy], [UInt32(n), UInt32(e)], node: node.name)
+                deliver(dy, to: x, n: n, node: node.name)
+                break
+            }
             let saved = kind.backwardReadsInput ? valueTensor[x]! : valueTensor[y]!
             op(.activationBackward, .backward, [dy, saved, dy], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name)
             deliver(dy, to: x, n: n, node: node.name)

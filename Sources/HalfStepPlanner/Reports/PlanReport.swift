@@ -215,6 +215,8 @@ func describe(_ o: OpCode) -> String {
     case .copyRows: return "Copy.rows"
     case .expandDepthwiseForward: return "ExpandDepthwise.forward"
     case .accumulateGradient: return "Gradient.accumulate"
+    case .activationMaskForward: return "ActivationMask.forward"
+    case .activationMaskBackward: return "ActivationMask.backward"
     }
 }
 func describe(_ o: OptimizerKind) -> String { o == .sgd ? "sgd" : o == .adam ? "adam" : "adamw" }
@@ -269,6 +271,8 @@ func detail(_ op: TrainingProgram.Op, _ program: TrainingProgram) -> String {
         return "N=\(p[0]) \(p[1]) elements"
     case .accumulateGradient:
         return "\(p[1]) elements, summed over micro-batches"
+    case .activationMaskForward, .activationMaskBackward:
+        return "N=\(p[0]) E=\(p[1]), 1 bit per element"
     case .expandDepthwiseForward:
         var r = OpRecord()
         for (i, v) in p.enumerated() where i < PlanFormat.maxParams { r.setParamBits(i, v) }
