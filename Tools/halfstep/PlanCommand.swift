@@ -40,6 +40,8 @@ struct PlanCommand: Command {
                               without it only BatchNormalizations whose γ does not train are folded
       --relu-masks            keep a 1-bit mask instead of the fp16 output of every ReLU/ReLU6 whose output
                               nothing else in backward reads (frozen layers above it, biases-only training)
+      --recompute             compute MaxPool and HardSwish outputs again in backward from the input their own
+                              backward keeps, instead of keeping them from the forward pass
       --micro-batch M         run each step as --batch/M micro-batches of M samples whose weight gradients
                               are summed before one update: activations for M samples, plus an fp16
                               gradient sum per trainable tensor (not with --fuse-updates)
@@ -61,7 +63,7 @@ struct PlanCommand: Command {
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
             "--target", "--reserve", "--accumulate", "--train-channels", "--prefer", "--frontier",
             "--micro-batch",
-        ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit", "--relu-masks"])
+        ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit", "--relu-masks", "--recompute"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
             throw UsageError("-o OUT.hsplan is required", verb: "plan")
@@ -174,6 +176,7 @@ struct PlanCommand: Command {
         }
         o.fuseUpdates = a.switches.contains("--fuse-updates")
         o.activationMasks = a.switches.contains("--relu-masks")
+        o.recompute = a.switches.contains("--recompute")
         if a.value("--micro-batch") != nil {
             let m = try a.int("--micro-batch", in: 1 ... 65535, default: 1, verb: "plan")
             guard o.batch % m == 0 else {

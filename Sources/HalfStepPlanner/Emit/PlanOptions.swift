@@ -94,6 +94,10 @@ public struct PlanOptions: Sendable, Equatable {
     /// Lever: a ReLU or Clip (ReLU6) whose output nothing else in backward reads keeps a 1-bit
     /// mask of where its gradient passes instead of its fp16 output (`--relu-masks`).
     public var activationMasks = false
+    /// Lever: a MaxPool or HardSwish output that backward reads is computed again there from the
+    /// input its own backward keeps anyway, instead of being kept since the forward pass
+    /// (`--recompute`).
+    public var recompute = false
 
     public init() {}
 

@@ -127,6 +127,9 @@ private struct Builder {
     var updateStream: [Int: Int] = [:]
     /// The bit mask a masked ReLU/Clip saved for its backward, by output value.
     var activationMask: [Int: Int] = [:]
+    /// Values computed again in backward (see `saved(_:n:)`), and the nodes recomputed.
+    var recomputed: [Int: Int] = [:]
+    var recomputedNames: [String] = []
     /// Masked activations and the bytes each saves (output size less mask size), for the notes.
     var maskedActivations: [(name: String, saved: Int)] = []
     /// Micro-batches per step (1: none).
@@ -231,6 +234,9 @@ private struct Builder {
 
         for node in graph.nodes.reversed() { try backward(node, n: n) }
         for p in program.trainableParameters where !updated.contains(p) { emitUpdate(p) }
+        if !recomputedNames.isEmpty {
+            program.notes.append("recomputes \(recomputedNames.count) cheap activation\(recomputedNames.count == 1 ? "" : "s") in backward from an input its own backward keeps anyway, instead of keeping the output since forward: \(recomputedNames.joined(separator: ", "))")
+        }
         if !maskedActivations.isEmpty {
             let saved = maskedActivations.reduce(0) { $0 + $1.saved }
             let names = maskedActivations.prefix(3).map(\.name).joined(separator: ", ") + (maskedActivations.count > 3 ? ", …" : "")
@@ -534,7 +540,7 @@ private struct Builder {
             let dW = trainedGradient(w), db = trainedGradient(bias)
             if dx == nil && dW == nil && db == nil { return }
             let rows = dW == nil ? m : trainedRows(w)
-            let xRead = dW != nil || options.accumulateHalf ? valueTensor[x]! : nil
+            let xRead = dW != nil || options.accumulateHalf ? try saved(x, n: n) : nil
             op(.denseBackward, .backward, [dy, xRead, parameterTensor(w), dx, dW, db],
                [UInt32(n), UInt32(e), UInt32(m), alpha.bitPattern, beta.bitPattern, rows == m ? 0 : UInt32(rows)], node: node.name)
             if let dx { deliver(dx, to: x, n: n, node: node.name) }
@@ -544,7 +550,7 @@ private struct Builder {
             let dW = trainedGradient(w), db = trainedGradient(bias)
             if dx == nil && dW == nil && db == nil { return }
             window.trainedOutputs = dW == nil ? window.outputs : trainedRows(w)
-            op(.conv2dBackward, .backward, [dy, dW != nil ? valueTensor[x]! : nil, parameterTensor(w), dx, dW, db],
+            op(.conv2dBackward, .backward, [dy, dW != nil ? try saved(x, n: n) : nil, parameterTensor(w), dx, dW, db],
                [UInt32(n)] + (try encoded(window, node)), node: node.name)
             if let dx { deliver(dx, to: x, n: n, node: node.name) }
             produced = [w] + (bias.map { [$0] } ?? [])
@@ -554,7 +560,7 @@ private struct Builder {
             let c = graph.values[x].shape[0]
             let mt = program.tensors.firstIndex { $0.name == graph.parameters[mean].name && $0.region == .flash }!
             let st = program.tensors.firstIndex { $0.name == graph.parameters[variance].name + ".invstd" }!
-            op(.batchNormBackward, .backward, [dy, valueTensor[x]!, parameterTensor(gamma), mt, st, needDx ? dy : nil, dg, db],
+            op(.batchNormBackward, .backward, [dy, try saved(x, n: n), parameterTensor(gamma), mt, st, needDx ? dy : nil, dg, db],
                [UInt32(n), UInt32(c), UInt32(e / c)], node: node.name)
             if needDx { deliver(dy, to: x, n: n, node: node.name) }
             produced = [gamma, beta]
@@ -563,7 +569,7 @@ private struct Builder {
             if let mask = activationMask[y] {
                 op(.activationMaskBackward, .backward, [dy, mask, dy], [UInt32(n), UInt32(e)], node: node.name)
             } else {
-                op(.reluBackward, .backward, [dy, valueTensor[y]!, dy], [UInt32(n), UInt32(e)], node: node.name)
+                op(.reluBackward, .backward, [dy, try saved(y, n: n), dy], [UInt32(n), UInt32(e)], node: node.name)
             }
             deliver(dy, to: x, n: n, node: node.name)
         case .activation(let kind, let a, let b):
@@ -573,13 +579,13 @@ private struct Builder {
                 deliver(dy, to: x, n: n, node: node.name)
                 break
             }
-            let saved = kind.backwardReadsInput ? valueTensor[x]! : valueTensor[y]!
+            let saved = try kind.backwardReadsInput ? saved(x, n: n) : saved(y, n: n)
             op(.activationBackward, .backward, [dy, saved, dy], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name)
             deliver(dy, to: x, n: n, node: node.name)
         case .maxPool(let window):
             guard needDx else { return }
             let dx = newGradient(x, n: n)
-            op(.maxPoolBackward, .backward, [dy, valueTensor[x]!, dx], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            op(.maxPoolBackward, .backward, [dy, try saved(x, n: n), dx], [UInt32(n)] + (try encoded(window, node)), node: node.name)
             deliver(dx, to: x, n: n, node: node.name)
         case .averagePool(let window):
             guard needDx else { return }
@@ -639,6 +645,32 @@ private struct Builder {
         if options.fuseUpdates {
             for p in produced where trainable.contains(p) && !updated.contains(p) { emitUpdate(p) }
         }
+    }
+
+    /// The tensor a backward op reads for value `v`: the one the forward pass wrote, or — with the
+    /// recomputation lever — a copy computed again right here from the producer's input, when the
+    /// producer is cheap (MaxPool, HardSwish) and its own backward keeps that input alive anyway.
+    /// Then `v` need not survive from the forward pass to this point.
+    mutating func saved(_ v: Int, n: Int) throws(PlannerError) -> Int {
+        if let t = recomputed[v] { return t }
+        guard options.recompute, let p = producer[v], let xt = valueTensor[graph.nodes[p].inputs[0]],
+              upstreamTrainable.contains(graph.nodes[p].inputs[0]) else { return valueTensor[v]! }
+        let node = graph.nodes[p]
+        let e = graph.values[node.inputs[0]].elementsPerSample
+        let t: Int
+        switch node.op {
+        case .maxPool(let window):
+            t = add(graph.values[v].name + ".recomputed", floatType, .activation, shape: [n] + graph.values[v].shape, batchMajor: true)
+            op(.maxPoolForward, .backward, [xt, t], [UInt32(n)] + (try encoded(window, node)), node: node.name + " (recomputed)")
+        case .activation(let kind, let a, let b) where kind.backwardReadsInput:
+            t = add(graph.values[v].name + ".recomputed", floatType, .activation, shape: [n, e], batchMajor: true)
+            op(.activationForward, .backward, [xt, t], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name + " (recomputed)")
+        default:
+            return valueTensor[v]!
+        }
+        recomputed[v] = t
+        recomputedNames.append(node.name)
+        return t
     }
 
     /// The update op of parameter `p`, with the optimizer state it needs.
