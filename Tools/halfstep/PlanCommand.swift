@@ -46,8 +46,9 @@ struct PlanCommand: Command {
                               are summed before one update: activations for M samples, plus an fp16
                               gradient sum per trainable tensor (not with --fuse-updates)
       --fit                   choose the levers above (what trains, channels, fused updates, update mode,
-                              optimizer state, momentum, BatchNorm folding) to fit --budget/--target while
-                              training as many parameters as possible; prints what it chose and why
+                              momentum, micro-batches, ReLU masks, recomputation, BatchNorm folding) to fit
+                              --budget/--target while training as many parameters as possible; prints
+                              what it chose and why
       --prefer ORDER          with --fit: what to keep when choosing, e.g. layers,channels,momentum,master
                               (default: trainable parameters first, then fp32 master copies, then momentum)
       --frontier FILE.svg     with --fit: write memory vs trainable parameters for every plan tried (SVG,
@@ -76,7 +77,7 @@ struct PlanCommand: Command {
         } else if a.value("--frontier") != nil || a.value("--prefer") != nil {
             throw UsageError("--frontier and --prefer apply to --fit", verb: "plan")
         }
-        let result = try makePlan(graph, options, source: absolutePath(model))
+        let result = try makePlan(graph, options, source: absolutePath(model), explainLevers: true)
         guard FileManager.default.createFile(atPath: output, contents: Data(result.bytes)) else {
             throw Failure("cannot write \(output)")
         }
@@ -98,6 +99,9 @@ struct PlanCommand: Command {
         pinned.momentum = a.value("--momentum") != nil
         pinned.fuse = a.switches.contains("--fuse-updates")
         pinned.fold = a.switches.contains("--fold-batchnorm")
+        pinned.masks = a.switches.contains("--relu-masks")
+        pinned.recompute = a.switches.contains("--recompute")
+        pinned.microBatch = a.value("--micro-batch") != nil
         var prefer = PlanFit.Objective.allCases
         if let p = a.value("--prefer") {
             var order: [PlanFit.Objective] = []
@@ -194,9 +198,9 @@ struct PlanCommand: Command {
 }
 
 /// Plans `graph`, turning planner errors into a `Failure` with a hint where one helps.
-func makePlan(_ graph: Graph, _ options: PlanOptions, source: String) throws -> Planner.Result {
+func makePlan(_ graph: Graph, _ options: PlanOptions, source: String, explainLevers: Bool = false) throws -> Planner.Result {
     do {
-        return try Planner.plan(graph, options: options, source: source)
+        return try Planner.plan(graph, options: options, source: source, explainLevers: explainLevers)
     } catch {
         if case .overBudget = error {
             throw Failure(error.description, hint: "raise the budget (or reserve less) or apply one of the changes above")

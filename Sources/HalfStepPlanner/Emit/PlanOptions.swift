@@ -98,6 +98,10 @@ public struct PlanOptions: Sendable, Equatable {
     /// input its own backward keeps anyway, instead of being kept since the forward pass
     /// (`--recompute`).
     public var recompute = false
+    /// Run each frozen expansion + depthwise pair of an inverted residual block as one op, one
+    /// hidden channel at a time, so its expanded activation never exists (on by default; off
+    /// only to measure what it saves).
+    public var fuseFrozenBlocks = true
 
     public init() {}
 

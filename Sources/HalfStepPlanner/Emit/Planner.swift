@@ -33,8 +33,11 @@ public enum Planner {
 
     /// Builds, places and encodes a plan; checks it against `options`' budgets.
     /// - Parameter source: the model path recorded in the plan for `train --export`.
-    public static func plan(_ graph: Graph, options: PlanOptions, source: String) throws(PlannerError) -> Result {
-        var result = try planUnchecked(graph, options: options, source: source)
+    /// - Parameter explainLevers: also measure, for every memory lever the options switch on,
+    ///   the arena without it, and record the bytes each saves in the plan's notes (one extra
+    ///   plan build per lever).
+    public static func plan(_ graph: Graph, options: PlanOptions, source: String, explainLevers: Bool = false) throws(PlannerError) -> Result {
+        var result = try planUnchecked(graph, options: options, source: source, explainLevers: explainLevers)
         let fp32 = place(result.program.widenedToFP32(), alignment: options.alignment)
         result.memory.fp32ArenaBytes = fp32.layout.peakBytes
         result.memory.fp32FlashBytes = PlanWriter.estimatedBytes(fp32.program, source: source)
@@ -48,8 +51,12 @@ public enum Planner {
     }
 
     /// Builds, places and encodes a plan without checking budgets.
-    public static func planUnchecked(_ graph: Graph, options: PlanOptions, source: String) throws(PlannerError) -> Result {
-        let built = try ProgramBuilder.build(graph, options)
+    public static func planUnchecked(_ graph: Graph, options: PlanOptions, source: String, explainLevers: Bool = false) throws(PlannerError) -> Result {
+        var built = try ProgramBuilder.build(graph, options)
+        if explainLevers {
+            let arena = place(built, alignment: options.alignment).layout.peakBytes
+            built.notes += leverNotes(graph, options, arenaBytes: arena, source: source)
+        }
         let (program, layout) = place(built, alignment: options.alignment)
         let bytes = try PlanWriter.encode(program, arenaBytes: layout.peakBytes, source: source)
         var sram: [MemoryCategory: Int] = [:], flash: [MemoryCategory: Int] = [:]
@@ -72,6 +79,40 @@ public enum Planner {
         let built = try ProgramBuilder.build(graph, options)
         let (program, layout) = place(built, alignment: options.alignment)
         return (layout.peakBytes, layout.lowerBoundBytes, PlanWriter.estimatedBytes(program, source: source), program.trainedElements)
+    }
+
+    /// One line per memory lever `options` switch on: the SRAM it saves against the same plan
+    /// without it (each lever switched off alone).
+    static func leverNotes(_ graph: Graph, _ options: PlanOptions, arenaBytes: Int, source: String) -> [String] {
+        var levers: [(String, (inout PlanOptions) -> Void)] = []
+        if options.fuseFrozenBlocks { levers.append(("frozen expansion + depthwise fusion (always on)", { $0.fuseFrozenBlocks = false })) }
+        if options.fuseUpdates { levers.append(("--fuse-updates", { $0.fuseUpdates = false })) }
+        if options.activationMasks { levers.append(("--relu-masks", { $0.activationMasks = false })) }
+        if options.recompute { levers.append(("--recompute", { $0.recompute = false })) }
+        if let m = options.microBatch, m < options.batch { levers.append(("--micro-batch \(m)", { $0.microBatch = nil })) }
+        if options.foldBatchNorm { levers.append(("--fold-batchnorm", { $0.foldBatchNorm = false })) }
+        if options.trainedChannelFraction < 1 {
+            levers.append(("--train-channels \(formatFraction(options.trainedChannelFraction))", { $0.trainedChannelFraction = 1 }))
+        }
+        if options.update != .fp32Master && options.updateOverrides.isEmpty {
+            levers.append(("--update \(options.update.name) (no fp32 master copies)", { $0.update = .fp32Master }))
+        }
+        if options.state == .fp16 && (options.effectiveMomentum > 0 || options.optimizer != .sgd) {
+            levers.append(("--state fp16", { $0.state = .fp32 }))
+        }
+        var notes: [String] = []
+        for (name, off) in levers {
+            var o = options
+            off(&o)
+            o.sramBudget = nil
+            o.flashBudget = nil
+            guard let without = try? measure(graph, options: o, source: source) else { continue }
+            let saved = without.arenaBytes - arenaBytes
+            notes.append(saved > 0
+                ? "lever \(name): saves \(saved) B SRAM (arena \(arenaBytes) B; \(without.arenaBytes) B without it)"
+                : "lever \(name): saves nothing on this plan (\(without.arenaBytes) B without it)")
+        }
+        return notes
     }
 
     /// Places every arena tensor; returns the program with offsets and the layout.

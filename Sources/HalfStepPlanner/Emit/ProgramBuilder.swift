@@ -13,6 +13,12 @@ public enum ProgramBuilder {
         Builder(graph: graph, options: PlanOptions()).layers().map(\.node)
     }
 
+    /// Each layer `layerNames` lists with the initializer names of its biases (and BatchNorm β),
+    /// the units `--fit`'s greedy phase adds to a selection.
+    public static func layerBiases(_ graph: Graph) -> [(layer: String, biases: [String])] {
+        Builder(graph: graph, options: PlanOptions()).layers().map { ($0.node, $0.biases.map { graph.parameters[$0].name }) }
+    }
+
     public static func build(_ graph: Graph, _ options: PlanOptions) throws(PlannerError) -> TrainingProgram {
         var b = Builder(graph: graph, options: options)
         try b.run()
@@ -212,7 +218,7 @@ private struct Builder {
         var fusedNodes = Set<Int>()
         var fusedBlocks = 0
         for (index, node) in graph.nodes.enumerated() where !fusedNodes.contains(index) {
-            if let chain = expandDepthwiseChain(at: index) {
+            if options.fuseFrozenBlocks, let chain = expandDepthwiseChain(at: index) {
                 try emitExpandDepthwise(chain, n: n)
                 fusedNodes.formUnion(chain)
                 fusedBlocks += 1

@@ -6,9 +6,11 @@ import HalfStepCore
 ///
 /// The search is exhaustive over a small grid: what trains (`all`, `last:K` for every K,
 /// `biases`) × the fraction of output channels a trained weight updates (1, ½, ¼, ⅛) × fp32 master
-/// copies or pure fp16 × momentum or none. Levers that only save memory (fused updates, BatchNorm
-/// folding) are switched on unless the user pinned them; every lever the user set on the command
-/// line is pinned. Candidates that fit are ranked by the `prefer` order, then by the smaller arena.
+/// copies or pure fp16 × momentum or none × (for batches above 1) the whole batch or micro-batches
+/// of 1. Levers that only save memory and never change a result bit (fused updates, ReLU masks,
+/// recomputation, BatchNorm folding) are switched on unless the user pinned them; every lever the
+/// user set on the command line is pinned. Candidates that fit are ranked by the `prefer` order,
+/// then whole batches before micro-batches (they cost time, not accuracy), then the smaller arena.
 public enum PlanFit {
     /// What the ranking values, in order.
     public enum Objective: String, Sendable, CaseIterable {
@@ -23,6 +25,7 @@ public enum PlanFit {
     /// The levers a user pinned on the command line (the search leaves them as given).
     public struct Pinned: Sendable, Equatable {
         public var train = false, channels = false, update = false, momentum = false, fuse = false, fold = false
+        public var masks = false, recompute = false, microBatch = false
         public init() {}
     }
 
@@ -43,6 +46,9 @@ public enum PlanFit {
             if options.optimizer == .sgd { f.append("--momentum \(formatFraction(Double(options.effectiveMomentum)))") }
             if options.fuseUpdates { f.append("--fuse-updates") }
             if options.foldBatchNorm { f.append("--fold-batchnorm") }
+            if options.activationMasks { f.append("--relu-masks") }
+            if options.recompute { f.append("--recompute") }
+            if let m = options.microBatch, m < options.batch { f.append("--micro-batch \(m)") }
             return f.joined(separator: " ")
         }
     }
@@ -69,6 +75,7 @@ public enum PlanFit {
         let fractions = pinned.channels ? [base.trainedChannelFraction] : [1, 0.5, 0.25, 0.125]
         let updates: [UpdateMode] = pinned.update ? [base.update] : [.fp32Master, .fp16]
         let momenta: [Float?] = pinned.momentum || base.effectiveMomentum == 0 ? [base.momentum] : [base.momentum, 0]
+        let micros: [Int?] = pinned.microBatch || base.batch == 1 ? [base.microBatch] : [nil, 1]
 
         var grid: [PlanOptions] = []
         for selection in selections {
@@ -76,30 +83,29 @@ public enum PlanFit {
                 if selection == .biases && fraction < 1 { continue }   // fractions apply to weights
                 for update in updates {
                     for momentum in momenta {
-                        var o = base
-                        o.train = selection
-                        o.trainedChannelFraction = fraction
-                        if !pinned.update { o.update = update; o.updateOverrides = [:] }
-                        o.momentum = momentum
-                        if !pinned.fuse { o.fuseUpdates = true }
-                        if !pinned.fold { o.foldBatchNorm = true }
-                        o.sramBudget = nil
-                        o.flashBudget = nil
-                        grid.append(o)
+                        for micro in micros {
+                            var o = base
+                            o.train = selection
+                            o.trainedChannelFraction = fraction
+                            if !pinned.update { o.update = update; o.updateOverrides = [:] }
+                            o.momentum = momentum
+                            o.microBatch = micro
+                            let split = (micro ?? o.batch) < o.batch
+                            // Fused updates cannot wait for other micro-batches' gradients.
+                            if !pinned.fuse { o.fuseUpdates = !split }
+                            if o.fuseUpdates && split { continue }
+                            if !pinned.fold { o.foldBatchNorm = true }
+                            if !pinned.masks { o.activationMasks = true }
+                            if !pinned.recompute { o.recompute = true }
+                            o.sramBudget = nil
+                            o.flashBudget = nil
+                            grid.append(o)
+                        }
                     }
                 }
             }
         }
         var tried: [Candidate] = []
-        for (i, o) in grid.enumerated() {
-            progress(i, grid.count)
-            guard let m = try? Planner.measure(graph, options: o, source: source) else { continue }
-            let fits = (base.sramBudget.map { m.arenaBytes <= $0 } ?? true) && (base.flashBudget.map { m.flashBytes <= $0 } ?? true)
-            tried.append(Candidate(options: o, arenaBytes: m.arenaBytes, lowerBoundBytes: m.lowerBoundBytes, flashBytes: m.flashBytes,
-                                   trainedElements: m.trainedElements, fits: fits))
-        }
-        progress(grid.count, grid.count)
-
         func key(_ c: Candidate, _ objective: Objective) -> Int {
             switch objective {
             case .parameters: return c.trainedElements
@@ -109,14 +115,64 @@ public enum PlanFit {
         }
         func better(_ a: Candidate, _ b: Candidate) -> Bool {
             for objective in prefer where key(a, objective) != key(b, objective) { return key(a, objective) > key(b, objective) }
+            let splitA = (a.options.microBatch ?? a.options.batch) < a.options.batch
+            let splitB = (b.options.microBatch ?? b.options.batch) < b.options.batch
+            if splitA != splitB { return !splitA }
             return a.arenaBytes < b.arenaBytes
         }
+        func measureCandidate(_ o: PlanOptions) -> Candidate? {
+            guard let m = try? Planner.measure(graph, options: o, source: source) else { return nil }
+            let fits = (base.sramBudget.map { m.arenaBytes <= $0 } ?? true) && (base.flashBudget.map { m.flashBytes <= $0 } ?? true)
+            let c = Candidate(options: o, arenaBytes: m.arenaBytes, lowerBoundBytes: m.lowerBoundBytes, flashBytes: m.flashBytes,
+                              trainedElements: m.trainedElements, fits: fits)
+            tried.append(c)
+            return c
+        }
+        for (i, o) in grid.enumerated() {
+            progress(i, grid.count)
+            _ = measureCandidate(o)
+        }
+        progress(grid.count, grid.count)
+
+        // Greedy phase: suffixes of the network are all the grid tries, but what fits best is often
+        // a suffix plus a few more layers or biases lower down (their backward is cheap when the
+        // activations there are small). Starting from the best fitting grid plan, try each layer
+        // (weights and biases) and each layer's biases alone, largest gain first, and keep every
+        // addition that still fits.
+        var greedyAdded: [String] = []
+        if !pinned.train, base.sramBudget != nil || base.flashBudget != nil,
+           var current = tried.filter({ $0.fits && $0.trainedElements > 0 }).min(by: { better($0, $1) }) {
+            let units = ProgramBuilder.layerBiases(graph)
+            var chosen = selectedNames(current.options.train, units)
+            var additions: [(name: String, names: [String], candidate: Candidate)] = []
+            for unit in units where !unit.biases.isEmpty || !chosen.contains(unit.layer) {
+                for names in [[unit.layer], unit.biases] where !names.isEmpty && !names.allSatisfy({ chosen.contains($0) }) {
+                    var o = current.options
+                    o.train = .layers((chosen.union(names)).sorted())
+                    guard let c = measureCandidate(o) else { continue }
+                    if c.fits && c.trainedElements > current.trainedElements { additions.append((names == [unit.layer] ? unit.layer : "biases of \(unit.layer)", names, c)) }
+                }
+            }
+            additions.sort { ($0.candidate.trainedElements, $1.name) > ($1.candidate.trainedElements, $0.name) }
+            for addition in additions where !addition.names.allSatisfy({ chosen.contains($0) }) {
+                var o = current.options
+                o.train = .layers((chosen.union(addition.names)).sorted())
+                guard let c = measureCandidate(o), c.fits, c.trainedElements > current.trainedElements else { continue }
+                chosen.formUnion(addition.names)
+                current = c
+                greedyAdded.append(addition.name)
+            }
+        }
+
         let fitting = tried.filter { $0.fits && $0.trainedElements > 0 }
         let best = fitting.min { better($0, $1) }
         let smallest = tried.filter { $0.trainedElements > 0 }.min { ($0.arenaBytes, $0.flashBytes) < ($1.arenaBytes, $1.flashBytes) }
 
         var reasons: [String] = []
-        reasons.append("measured \(tried.count) plans: \(selections.count) choices of what trains × \(fractions.count) channel fractions × \(updates.count) update modes × \(momenta.count) momentum settings\(pinned.fuse ? "" : ", updates fused")\(pinned.fold ? "" : ", BatchNorm folded")")
+        reasons.append("measured \(tried.count) plans: \(selections.count) choices of what trains × \(fractions.count) channel fractions × \(updates.count) update modes × \(momenta.count) momentum settings × \(micros.count) micro-batch settings\(pinned.fuse ? "" : ", updates fused (whole batches)")\(pinned.fold ? "" : ", BatchNorm folded")\(pinned.masks ? "" : ", ReLU masks")\(pinned.recompute ? "" : ", recomputation")")
+        if !greedyAdded.isEmpty {
+            reasons.append("greedy phase added \(greedyAdded.count) unit\(greedyAdded.count == 1 ? "" : "s") to the best suffix: \(greedyAdded.prefix(6).joined(separator: ", "))\(greedyAdded.count > 6 ? ", …" : "")")
+        }
         if let best {
             reasons.append("\(fitting.count) fit; ranked by \(prefer.map(\.rawValue).joined(separator: ", ")), then the smaller arena")
             let most = tried.max { $0.trainedElements < $1.trainedElements }!
@@ -135,10 +191,10 @@ public enum PlanFit {
 
     /// The trade-off as CSV: one row per candidate.
     public static func csv(_ result: Result) -> String {
-        var s = "train,train_channels,update,momentum,fuse_updates,fold_batchnorm,trained_elements,arena_bytes,lower_bound_bytes,flash_bytes,fits,chosen\n"
+        var s = "train,train_channels,update,momentum,micro_batch,fuse_updates,fold_batchnorm,relu_masks,recompute,trained_elements,arena_bytes,lower_bound_bytes,flash_bytes,fits,chosen\n"
         for c in result.tried {
             let o = c.options
-            s += "\(o.train),\(formatFraction(o.trainedChannelFraction)),\(o.update.name),\(formatFraction(Double(o.effectiveMomentum))),\(o.fuseUpdates),\(o.foldBatchNorm),"
+            s += "\(o.train),\(formatFraction(o.trainedChannelFraction)),\(o.update.name),\(formatFraction(Double(o.effectiveMomentum))),\(o.microBatch ?? o.batch),\(o.fuseUpdates),\(o.foldBatchNorm),\(o.activationMasks),\(o.recompute),"
             s += "\(c.trainedElements),\(c.arenaBytes),\(c.lowerBoundBytes),\(c.flashBytes),\(c.fits),\(c == result.best)\n"
         }
         return s
@@ -200,4 +256,15 @@ public enum PlanFit {
 
 func formatFraction(_ v: Double) -> String {
     v == v.rounded() ? String(Int(v)) : String(format: "%g", v)
+}
+
+/// The layer and parameter names a selection trains, as `--train layers:` names.
+func selectedNames(_ selection: PlanOptions.TrainSelection, _ units: [(layer: String, biases: [String])]) -> Set<String> {
+    switch selection {
+    case .all: return Set(units.map(\.layer))
+    case .none: return []
+    case .biases: return Set(units.flatMap(\.biases))
+    case .last(let k): return Set(units.suffix(k).map(\.layer))
+    case .layers(let names): return Set(names)
+    }
 }

@@ -57,6 +57,8 @@ public struct PlanReport: Codable, Sendable {
     public var tensors: [TensorRow]
     public var program: [OpRow]
     public var memory: Memory
+    /// What the planner chose and why, with the bytes each memory lever saves (stored in the plan).
+    public var notes: [String]
 
     /// Reads everything from a verified plan.
     public init(_ loaded: LoadedPlan) {
@@ -64,6 +66,7 @@ public struct PlanReport: Codable, Sendable {
         let program = loaded.program()
         path = loaded.path
         source = loaded.sourcePath
+        notes = loaded.notes
         formatVersion = Int(plan.header.version)
         let requests = Dictionary(uniqueKeysWithValues: Liveness.requests(for: program).map { ($0.id, $0) })
         tensors = program.tensors.enumerated().map { i, t in
@@ -163,6 +166,10 @@ public struct PlanReport: Codable, Sendable {
         out += "reuse saves       \(m.unsharedBytes - m.arenaBytes) B against one buffer per tensor (\(m.unsharedBytes) B)\n"
         out += "flash (plan)      \(m.flashBytes) B (\(formatBytes(m.flashBytes)))\n"
         out += "same plan in fp32 SRAM \(m.fp32ArenaBytes) B (×\(String(format: "%.2f", Double(m.fp32ArenaBytes) / Double(max(m.arenaBytes, 1)))) of fp16), flash \(m.fp32FlashBytes) B (×\(String(format: "%.2f", Double(m.fp32FlashBytes) / Double(max(m.flashBytes, 1)))))\n"
+        if !notes.isEmpty {
+            out += "\nPLANNER NOTES (levers and what each saves)\n"
+            for note in notes { out += "  \(note)\n" }
+        }
         return out
     }
 }

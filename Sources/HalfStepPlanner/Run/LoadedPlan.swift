@@ -43,6 +43,20 @@ public final class LoadedPlan {
         return String(decoding: plan.bytes[start ..< start + Int(h.sourceBytes)], as: UTF8.self)
     }
 
+    /// The planner's notes stored after the last name (empty for plans written without them).
+    public var notes: [String] {
+        let h = plan.header
+        var end = Int(h.sourceBytes)
+        for i in 0 ..< plan.tensorCount {
+            let t = plan.tensor(i)
+            end = max(end, Int(t.nameOffset) + Int(t.nameBytes))
+        }
+        guard end < Int(h.namesBytes) else { return [] }
+        let start = Int(h.namesOffset)
+        return String(decoding: plan.bytes[(start + end) ..< (start + Int(h.namesBytes))], as: UTF8.self)
+            .split(separator: "\n").map(String.init)
+    }
+
     /// Tensor `i`'s name.
     public func name(of i: Int) -> String {
         String(decoding: plan.nameBytes(of: i), as: UTF8.self)
