@@ -209,7 +209,6 @@ public struct Trainer {
         var lossTotal: Float = 0
         var fusedOverflow = false
         var ordinal = 0
-        var i = 0
         var chunk = 0
         while chunk < chunks {
             let firstRow = chunk * micro, count = chunks == 1 ? rows : min(micro, rows - firstRow)
@@ -225,20 +224,7 @@ public struct Trainer {
             if chunk == 0 { counters.steps += 1 }
             // Each micro-batch's share of the mean: scale · count / rows, exactly `scale` for one.
             let share = chunks == 1 ? scale : scale * Float(count) / Float(rows)
-            i = 0
-            while i < backwardStart {
-                let op = plan.op(i)
-                trace(i)
-                if op.opcode == .softmaxCrossEntropy {
-                    SoftmaxCrossEntropy.forwardBackward(
-                        loss: floatView(op.operand(2)!), dlogits: halfView(op.operand(3)!),
-                        logits: halfView(op.operand(0)!), labels: intView(op.operand(1)!),
-                        rows: count, classes: op.param(1), scale: share)
-                } else {
-                    run(op, rows: count)
-                }
-                i += 1
-            }
+            runForwardAndLoss(rows: count, scale: share)
             let chunkLoss = floatView(Int(plan.config.lossTensor))[0]
             lossTotal = chunks == 1 ? chunkLoss : lossTotal + chunkLoss * Float(count) / Float(rows)
             if chunk == 0 {
@@ -250,30 +236,22 @@ public struct Trainer {
                     beta2Power *= plan.config.beta2
                 }
             }
-            while i < updateStart {
-                let op = plan.op(i)
-                trace(i)
-                if op.phase == .update {
-                    if !fusedOverflow && gradientIsFinite(op, ordinal: ordinal, scale: scale) {
-                        apply(op, ordinal: ordinal, inverseScale: 1 / scale)
-                    } else {
-                        fusedOverflow = true
-                    }
-                    ordinal += 1
-                } else {
-                    run(op, rows: count)
-                }
-                i += 1
-            }
+            runBackward(rows: count, scale: scale, fusedOverflow: &fusedOverflow, ordinal: &ordinal)
             chunk += 1
         }
         let loss = lossTotal
         if chunks > 1 { floatView(Int(plan.config.lossTensor))[0] = loss }
         if !loss.isFinite { fusedOverflow = true }
+        return finishStep(loss: loss, scale: scale, overflowSeen: fusedOverflow, ordinal: ordinal)
+    }
+
+    /// The overflow check of every unfused update's gradient, then those updates (or the skip).
+    mutating func finishStep(loss: Float, scale: Float, overflowSeen: Bool, ordinal first: Int) -> StepResult {
+        var ordinal = first
         let c = plan.config
         let inverseScale = 1 / scale
         trace(-1)
-        var overflow = fusedOverflow
+        var overflow = overflowSeen
         var j = updateStart
         while j < plan.opCount {
             if !gradientIsFinite(plan.op(j), ordinal: ordinal + j - updateStart, scale: scale) {
@@ -292,6 +270,7 @@ public struct Trainer {
             beta1Power *= c.momentum
             beta2Power *= c.beta2
         }
+        var i = updateStart
         while i < plan.opCount {
             trace(i)
             apply(plan.op(i), ordinal: ordinal, inverseScale: inverseScale)
@@ -301,6 +280,49 @@ public struct Trainer {
         trace(-1)
         counters.appliedSteps += 1
         return StepResult(status: .applied, loss: loss, lossScale: scale)
+    }
+
+    // The phases of a step live in functions of their own so that `step`'s frame stays small:
+    // an unoptimised (debug) host build gives every call site its own stack slots, and the step
+    // frame sits under every kernel on a device-sized stack.
+
+    /// The forward and loss ops of one micro-batch of `rows` rows, the logits gradient scaled by `scale`.
+    func runForwardAndLoss(rows: Int, scale: Float) {
+        var i = 0
+        while i < backwardStart {
+            let op = plan.op(i)
+            trace(i)
+            if op.opcode == .softmaxCrossEntropy {
+                SoftmaxCrossEntropy.forwardBackward(
+                    loss: floatView(op.operand(2)!), dlogits: halfView(op.operand(3)!),
+                    logits: halfView(op.operand(0)!), labels: intView(op.operand(1)!),
+                    rows: rows, classes: op.param(1), scale: scale)
+            } else {
+                run(op, rows: rows)
+            }
+            i += 1
+        }
+    }
+
+    /// The backward ops of one micro-batch, with any fused updates: an update applies unless an
+    /// overflow was seen, which then stops every later update of the step (earlier ones have applied).
+    mutating func runBackward(rows: Int, scale: Float, fusedOverflow: inout Bool, ordinal: inout Int) {
+        var i = backwardStart
+        while i < updateStart {
+            let op = plan.op(i)
+            trace(i)
+            if op.phase == .update {
+                if !fusedOverflow && gradientIsFinite(op, ordinal: ordinal, scale: scale) {
+                    apply(op, ordinal: ordinal, inverseScale: 1 / scale)
+                } else {
+                    fusedOverflow = true
+                }
+                ordinal += 1
+            } else {
+                run(op, rows: rows)
+            }
+            i += 1
+        }
     }
 
     /// Zeroes every micro-batch gradient sum before a step's first micro-batch.
