@@ -4,10 +4,8 @@ import Testing
 /// `plan --fit` and `validate`, run as a user runs them.
 ///
 /// The `halfstep` these tests run is the debug build beside the test bundle (see `CLITests.binary`),
-/// so the MobileNetV2 search pins the channel fraction at 1 (`--train-channels 1`): 108 plans, ~45 s.
-/// Unpinned (426 plans) it takes ~57 s in a release build and over 20 min in a debug one (the
-/// allocator's local search on the fractional-channel plans, see `PlanFitSearchTests.mobileNet`),
-/// and chooses the same plan (`--train last:1`, fp32 master copies, 198,736 B SRAM).
+/// so the MobileNetV2 search pins the channel fraction at 1 (`--train-channels 1`) to stay short in
+/// a debug build; the unpinned search is the issue's command, measured with a release build.
 struct FitCLITests {
     let cli = CLITests()
     static let mobileNet = CLITests.root + "/Tools/examples/mobilenetv2"
@@ -49,6 +47,15 @@ struct FitCLITests {
         return path
     }
 
+    /// The fields of one CSV line; a quoted field may hold commas.
+    static func csvFields(_ line: String) -> [String] {
+        var fields: [String] = [], field = "", quoted = false
+        for ch in line {
+            if ch == "\"" { quoted.toggle() } else if ch == "," && !quoted { fields.append(field); field = "" } else { field.append(ch) }
+        }
+        return fields + [field]
+    }
+
     /// The integer following `prefix` in `text` (skipping spaces), if any.
     func integer(after prefix: String, in text: String) -> Int? {
         guard let range = text.range(of: prefix) else { return nil }
@@ -62,7 +69,8 @@ struct FitCLITests {
         let out = run.result.out
         print(out)
         #expect(out.contains("fit           chose --train "), "\(out)")
-        #expect(out.contains("measured 108 plans") && out.contains("ranked by parameters, master, momentum") && out.contains("training more"))
+        let measured = try #require(integer(after: "measured", in: out), "\(out)")
+        #expect(measured >= 108 && out.contains("ranked by parameters, master, momentum") && out.contains("training more"))
         let chosen = try #require(integer(after: "parameter elements in", in: out), "\(out)")
         let arena = try #require(integer(after: "SRAM arena", in: out), "\(out)")
         #expect(chosen == arena && arena <= 256 * 1024)
@@ -71,9 +79,9 @@ struct FitCLITests {
         #expect(plan.starts(with: Data("HSPL".utf8)) && plan.count <= 1 << 20)
         let svg = try String(contentsOfFile: run.svg, encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.hasSuffix("</svg>\n") && svg.contains("chosen: --train"))
-        let rows = try String(contentsOfFile: run.csv, encoding: .utf8).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let rows = try String(contentsOfFile: run.csv, encoding: .utf8).split(separator: "\n").map { Self.csvFields(String($0)) }
         let header = try #require(rows.first)
-        #expect(rows.count == 1 + 108)
+        #expect(rows.count == 1 + measured)
         let chosenRows = rows.dropFirst().filter { $0.last == "true" }
         #expect(chosenRows.count == 1)
         let arenaColumn = try #require(header.firstIndex(of: "arena_bytes"))
@@ -100,15 +108,16 @@ struct FitCLITests {
     @Test("plan --fit with a budget nothing fits exits 1 naming the smallest budget that would, and that budget then fits")
     func impossibleBudgetNamesTheSmallest() throws {
         let model = Self.digitsCNN
-        let r = try cli.run(["plan", model, "--batch", "8", "--fit", "--budget", "sram=8KiB,flash=1MiB", "-o", cli.temporary("fit-none.hsplan")])
+        let r = try cli.run(["plan", model, "--batch", "8", "--fit", "--budget", "sram=1KiB,flash=1MiB", "-o", cli.temporary("fit-none.hsplan")])
         #expect(r.status == 1)
-        #expect(r.err.contains("no plan fits sram=8.0 KiB,flash=1.00 MiB") && r.err.contains("raise the budget"), "\(r.err)")
+        #expect(r.err.contains("no plan fits sram=1.0 KiB,flash=1.00 MiB") && r.err.contains("raise the budget"), "\(r.err)")
         let sram = try #require(integer(after: "needs sram=", in: r.err), "\(r.err)")
         let flash = try #require(integer(after: "flash=", in: String(r.err[r.err.range(of: "needs sram=")!.upperBound...])), "\(r.err)")
         print("smallest named: sram=\(sram) B, flash=\(flash) B")
-        #expect(sram > 8 * 1024)
+        #expect(sram > 1024)
         let fits = try cli.run(["plan", model, "--batch", "8", "--fit", "--budget", "sram=\(sram),flash=1MiB", "-o", cli.temporary("fit-smallest.hsplan")])
-        #expect(fits.status == 0 && integer(after: "SRAM arena", in: fits.out) == sram, "\(fits.out)\(fits.err)")
+        // It fits at that budget (the search may then find a plan training more within it).
+        #expect(fits.status == 0 && (integer(after: "SRAM arena", in: fits.out) ?? .max) <= sram, "\(fits.out)\(fits.err)")
         let under = try cli.run(["plan", model, "--batch", "8", "--fit", "--budget", "sram=\(sram - 1),flash=1MiB", "-o", cli.temporary("fit-under.hsplan")])
         #expect(under.status == 1, "one byte less fits nothing")
     }

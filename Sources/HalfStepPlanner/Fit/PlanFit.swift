@@ -7,10 +7,14 @@ import HalfStepCore
 /// The search is exhaustive over a small grid: what trains (`all`, `last:K` for every K,
 /// `biases`) × the fraction of output channels a trained weight updates (1, ½, ¼, ⅛) × fp32 master
 /// copies or pure fp16 × momentum or none × (for batches above 1) the whole batch or micro-batches
-/// of 1. Levers that only save memory and never change a result bit (fused updates, ReLU masks,
-/// recomputation, BatchNorm folding) are switched on unless the user pinned them; every lever the
-/// user set on the command line is pinned. Candidates that fit are ranked by the `prefer` order,
-/// then whole batches before micro-batches (they cost time, not accuracy), then the smaller arena.
+/// of 1. ReLU masks and recomputation, which save memory and never change a result bit, are
+/// switched on; BatchNorm folding (which freezes γ: the trained-element count shows it) and fused
+/// updates are searched with on. Fused updates are not free under dynamic loss scaling (an
+/// overflow found part-way through backward stops the step's remaining updates, but the earlier
+/// ones have applied), so the chosen plan keeps them only when the same plan without them does not
+/// fit. Every lever the user set on the command line is pinned. Candidates that fit are ranked by
+/// the `prefer` order, then whole batches before micro-batches (they cost time, not accuracy),
+/// then the smaller arena.
 public enum PlanFit {
     /// What the ranking values, in order.
     public enum Objective: String, Sendable, CaseIterable {
@@ -140,6 +144,7 @@ public enum PlanFit {
         // (weights and biases) and each layer's biases alone, largest gain first, and keep every
         // addition that still fits.
         var greedyAdded: [String] = []
+        var preferUnfused: Candidate? = nil
         if !pinned.train, base.sramBudget != nil || base.flashBudget != nil,
            var current = tried.filter({ $0.fits && $0.trainedElements > 0 }).min(by: { better($0, $1) }) {
             let units = ProgramBuilder.layerBiases(graph)
@@ -164,8 +169,21 @@ public enum PlanFit {
             }
         }
 
+        // Fused updates only where they are needed to fit.
+        var unfusedNote: String? = nil
+        if !pinned.fuse, let chosen = tried.filter({ $0.fits && $0.trainedElements > 0 }).min(by: { better($0, $1) }),
+           chosen.options.fuseUpdates {
+            var o = chosen.options
+            o.fuseUpdates = false
+            if let c = measureCandidate(o) {
+                unfusedNote = c.fits
+                    ? "updates not fused: the plan fits without (\(c.arenaBytes) B), so an overflowing step leaves every weight untouched"
+                    : "updates fused: without that the plan needs \(c.arenaBytes) B (an overflow found part-way through backward skips only the later updates of that step)"
+                if c.fits { preferUnfused = c }
+            }
+        }
         let fitting = tried.filter { $0.fits && $0.trainedElements > 0 }
-        let best = fitting.min { better($0, $1) }
+        let best = preferUnfused ?? fitting.min { better($0, $1) }
         let smallest = tried.filter { $0.trainedElements > 0 }.min { ($0.arenaBytes, $0.flashBytes) < ($1.arenaBytes, $1.flashBytes) }
 
         var reasons: [String] = []
@@ -173,6 +191,7 @@ public enum PlanFit {
         if !greedyAdded.isEmpty {
             reasons.append("greedy phase added \(greedyAdded.count) unit\(greedyAdded.count == 1 ? "" : "s") to the best suffix: \(greedyAdded.prefix(6).joined(separator: ", "))\(greedyAdded.count > 6 ? ", …" : "")")
         }
+        if let unfusedNote { reasons.append(unfusedNote) }
         if let best {
             reasons.append("\(fitting.count) fit; ranked by \(prefer.map(\.rawValue).joined(separator: ", ")), then the smaller arena")
             let most = tried.max { $0.trainedElements < $1.trainedElements }!
@@ -194,7 +213,8 @@ public enum PlanFit {
         var s = "train,train_channels,update,momentum,micro_batch,fuse_updates,fold_batchnorm,relu_masks,recompute,trained_elements,arena_bytes,lower_bound_bytes,flash_bytes,fits,chosen\n"
         for c in result.tried {
             let o = c.options
-            s += "\(o.train),\(formatFraction(o.trainedChannelFraction)),\(o.update.name),\(formatFraction(Double(o.effectiveMomentum))),\(o.microBatch ?? o.batch),\(o.fuseUpdates),\(o.foldBatchNorm),\(o.activationMasks),\(o.recompute),"
+            // The selection may hold commas (`layers:a,b`): quoted, as CSV does.
+            s += "\"\(o.train)\",\(formatFraction(o.trainedChannelFraction)),\(o.update.name),\(formatFraction(Double(o.effectiveMomentum))),\(o.microBatch ?? o.batch),\(o.fuseUpdates),\(o.foldBatchNorm),\(o.activationMasks),\(o.recompute),"
             s += "\(c.trainedElements),\(c.arenaBytes),\(c.lowerBoundBytes),\(c.flashBytes),\(c.fits),\(c == result.best)\n"
         }
         return s
