@@ -13,6 +13,16 @@ public enum Dense {
         bias: ParameterView?,        // [M]
         rows: Int, k: Int, m: Int, alpha: Float, beta: Float
     ) {
+        portableForward(y: y, x: x, weight: weight, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
+    }
+
+    /// `forward` in plain scalar code, the loops the device runs; any other implementation must
+    /// give its results bit for bit.
+    @inlinable
+    public static func portableForward(
+        y: TensorView<Float16>, x: TensorView<Float16>, weight: ParameterView, bias: ParameterView?,
+        rows: Int, k: Int, m: Int, alpha: Float, beta: Float
+    ) {
         switch weight {
         case .half(let w):
             if k % 2 == 0 {
@@ -187,6 +197,18 @@ public enum Dense {
         dy: TensorView<Float16>,     // [N, M]
         x: TensorView<Float16>,      // [N, K]
         weight: ParameterView,       // [M, K]
+        rows: Int, k: Int, m: Int, alpha: Float, beta: Float, trainedOutputs: Int = 0
+    ) {
+        portableBackward(dx: dx, dW: dW, db: db, dy: dy, x: x, weight: weight, rows: rows, k: k, m: m,
+                         alpha: alpha, beta: beta, trainedOutputs: trainedOutputs)
+    }
+
+    /// `backward` in plain scalar code, the loops the device runs; any other implementation must
+    /// give its results bit for bit.
+    @inlinable
+    public static func portableBackward(
+        dx: TensorView<Float16>?, dW: TensorView<Float16>?, db: TensorView<Float16>?,
+        dy: TensorView<Float16>, x: TensorView<Float16>, weight: ParameterView,
         rows: Int, k: Int, m: Int, alpha: Float, beta: Float, trainedOutputs: Int = 0
     ) {
         if let dx {
