@@ -113,12 +113,18 @@ struct Firmware {
             while i < plan.opCount {
                 let op = plan.op(i)
                 if op.phase == .forward || op.phase == .backward {
+                    // The same op on no rows first: what dispatch and setup cost before any MAC,
+                    // so the host can tell the kernel's per-MAC cost from the fixed part.
+                    let idleStart = boardTicks()
+                    trainer.run(op, rows: 0)
+                    let idle = idleStart &- boardTicks()
                     let start = boardTicks()
                     trainer.run(op, rows: Int(plan.config.batch))   // one micro-batch: what the tensors hold
                     let ticks = start &- boardTicks()
                     say("HS op")
                     field("i", UInt32(truncatingIfNeeded: i))
                     field("ticks", ticks & 0x00FF_FFFF)
+                    field("idle", idle & 0x00FF_FFFF)
                     boardPrintEnd()
                 }
                 i += 1

@@ -133,10 +133,14 @@ struct QEMUValidation {
         var rows: [[String]] = []
         for (i, ticks) in device.opTicks.sorted(by: { $0.key < $1.key }) {
             let instructions = ticks * QEMURunner.Result.instructionsPerTick
+            let fixed = device.opIdleTicks[i].map { $0 * QEMURunner.Result.instructionsPerTick }
             let macs = opMACs[i] ?? 0
-            rows.append(["\(i)", opNames[i] ?? "", "\(instructions)", "\(macs)", macs > 0 ? String(format: "%.2f", Double(instructions) / Double(macs)) : "-"])
+            rows.append(["\(i)", opNames[i] ?? "", "\(instructions)", fixed.map { "\($0)" } ?? "-", "\(macs)",
+                         macs > 0 ? String(format: "%.2f", Double(instructions) / Double(macs)) : "-",
+                         macs > 0 && fixed != nil ? String(format: "%.2f", Double(instructions - fixed!) / Double(macs)) : "-"])
         }
-        s += TextTable(["op", "kernel", "instructions", "MACs", "per MAC"], rows: rows).render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        s += TextTable(["op", "kernel", "instructions", "fixed", "MACs", "per MAC", "kernel per MAC"], rows: rows).render().split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n"
+        s += "  (fixed: the same op on zero rows, i.e. dispatch and setup; kernel per MAC leaves it out)\n"
         if let m = mismatch {
             s += "  weights DIFFER from the host run: first mismatch \(m)\n"
         } else {
@@ -155,6 +159,7 @@ struct QEMUValidation {
             "footprint": device.footprint, "stack_high_water_bytes": device.stackHighWater,
             "instructions_per_step": Int(instructionsPerStep), "instructions_per_mac": instructionsPerStep / Double(max(macsPerStep, 1)),
             "op_instructions": Dictionary(uniqueKeysWithValues: device.opTicks.map { ("\($0.key)", $0.value * QEMURunner.Result.instructionsPerTick) }),
+            "op_fixed_instructions": Dictionary(uniqueKeysWithValues: device.opIdleTicks.map { ("\($0.key)", $0.value * QEMURunner.Result.instructionsPerTick) }),
             "model_instructions_per_step": Int(modelInstructionsPerStep),
             "bit_exact": mismatch == nil, "first_mismatch": mismatch as Any,
             "device_losses": device.steps.map { Double(Float(bitPattern: $0.loss)) },

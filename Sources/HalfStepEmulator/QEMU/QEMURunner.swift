@@ -48,6 +48,8 @@ public enum QEMURunner {
         public var steps: [Step]
         /// Op index → SysTick ticks of one run of that op.
         public var opTicks: [Int: Int]
+        /// Op index → SysTick ticks of the same op run on zero rows: its fixed dispatch and setup cost.
+        public var opIdleTicks: [Int: Int] = [:]
         public var counters: [String: Int]
         /// The step the firmware resumed from a checkpoint at (nil: fresh start).
         public var resumedFromStep: Int? = nil
@@ -135,7 +137,9 @@ public enum QEMURunner {
             func hex(_ k: String) -> UInt32 { UInt32(fields[k] ?? "", radix: 16) ?? 0 }
             switch words[1] {
             case "step": r.steps.append(Step(loss: hex("loss"), scale: hex("scale"), status: int("status"), ticks: int("ticks")))
-            case "op": r.opTicks[int("i")] = int("ticks")
+            case "op":
+                r.opTicks[int("i")] = int("ticks")
+                if fields["idle"] != nil { r.opIdleTicks[int("i")] = int("idle") }
             case "counters": for (k, _) in fields { r.counters[k] = int(k) }
             case "diag":
                 r.diagnostics[int("k")] = ["nonzero": UInt32(int("nonzero")), "underflows": UInt32(int("underflows")),
