@@ -4,11 +4,11 @@ import HalfStepCore
 ///
 /// The model counts instructions, then multiplies by an assumed cycles-per-instruction:
 /// - Instructions per unit of work were calibrated on QEMU (`validate --qemu`, `-icount`,
-///   digits MLP, batch 32): the 4 × 4 register-blocked Dense kernels take 3.0–3.2 instructions
-///   per MAC on the large layers (including the fp16 loads and conversions they share), 4.2–5.5
-///   on a 10-wide layer; elementwise work (ReLU, update arithmetic) about 3.6 instructions per
-///   load, store or operation. The model uses 3.3 per MAC; the residual against QEMU's per-step
-///   count is printed by `validate --qemu`.
+///   digits MLP, batch 32): the register-blocked Dense kernels (4 × 5 forward, 4 × 6 input
+///   gradient, 5 × 4 weight gradient) take 2.8–2.9 instructions per MAC on the 64-wide layers and
+///   3.1 on the 10-wide classifier, dispatch included; elementwise work (ReLU, update arithmetic)
+///   about 3.6 instructions per load, store or operation. The model uses 2.9 per MAC; the
+///   residual against QEMU's per-step count is printed by `validate --qemu`.
 /// - Cycles per instruction are assumptions from the Technical Reference Manuals until a cycle
 ///   counter is available (QEMU does not emulate DWT.CYCCNT): Cortex-M4F/M33 1.25 (VFMA 3 cycles,
 ///   loads 2, pipelined), Cortex-M7 0.8 (dual issue), Cortex-M55 0.8.
@@ -34,10 +34,10 @@ public struct CostModel: Sendable, Equatable {
             return CostModel(instructionsPerMAC: 150, instructionsPerElementwise: 25, instructionsPerTranscendental: 900,
                              instructionsPerOp: 300, cyclesPerInstruction: 1.0)
         case .cortexM4F, .cortexM33:
-            return CostModel(instructionsPerMAC: 3.3, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
+            return CostModel(instructionsPerMAC: 2.9, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
                              instructionsPerOp: 300, cyclesPerInstruction: 1.25)
         case .cortexM7, .cortexM55:
-            return CostModel(instructionsPerMAC: 3.3, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
+            return CostModel(instructionsPerMAC: 2.9, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
                              instructionsPerOp: 300, cyclesPerInstruction: 0.8)
         }
     }
