@@ -45,7 +45,7 @@ public enum Dense {
         // within a block of outputs, rows four at a time. Output blocks are the outer loop so each
         // output's bias term is read once per call, not once per row block.
         let wide = 5 * Blocking.count(of: 5, and: 4, in: m)
-        let fullRows = rows & ~3
+        let fullRows = rows & ~3, evenK = k & ~1
         var j = 0
         while j < wide {
             let w0 = w.slice(j &* k, k), w1 = w.slice((j &+ 1) &* k, k), w2 = w.slice((j &+ 2) &* k, k)
@@ -55,17 +55,35 @@ public enum Dense {
             var n = 0
             while n < fullRows {
                 let x0 = x.slice(n &* k, k), x1 = x.slice((n &+ 1) &* k, k), x2 = x.slice((n &+ 2) &* k, k), x3 = x.slice((n &+ 3) &* k, k)
-                // Accumulators are columns: lane r of c_q is row n + r, output j + q.
+                // Accumulators are columns: lane r of c_q is row n + r, output j + q. Inputs go two
+                // at a time, each pair one 32-bit load (fp16 weights), i before i + 1.
                 var c0 = SIMD4<Float>(repeating: 0), c1 = c0, c2 = c0, c3 = c0, c4 = c0
                 var i = 0
-                while i < k {
+                while i < evenK {
+                    let (p0, q0) = w0.computePair(i), (p1, q1) = w1.computePair(i), (p2, q2) = w2.computePair(i)
+                    let (p3, q3) = w3.computePair(i), (p4, q4) = w4.computePair(i)
+                    let (u0, v0) = x0.widenedPair(i), (u1, v1) = x1.widenedPair(i)
+                    let (u2, v2) = x2.widenedPair(i), (u3, v3) = x3.widenedPair(i)
+                    let lo = SIMD4<Float>(u0, u1, u2, u3), hi = SIMD4<Float>(v0, v1, v2, v3)
+                    c0 += lo * p0
+                    c1 += lo * p1
+                    c2 += lo * p2
+                    c3 += lo * p3
+                    c4 += lo * p4
+                    c0 += hi * q0
+                    c1 += hi * q1
+                    c2 += hi * q2
+                    c3 += hi * q3
+                    c4 += hi * q4
+                    i &+= 2
+                }
+                if i < k {
                     let xv = SIMD4<Float>(Float(x0[i]), Float(x1[i]), Float(x2[i]), Float(x3[i]))
                     c0 += xv * w0[i].computeValue
                     c1 += xv * w1[i].computeValue
                     c2 += xv * w2[i].computeValue
                     c3 += xv * w3[i].computeValue
                     c4 += xv * w4[i].computeValue
-                    i &+= 1
                 }
                 let at = n &* m &+ j
                 out.storeColumn(y, c0, b0, at: at, stride: m)
@@ -104,13 +122,28 @@ public enum Dense {
                 let x0 = x.slice(n &* k, k), x1 = x.slice((n &+ 1) &* k, k), x2 = x.slice((n &+ 2) &* k, k), x3 = x.slice((n &+ 3) &* k, k)
                 var c0 = SIMD4<Float>(repeating: 0), c1 = c0, c2 = c0, c3 = c0
                 var i = 0
-                while i < k {
+                while i < evenK {
+                    let (p0, q0) = w0.computePair(i), (p1, q1) = w1.computePair(i)
+                    let (p2, q2) = w2.computePair(i), (p3, q3) = w3.computePair(i)
+                    let (u0, v0) = x0.widenedPair(i), (u1, v1) = x1.widenedPair(i)
+                    let (u2, v2) = x2.widenedPair(i), (u3, v3) = x3.widenedPair(i)
+                    let lo = SIMD4<Float>(u0, u1, u2, u3), hi = SIMD4<Float>(v0, v1, v2, v3)
+                    c0 += lo * p0
+                    c1 += lo * p1
+                    c2 += lo * p2
+                    c3 += lo * p3
+                    c0 += hi * q0
+                    c1 += hi * q1
+                    c2 += hi * q2
+                    c3 += hi * q3
+                    i &+= 2
+                }
+                if i < k {
                     let xv = SIMD4<Float>(Float(x0[i]), Float(x1[i]), Float(x2[i]), Float(x3[i]))
                     c0 += xv * w0[i].computeValue
                     c1 += xv * w1[i].computeValue
                     c2 += xv * w2[i].computeValue
                     c3 += xv * w3[i].computeValue
-                    i &+= 1
                 }
                 let at = n &* m &+ j
                 out.storeColumn(y, c0, b0, at: at, stride: m)

@@ -73,14 +73,33 @@ extension TensorView where Scalar == Float16 {
 public protocol HalfComputable {
     /// The value as an fp16 number, widened to Float (exact).
     var computeValue: Float { get }
+    /// Elements `i` and `i + 1` of `view` as compute sees them, read the cheapest way the
+    /// storage allows.
+    static func computePair(_ view: TensorView<Self>, _ i: Int) -> (Float, Float)
 }
 
 extension Float16: HalfComputable {
     @inlinable @inline(__always)
     public var computeValue: Float { Float(self) }
+
+    /// One 32-bit load for both halves.
+    @inlinable @inline(__always)
+    public static func computePair(_ view: TensorView<Float16>, _ i: Int) -> (Float, Float) { view.widenedPair(i) }
 }
 
 extension Float: HalfComputable {
     @inlinable @inline(__always)
     public var computeValue: Float { Float(Float16(self)) }
+
+    /// Two fp32 loads, each rounded to fp16: a pair costs what two singles do.
+    @inlinable @inline(__always)
+    public static func computePair(_ view: TensorView<Float>, _ i: Int) -> (Float, Float) {
+        (view[i].computeValue, view[i &+ 1].computeValue)
+    }
+}
+
+extension TensorView where Scalar: HalfComputable {
+    /// Elements `i` and `i + 1` as compute sees them (`HalfComputable.computePair`).
+    @inlinable @inline(__always)
+    public func computePair(_ i: Int) -> (Float, Float) { Scalar.computePair(self, i) }
 }
