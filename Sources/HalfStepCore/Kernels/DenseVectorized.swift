@@ -78,19 +78,34 @@ public enum DenseVectorized {
     /// Elements `p[0 ..< 8]` as compute sees them: rounded to fp16, widened (exact).
     @inline(__always)
     static func computeVector<W: Operand>(_ p: UnsafeMutablePointer<W>) -> Vector {
-        Vector(unsafeBitCast(W.halfBits(p), to: SIMD8<Float16>.self))
+        widened(unsafeBitCast(W.halfBits(p), to: SIMD8<Float16>.self))
     }
 
     typealias Vector = SIMD8<Float>
 
+    /// `h` widened lane by lane. Spelled out rather than `SIMD8<Float>(h)`: the stdlib's generic
+    /// conversion initialiser is not always inlined (in the package build it stayed a call per
+    /// vector, a third of dW's speed); eight scalar conversions always become one `vcvtph2ps`.
+    @inline(__always)
+    static func widened(_ h: SIMD8<Float16>) -> Vector {
+        Vector(Float(h[0]), Float(h[1]), Float(h[2]), Float(h[3]), Float(h[4]), Float(h[5]), Float(h[6]), Float(h[7]))
+    }
+
+    /// `v` rounded to fp16 lane by lane (nearest even, as `Float16(_:)`); see `widened`.
+    @inline(__always)
+    static func rounded(_ v: Vector) -> SIMD8<Float16> {
+        SIMD8<Float16>(Float16(v[0]), Float16(v[1]), Float16(v[2]), Float16(v[3]),
+                       Float16(v[4]), Float16(v[5]), Float16(v[6]), Float16(v[7]))
+    }
+
     @inline(__always)
     static func widen(_ p: UnsafeMutablePointer<Float16>) -> Vector {
-        Vector(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self))
+        widened(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float16>.self))
     }
 
     @inline(__always)
     static func narrow(_ v: Vector, to p: UnsafeMutablePointer<Float16>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: SIMD8<Float16>(v), as: SIMD8<Float16>.self)
+        UnsafeMutableRawPointer(p).storeBytes(of: rounded(v), as: SIMD8<Float16>.self)
     }
 
     @inline(__always)
@@ -196,7 +211,7 @@ public enum DenseVectorized {
         if height > 7 { store(a7, alpha: alpha, bias: b, to: out + 7 * m) }
     }
 
-    /// `p[0]` in every lane, widened: broadcast while still fp16, then one conversion.
+    /// `p[0]` in every lane, widened.
     @inline(__always)
     static func splat(_ p: UnsafeMutablePointer<Float16>) -> Vector {
         Vector(SIMD8<Float16>(repeating: p.pointee))
@@ -455,12 +470,12 @@ extension Float: DenseVectorized.Operand {
     /// Rounded to fp16 as `computeValue` does: a master weight computes what its fp16 copy would.
     @inline(__always)
     static func halfBits(_ p: UnsafeMutablePointer<Float>) -> SIMD8<UInt16> {
-        unsafeBitCast(SIMD8<Float16>(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)), to: SIMD8<UInt16>.self)
+        unsafeBitCast(DenseVectorized.rounded(UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)), to: SIMD8<UInt16>.self)
     }
 
     @inline(__always)
     static func column(_ p: UnsafeMutablePointer<Float>, stride s: Int) -> SIMD8<Float> {
-        SIMD8<Float>(SIMD8<Float16>(SIMD8<Float>(p[0], p[s], p[2 * s], p[3 * s], p[4 * s], p[5 * s], p[6 * s], p[7 * s])))
+        DenseVectorized.widened(DenseVectorized.rounded(SIMD8<Float>(p[0], p[s], p[2 * s], p[3 * s], p[4 * s], p[5 * s], p[6 * s], p[7 * s])))
     }
 }
 #endif
