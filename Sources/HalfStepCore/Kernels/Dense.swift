@@ -19,7 +19,11 @@ public enum Dense {
         bias: ParameterView?,        // [M]
         rows: Int, k: Int, m: Int, alpha: Float, beta: Float
     ) {
+        #if arch(x86_64) || arch(arm64)
+        DenseVectorized.forward(y: y, x: x, weight: weight, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
+        #else
         portableForward(y: y, x: x, weight: weight, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
+        #endif
     }
 
     /// `forward` in plain scalar code, the loops the device runs; any other implementation must
@@ -213,8 +217,13 @@ public enum Dense {
         weight: ParameterView,       // [M, K]
         rows: Int, k: Int, m: Int, alpha: Float, beta: Float, trainedOutputs: Int = 0
     ) {
+        #if arch(x86_64) || arch(arm64)
+        DenseVectorized.backward(dx: dx, dW: dW, db: db, dy: dy, x: x, weight: weight, rows: rows, k: k, m: m,
+                                 alpha: alpha, beta: beta, trainedOutputs: trainedOutputs)
+        #else
         portableBackward(dx: dx, dW: dW, db: db, dy: dy, x: x, weight: weight, rows: rows, k: k, m: m,
                          alpha: alpha, beta: beta, trainedOutputs: trainedOutputs)
+        #endif
     }
 
     /// `backward` in plain scalar code, the loops the device runs; any other implementation must
