@@ -251,7 +251,20 @@ public enum Dense {
         dx: TensorView<Float16>, dy: TensorView<Float16>, w: TensorView<W>,
         rows: Int, k: Int, m: Int, alpha: Float
     ) {
-        let out = OutputRounding(alpha: alpha, beta: 0, bias: nil)
+        // Two copies, one knowing alpha is 1: the stores then test nothing (the device would
+        // otherwise compare alpha again for every column it stores).
+        if alpha == 1 {
+            inputGradient(dx: dx, dy: dy, w: w, rows: rows, k: k, m: m, out: OutputRounding(alpha: 1, beta: 0, bias: nil))
+        } else {
+            inputGradient(dx: dx, dy: dy, w: w, rows: rows, k: k, m: m, out: OutputRounding(alpha: alpha, beta: 0, bias: nil))
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func inputGradient<W: HalfComputable>(
+        dx: TensorView<Float16>, dy: TensorView<Float16>, w: TensorView<W>,
+        rows: Int, k: Int, m: Int, out: OutputRounding
+    ) {
         let wide = 6 * Blocking.count(of: 6, and: 4, in: k)
         var n = 0
         while n + 4 <= rows {
@@ -347,7 +360,17 @@ public enum Dense {
     @inlinable
     static func weightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
                                rows: Int, k: Int, m: Int, trained: Int, alpha: Float) {
-        let out = OutputRounding(alpha: alpha, beta: 0, bias: nil)
+        // As `inputGradient`: a copy that knows alpha is 1.
+        if alpha == 1 {
+            weightGradient(dW: dW, dy: dy, x: x, rows: rows, k: k, m: m, trained: trained, out: OutputRounding(alpha: 1, beta: 0, bias: nil))
+        } else {
+            weightGradient(dW: dW, dy: dy, x: x, rows: rows, k: k, m: m, trained: trained, out: OutputRounding(alpha: alpha, beta: 0, bias: nil))
+        }
+    }
+
+    @inlinable @inline(__always)
+    static func weightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
+                               rows: Int, k: Int, m: Int, trained: Int, out: OutputRounding) {
         let wide = 5 * Blocking.count(of: 5, and: 4, in: trained)
         var j = 0
         while j < wide {
