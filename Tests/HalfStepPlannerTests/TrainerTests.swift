@@ -1,7 +1,7 @@
 import CHeapCounter
 import Foundation
 import Testing
-import HalfStepCore
+@testable import HalfStepCore
 @testable import HalfStepPlanner
 
 /// The core's trainer, driven through plans the planner made.
@@ -116,6 +116,38 @@ struct DiagnosticsTests {
         #expect(total == summary.counters.updateUnderflows)
         #expect(summary.tensors.allSatisfy { $0.diagnostics.gradientMaxAbs > 0 && $0.update == "fp16" })
         #expect(summary.underflowRate.count == 40)
+    }
+
+    @Test("the largest-gradient figure is the largest finite |g| over the step's gradient, unscaled, and an inf or NaN counts an overflow step")
+    func gradientPeakIsExact() throws {
+        let r = try Planner.plan(graph, options: options(batch: 16, update: .fp16, momentum: 0, lr: 1e-5,
+                                                         lossScale: .dynamic(initial: 1024, growthInterval: 2000)), source: "s")
+        let s = try TrainingSession(LoadedPlan(bytes: r.bytes, path: "s"))
+        let result = s.step(data, samples: 0 ..< 16)
+        #expect(result.status == .applied)
+        let plan = s.trainer.plan
+        var ordinal = 0
+        for i in 0 ..< plan.opCount where plan.op(i).phase == .update {
+            let op = plan.op(i)
+            let grad = s.trainer.halfView(op.operand(1)!)
+            var peak: Float = 0
+            for j in 0 ..< op.param(0) where grad[j].isFinite { peak = max(peak, Float(grad[j].magnitude)) }
+            #expect(s.trainer.diagnostics![ordinal].gradientMaxAbs == peak / 1024, "update op \(i)")
+            #expect(s.trainer.diagnostics![ordinal].overflowSteps == 0)
+            ordinal += 1
+        }
+        // One NaN and one inf in the first gradient: the peak ignores them, the step overflows.
+        let first = (0 ..< plan.opCount).first { plan.op($0).phase == .update }!
+        let grad = s.trainer.halfView(plan.op(first).operand(1)!)
+        grad[0] = .nan
+        grad[1] = -.infinity
+        grad[2] = 3
+        var peak: Float = 0
+        for j in 0 ..< plan.op(first).param(0) where grad[j].isFinite { peak = max(peak, Float(grad[j].magnitude)) }
+        let before = s.trainer.diagnostics![0]
+        #expect(!s.trainer.gradientIsFinite(plan.op(first), ordinal: 0, scale: 2))
+        #expect(s.trainer.diagnostics![0].overflowSteps == before.overflowSteps + 1)
+        #expect(s.trainer.diagnostics![0].gradientMaxAbs == max(before.gradientMaxAbs, peak / 2) && peak >= 3)
     }
 
     @Test("a run stalled by fp16 rounding gets a warning naming the tensor and the modes that would help")

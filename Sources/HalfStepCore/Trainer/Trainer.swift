@@ -351,32 +351,29 @@ public struct Trainer {
     func gradientIsFinite(_ op: OpRecord, ordinal: Int, scale: Float) -> Bool {
         let grad = halfView(op.operand(1)!)
         let count = op.param(0)
+        // An fp16 value is inf or NaN exactly when its exponent bits are all ones, and finite
+        // values order by magnitude as their bits without the sign do: both tests are integer
+        // operations with no branch per element, so the host vectorises the loop. An overflow is
+        // rare enough not to need an early exit.
+        var allOnes: UInt16 = 0
+        var peakBits: UInt16 = 0
+        var j = 0
         if diagnostics == nil {
-            // Only the verdict is needed: an fp16 value is inf or NaN exactly when its exponent
-            // bits are all ones. OR-ing that test over the tensor has no branch per element, so
-            // the host vectorises it; an overflow is rare enough not to need an early exit.
-            var allOnes: UInt16 = 0
-            var j = 0
             while j < count {
                 allOnes |= (grad[j].bitPattern & 0x7C00 == 0x7C00) ? 1 : 0
                 j &+= 1
             }
             return allOnes == 0
         }
-        var peak: Float = 0
-        var finite = true
-        var j = 0
         while j < count {
-            let g = grad[j]
-            if !g.isFinite {
-                finite = false
-                if diagnostics == nil { return false }
-            } else {
-                let a = Float(g.magnitude)
-                if a > peak { peak = a }
-            }
-            j += 1
+            let magnitude = grad[j].bitPattern & 0x7FFF
+            let bad = magnitude >= 0x7C00
+            allOnes |= bad ? 1 : 0
+            peakBits = max(peakBits, bad ? 0 : magnitude)
+            j &+= 1
         }
+        let finite = allOnes == 0
+        let peak = Float(Float16(bitPattern: peakBits))
         if let diagnostics {
             let unscaled = peak / scale
             if unscaled > diagnostics[ordinal].gradientMaxAbs { diagnostics[ordinal].gradientMaxAbs = unscaled }
