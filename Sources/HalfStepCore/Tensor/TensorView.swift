@@ -45,23 +45,16 @@ public struct TensorView<Scalar> {
 }
 
 extension TensorView where Scalar == Float16 {
-    /// Elements `i` and `i + 1`, widened, read as one 32-bit word: one load and two conversions
-    /// (`vcvtb`/`vcvtt` on a Cortex-M) instead of two of each. Little-endian: element `i` is the
-    /// low half.
+    /// Elements `i` and `i + 1`, widened, read as one 32-bit word (little-endian: element `i` is
+    /// the low half). On a Cortex-M4F LLVM still reaches the high half with a shift rather than
+    /// `vcvtt`, so a pair costs what two single reads do; kernels use it where one loop trip per
+    /// pair halves their loop overhead.
     @inlinable @inline(__always)
     public func widenedPair(_ i: Int) -> (Float, Float) {
         assert(i >= 0 && i + 1 < count, "tensor index out of range")
         let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self)
         return (Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word))),
                 Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word &>> 16))))
-    }
-
-    /// Elements `i ..< i + 4`, widened, read as two 32-bit words.
-    @inlinable @inline(__always)
-    public func widenedQuad(_ i: Int) -> SIMD4<Float> {
-        let (a, b) = widenedPair(i)
-        let (c, d) = widenedPair(i &+ 2)
-        return SIMD4(a, b, c, d)
     }
 }
 
