@@ -91,7 +91,7 @@ struct EmulatorTests {
         o.batch = 4
         let plan = try Planner.plan(g, options: o, source: "w")
         let loaded = try LoadedPlan(bytes: plan.bytes, path: "w")
-        let forward = OpWork.of(loaded.plan.op(0), rows: 4, plan: loaded.plan)
+        let forward = OpWork.of(loaded.plan.op(0), rows: 4)
         #expect(forward.macs == 4 * 5 * 3)
         // Backward of the only layer computes dW (no dx below the first layer): N·K·M again.
         let step = loaded.plan.stepWork(rows: 4)

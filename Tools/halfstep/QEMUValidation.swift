@@ -109,7 +109,7 @@ struct QEMUValidation {
         for i in 0 ..< plan.opCount {
             let op = plan.op(i)
             opNames[i] = op.opcode.map { "\($0)" } ?? "?"
-            opMACs[i] = OpWork.of(op, rows: batch, plan: plan).macs   // the firmware times each op once, on one micro-batch
+            opMACs[i] = OpWork.of(op, rows: batch).macs   // the firmware times each op once, on one micro-batch
         }
         return QEMUValidation(board: board, device: device, hostSteps: hostSteps, hostTensors: hostTensors,
                               hostDiagnostics: hostDiagnostics, tensorNames: names,

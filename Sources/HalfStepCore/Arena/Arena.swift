@@ -15,18 +15,4 @@ public struct Arena {
         self.base = base
         self.bytes = bytes
     }
-
-    /// A typed view of `count` elements at byte `offset`. The offset must be aligned for `Scalar`
-    /// and the range inside the arena; the plan verifier checks both before any view is made.
-    @inlinable
-    public func view<Scalar>(at offset: Int, count: Int, as type: Scalar.Type) -> TensorView<Scalar> {
-        assert(offset >= 0 && offset + count * MemoryLayout<Scalar>.stride <= bytes, "arena view out of range")
-        let typed = (base + offset).bindMemory(to: Scalar.self, capacity: count)
-        return TensorView(base: typed, count: count)
-    }
-
-    /// Sets every byte to zero.
-    public func zero() {
-        base.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
-    }
 }

@@ -39,5 +39,5 @@ public enum ActivationMask {
 
     /// Words a mask of `count` elements takes.
     @inlinable
-    public static func words(_ count: Int) -> Int { (count + 31) / 32 }
+    public static func words(_ count: Int) -> Int { count / 32 + (count % 32 == 0 ? 0 : 1) }
 }

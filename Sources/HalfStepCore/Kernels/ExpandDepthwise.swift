@@ -7,7 +7,8 @@
 /// Each value is computed, rounded and activated exactly as the unfused ops do, so the result is
 /// bit for bit theirs.
 public enum ExpandDepthwise {
-    /// The activation after each convolution, as packed in op parameter slot 6 (`first | second << 8`).
+    /// The activation after each convolution (packed into the op's parameter slot 6: see
+    /// `ExpandDepthwiseForward`).
     public enum Activation: UInt32, Sendable {
         case none = 0
         case relu = 1

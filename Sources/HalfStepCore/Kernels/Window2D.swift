@@ -46,6 +46,52 @@ public struct Window2D: Equatable, Sendable {
         group = Int(g & 0xFFFF); trainedOutputs = Int(g >> 16)
     }
 
+    /// True when every field fits its bits in slots 1 ... 6 (16 bits; kernel and stride 8).
+    public var fitsFormat: Bool {
+        func fits(_ v: Int, _ bits: Int) -> Bool { v >= 0 && v < 1 << bits }
+        return fits(channels, 16) && fits(outputs, 16) && fits(height, 16) && fits(width, 16)
+            && fits(outHeight, 16) && fits(outWidth, 16) && fits(padTop, 16) && fits(padLeft, 16)
+            && fits(group, 16) && fits(trainedOutputs, 16) && fits(kernelHeight, 8) && fits(kernelWidth, 8)
+            && fits(strideHeight, 8) && fits(strideWidth, 8)
+    }
+
+    /// Encodes into slots 1 ... 6 of `op` (the fields must fit: `fitsFormat`).
+    public func store(into op: inout OpRecord) {
+        func pack(_ lo: Int, _ hi: Int) -> UInt32 { UInt32(truncatingIfNeeded: lo) | UInt32(truncatingIfNeeded: hi) << 16 }
+        op.setParamBits(1, pack(channels, outputs))
+        op.setParamBits(2, pack(height, width))
+        op.setParamBits(3, pack(outHeight, outWidth))
+        op.setParamBits(4, UInt32(truncatingIfNeeded: kernelHeight) | UInt32(truncatingIfNeeded: kernelWidth) << 8
+                           | UInt32(truncatingIfNeeded: strideHeight) << 16 | UInt32(truncatingIfNeeded: strideWidth) << 24)
+        op.setParamBits(5, pack(padTop, padLeft))
+        op.setParamBits(6, pack(group, trainedOutputs))
+    }
+
+    /// The element counts a window implies, computed with overflow checks (on a 32-bit device a
+    /// product of two 16-bit fields already overflows `Int`).
+    public struct Sizes: Sendable {
+        /// C·H·W, M·OH·OW, H·W, OH·OW, KH·KW.
+        public var inputElements: Int, outputElements: Int, plane: Int, outPlane: Int, taps: Int
+        /// (C / group)·KH·KW and M·(C / group)·KH·KW.
+        public var weightsPerOutput: Int, weights: Int
+        /// trained outputs · (C / group)·KH·KW.
+        public var trainedWeights: Int
+    }
+
+    /// The sizes, or nil when one overflows `Int` (or `group` is 0).
+    public var sizes: Sizes? {
+        func mul(_ a: Int, _ b: Int) -> Int? {
+            let (p, o) = a.multipliedReportingOverflow(by: b)
+            return o ? nil : p
+        }
+        guard group > 0, let plane = mul(height, width), let outPlane = mul(outHeight, outWidth),
+              let taps = mul(kernelHeight, kernelWidth), let input = mul(channels, plane),
+              let output = mul(outputs, outPlane), let perOutput = mul(channels / group, taps),
+              let weights = mul(outputs, perOutput), let trained = mul(trainedOutputs, perOutput) else { return nil }
+        return Sizes(inputElements: input, outputElements: output, plane: plane, outPlane: outPlane, taps: taps,
+                     weightsPerOutput: perOutput, weights: weights, trainedWeights: trained)
+    }
+
     /// Input elements per sample (C·H·W).
     @inlinable public var inputElements: Int { channels * height * width }
     /// Output elements per sample (M·OH·OW).

@@ -72,6 +72,12 @@ public enum OpProblem: Error, Equatable, Sendable {
     case forbiddenAlias(slot: Int, tensor: Int)
     /// A parameter slot holds a value the op cannot run with.
     case badParameter(slot: Int, value: UInt32)
+    /// A slot past the op's own names a tensor.
+    case unexpectedOperand(slot: Int, tensor: Int)
+    /// The record's operand count differs from its op's slot count.
+    case badOperandCount(found: Int, expected: Int)
+    /// The op cannot run in this phase (updates only in the update phase, the loss only in the loss phase).
+    case wrongPhase(raw: UInt8)
 }
 
 /// What is wrong with the training configuration.

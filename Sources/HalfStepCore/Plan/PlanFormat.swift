@@ -91,7 +91,9 @@ public enum Phase: UInt8, Sendable {
     case update = 3
 }
 
-/// The operations of a step program. Operand and parameter slots per opcode are listed with each.
+/// The operations of a step program: the format's opcode table, with each opcode's operand and
+/// parameter slots (a summary: each op's file under `Ops/` defines them, and a test checks this
+/// table's operand lists against those files). `OpCode.visit` maps each opcode to its op type.
 public enum OpCode: UInt16, Sendable {
     /// operands `[x, W, b?, y]`; params `[N, K, M, alpha bits, beta bits]`.
     case denseForward = 1
@@ -127,9 +129,9 @@ public enum OpCode: UInt16, Sendable {
     /// operands `[dy, dx]`; params as `globalAveragePoolForward`.
     case globalAveragePoolBackward = 15
     /// operands `[a, b, y]` (y may be a or b); params `[N, elements per sample]`.
-    case add = 16
-    /// operands `[g, other]`: `g += other`; params `[N, elements per sample]`.
-    case accumulate = 17
+    case elementwiseAdd = 16
+    /// operands `[g, other]`: `g += other` where branches' gradients meet; params `[N, elements per sample]`.
+    case accumulateActivationGradient = 17
     /// operands `[x, y]` (may be the same); params `[N, elements per sample, Activation.Kind, a bits, b bits]`.
     case activationForward = 18
     /// operands `[dy, saved, dx]` (`dx` may be `dy`); params as `activationForward`.

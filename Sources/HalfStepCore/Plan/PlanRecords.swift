@@ -198,19 +198,25 @@ public struct OpRecord: Equatable, Sendable {
     public var phase: Phase? { Phase(rawValue: phaseRaw) }
 
     /// Operand slot `i` (0 ..< 8) as a tensor index, or nil when the slot is empty.
+    @inlinable
     public func operand(_ i: Int) -> Int? {
-        let raw: UInt16
-        switch i {
-        case 0: raw = operands.0
-        case 1: raw = operands.1
-        case 2: raw = operands.2
-        case 3: raw = operands.3
-        case 4: raw = operands.4
-        case 5: raw = operands.5
-        case 6: raw = operands.6
-        default: raw = operands.7
-        }
+        let raw = operandBits(i)
         return raw == PlanFormat.noTensor ? nil : Int(raw)
+    }
+
+    /// Operand slot `i` (0 ..< 8), raw (`PlanFormat.noTensor` when empty).
+    @inlinable
+    public func operandBits(_ i: Int) -> UInt16 {
+        switch i {
+        case 0: return operands.0
+        case 1: return operands.1
+        case 2: return operands.2
+        case 3: return operands.3
+        case 4: return operands.4
+        case 5: return operands.5
+        case 6: return operands.6
+        default: return operands.7
+        }
     }
 
     /// Sets operand slot `i`; nil empties it.
@@ -229,12 +235,18 @@ public struct OpRecord: Equatable, Sendable {
     }
 
     /// Parameter slot `i` (0 ..< 7) as an integer.
-    public func param(_ i: Int) -> Int { Int(paramBits(i)) }
+    ///
+    /// Clamped to `Int.max`, so a corrupt field never traps where `Int` is 32 bits; the verifier
+    /// and the kernels read the same value, and no tensor is that large.
+    @inlinable
+    public func param(_ i: Int) -> Int { Int(clamping: paramBits(i)) }
 
     /// Parameter slot `i` as a Float.
+    @inlinable
     public func floatParam(_ i: Int) -> Float { Float(bitPattern: paramBits(i)) }
 
     /// Parameter slot `i`, raw.
+    @inlinable
     public func paramBits(_ i: Int) -> UInt32 {
         switch i {
         case 0: return params.0

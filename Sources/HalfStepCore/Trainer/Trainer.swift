@@ -108,56 +108,39 @@ public struct Trainer {
 
     // MARK: - Tensor access
 
+    /// A context for running ops on `rows` rows with the trainer's current scalars.
+    @inlinable
+    func context(rows: Int) -> StepContext {
+        var c = StepContext(plan: plan, arena: arena, rows: rows)
+        c.beta1Power = beta1Power
+        c.beta2Power = beta2Power
+        c.appliedSteps = counters.appliedSteps
+        return c
+    }
+
     /// Where tensor `i` lives in memory.
     @inlinable
-    public func address(of i: Int) -> UnsafeMutableRawPointer {
-        let t = plan.tensor(i)
-        if t.region == .arena { return arena.base + Int(t.offset) }
-        return UnsafeMutableRawPointer(mutating: plan.data(at: Int(t.offset)))
-    }
+    public func address(of i: Int) -> UnsafeMutableRawPointer { context(rows: 0).address(of: i) }
 
     /// Tensor `i` as fp16 elements (the verifier checked its type where the plan uses it so).
     @inlinable
-    public func halfView(_ i: Int) -> TensorView<Float16> {
-        let t = plan.tensor(i)
-        return TensorView(base: address(of: i).assumingMemoryBound(to: Float16.self), count: Int(t.bytes) / 2)
-    }
+    public func halfView(_ i: Int) -> TensorView<Float16> { context(rows: 0).half(i) }
 
     /// Tensor `i` as fp32 elements.
     @inlinable
-    public func floatView(_ i: Int) -> TensorView<Float> {
-        let t = plan.tensor(i)
-        return TensorView(base: address(of: i).assumingMemoryBound(to: Float.self), count: Int(t.bytes) / 4)
-    }
+    public func floatView(_ i: Int) -> TensorView<Float> { context(rows: 0).float(i) }
 
     /// Tensor `i` as int32 elements.
     @inlinable
-    public func intView(_ i: Int) -> TensorView<Int32> {
-        let t = plan.tensor(i)
-        return TensorView(base: address(of: i).assumingMemoryBound(to: Int32.self), count: Int(t.bytes) / 4)
-    }
+    public func intView(_ i: Int) -> TensorView<Int32> { context(rows: 0).int(i) }
 
     /// Tensor `i` as raw 32-bit words (bit masks).
     @inlinable
-    public func wordView(_ i: Int) -> TensorView<UInt32> {
-        let t = plan.tensor(i)
-        return TensorView(base: address(of: i).assumingMemoryBound(to: UInt32.self), count: Int(t.bytes) / 4)
-    }
-
-    /// The input operand (slot 1) of a dense or convolution backward op. A plan leaves it out
-    /// when no weight gradient is computed, which is the only use the kernels make of it; they
-    /// then get an empty view they never read.
-    @inlinable
-    func inputView(_ op: OpRecord) -> TensorView<Float16> {
-        if let x = op.operand(1) { return halfView(x) }
-        return TensorView(base: address(of: op.operand(0)!).assumingMemoryBound(to: Float16.self), count: 0)
-    }
+    public func wordView(_ i: Int) -> TensorView<UInt32> { context(rows: 0).words(i) }
 
     /// Tensor `i` as a parameter, whichever its storage type.
     @inlinable
-    public func parameterView(_ i: Int) -> ParameterView {
-        plan.tensor(i).dtype == .float32 ? .master(floatView(i)) : .half(halfView(i))
-    }
+    public func parameterView(_ i: Int) -> ParameterView { context(rows: 0).parameter(i) }
 
     /// The input batch, [batch, features] fp16: the caller fills it before each step.
     public var input: TensorView<Float16> { halfView(Int(plan.config.inputTensor)) }
@@ -288,18 +271,12 @@ public struct Trainer {
 
     /// The forward and loss ops of one micro-batch of `rows` rows, the logits gradient scaled by `scale`.
     func runForwardAndLoss(rows: Int, scale: Float) {
+        var c = context(rows: rows)
+        c.lossScale = scale
         var i = 0
         while i < backwardStart {
-            let op = plan.op(i)
             trace(i)
-            if op.opcode == .softmaxCrossEntropy {
-                SoftmaxCrossEntropy.forwardBackward(
-                    loss: floatView(op.operand(2)!), dlogits: halfView(op.operand(3)!),
-                    logits: halfView(op.operand(0)!), labels: intView(op.operand(1)!),
-                    rows: rows, classes: op.param(1), scale: scale)
-            } else {
-                run(op, rows: rows)
-            }
+            plan.op(i).run(&c)
             i += 1
         }
     }
@@ -337,7 +314,10 @@ public struct Trainer {
 
     /// Runs update op `op` (the `ordinal`-th update of the program) and counts what it did.
     mutating func apply(_ op: OpRecord, ordinal: Int, inverseScale: Float) {
-        let tally = update(op, inverseScale: inverseScale)
+        var c = context(rows: 0)
+        c.inverseScale = inverseScale
+        op.run(&c)
+        let tally = c.tally
         counters.nonzeroUpdates += tally.nonzeroUpdates
         counters.updateUnderflows += tally.underflows
         if let diagnostics {
@@ -349,8 +329,8 @@ public struct Trainer {
     /// True when the gradient update op `op` reads is finite. With diagnostics, also records the
     /// tensor's largest |gradient| (unscaled) and whether it overflowed.
     func gradientIsFinite(_ op: OpRecord, ordinal: Int, scale: Float) -> Bool {
-        let grad = halfView(op.operand(1)!)
-        let count = op.param(0)
+        let (tensor, count) = UpdateSlots.gradient(of: op)
+        let grad = halfView(tensor)
         // An fp16 value is inf or NaN exactly when its exponent bits are all ones, and finite
         // values order by magnitude as their bits without the sign do: both tests are integer
         // operations with no branch per element, so the host vectorises the loop. An overflow is
@@ -383,182 +363,12 @@ public struct Trainer {
     }
 
     /// Runs one forward or backward op on its own (the trainer uses it inside `forward` and
-    /// `step`; profilers call it to time single ops). Loss and update ops do nothing here.
+    /// `step`; profilers call it to time single ops). Loss and update ops do nothing here: the
+    /// loss runs inside `step` with the loss scale, updates after the overflow check.
     @inlinable
     public func run(_ op: OpRecord, rows: Int) {
-        if plan.config.accumulate == 1 {
-            switch op.opcode! {
-            case .denseForward:
-                DenseHalfAccumulation.forward(
-                    y: halfView(op.operand(3)!), x: halfView(op.operand(0)!),
-                    weight: parameterView(op.operand(1)!), bias: op.operand(2).map { parameterView($0) },
-                    rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
-                return
-            case .denseBackward:
-                DenseHalfAccumulation.backward(
-                    dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
-                    db: op.operand(5).map { halfView($0) },
-                    dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!), weight: parameterView(op.operand(2)!),
-                    rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
-                return
-            default:
-                break
-            }
-        }
-        switch op.opcode! {
-        case .denseForward:
-            Dense.forward(
-                y: halfView(op.operand(3)!), x: halfView(op.operand(0)!),
-                weight: parameterView(op.operand(1)!), bias: op.operand(2).map { parameterView($0) },
-                rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4))
-        case .denseBackward:
-            Dense.backward(
-                dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
-                db: op.operand(5).map { halfView($0) },
-                dy: halfView(op.operand(0)!), x: inputView(op), weight: parameterView(op.operand(2)!),
-                rows: rows, k: op.param(1), m: op.param(2), alpha: op.floatParam(3), beta: op.floatParam(4),
-                trainedOutputs: op.param(5))
-        case .reluForward:
-            ReLU.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), count: rows * op.param(1))
-        case .reluBackward:
-            ReLU.backward(dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!), y: halfView(op.operand(1)!),
-                          count: rows * op.param(1))
-        case .softmaxCrossEntropy, .sgdUpdate, .adamUpdate:
-            break   // the loss runs inside `step`, updates after the overflow check
-        default:
-            runSpatial(op, rows: rows)
-        }
-    }
-
-    /// The convolutional-network ops (opcodes after `adamUpdate`).
-    @inlinable
-    func runSpatial(_ op: OpRecord, rows: Int) {
-        switch op.opcode! {
-        case .conv2dForward:
-            Conv2D.forward(y: halfView(op.operand(3)!), x: halfView(op.operand(0)!), weight: parameterView(op.operand(1)!),
-                           bias: op.operand(2).map { parameterView($0) }, rows: rows, window: Window2D(op))
-        case .conv2dBackward:
-            Conv2D.backward(dx: op.operand(3).map { halfView($0) }, dW: op.operand(4).map { halfView($0) },
-                            db: op.operand(5).map { halfView($0) }, dy: halfView(op.operand(0)!), x: inputView(op),
-                            weight: parameterView(op.operand(2)!), rows: rows, window: Window2D(op))
-        case .maxPoolForward:
-            MaxPool2D.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), rows: rows, window: Window2D(op))
-        case .maxPoolBackward:
-            MaxPool2D.backward(dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!),
-                               rows: rows, window: Window2D(op))
-        case .averagePoolForward:
-            AveragePool2D.forward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), rows: rows, window: Window2D(op))
-        case .averagePoolBackward:
-            AveragePool2D.backward(dx: halfView(op.operand(1)!), dy: halfView(op.operand(0)!), rows: rows, window: Window2D(op))
-        case .globalAveragePoolForward:
-            AveragePool2D.globalForward(y: halfView(op.operand(1)!), x: halfView(op.operand(0)!), rows: rows,
-                                        channels: op.param(1), plane: op.param(2))
-        case .globalAveragePoolBackward:
-            AveragePool2D.globalBackward(dx: halfView(op.operand(1)!), dy: halfView(op.operand(0)!), rows: rows,
-                                         channels: op.param(1), plane: op.param(2))
-        case .add:
-            Elementwise.add(y: halfView(op.operand(2)!), a: halfView(op.operand(0)!), b: halfView(op.operand(1)!),
-                            count: rows * op.param(1))
-        case .activationMaskForward:
-            ActivationMask.forward(mask: wordView(op.operand(1)!), y: halfView(op.operand(0)!), count: rows * op.param(1),
-                                   low: op.floatParam(2), high: op.floatParam(3))
-        case .activationMaskBackward:
-            ActivationMask.backward(dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!), mask: wordView(op.operand(1)!),
-                                    count: rows * op.param(1))
-        case .accumulateGradient:
-            let sum = halfView(op.operand(0)!)
-            Elementwise.add(y: sum, a: sum, b: halfView(op.operand(1)!), count: op.param(1))
-        case .accumulate:
-            let g = halfView(op.operand(0)!)
-            Elementwise.add(y: g, a: g, b: halfView(op.operand(1)!), count: rows * op.param(1))
-        case .activationForward:
-            Activation.forward(Activation.Kind(rawValue: op.paramBits(2))!, y: halfView(op.operand(1)!), x: halfView(op.operand(0)!),
-                               count: rows * op.param(1), a: op.floatParam(3), b: op.floatParam(4))
-        case .activationBackward:
-            Activation.backward(Activation.Kind(rawValue: op.paramBits(2))!, dx: halfView(op.operand(2)!), dy: halfView(op.operand(0)!),
-                                saved: halfView(op.operand(1)!), count: rows * op.param(1), a: op.floatParam(3), b: op.floatParam(4))
-        case .channelScale:
-            let s = halfView(op.operand(1)!)
-            let channels = s.count == 1 ? 1 : op.param(1)
-            Elementwise.scale(y: halfView(op.operand(2)!), x: halfView(op.operand(0)!), s: s, rows: rows,
-                              channels: channels, plane: op.param(1) * op.param(2) / channels)
-        case .batchNormForward:
-            BatchNorm.forward(y: halfView(op.operand(5)!), x: halfView(op.operand(0)!), gamma: parameterView(op.operand(1)!),
-                              beta: parameterView(op.operand(2)!), mean: floatView(op.operand(3)!), invStd: floatView(op.operand(4)!),
-                              rows: rows, channels: op.param(1), plane: op.param(2))
-        case .batchNormBackward:
-            BatchNorm.backward(dx: op.operand(5).map { halfView($0) }, dGamma: op.operand(6).map { halfView($0) },
-                               dBeta: op.operand(7).map { halfView($0) }, dy: halfView(op.operand(0)!), x: halfView(op.operand(1)!),
-                               gamma: parameterView(op.operand(2)!), mean: floatView(op.operand(3)!), invStd: floatView(op.operand(4)!),
-                               rows: rows, channels: op.param(1), plane: op.param(2))
-        case .expandDepthwiseForward:
-            var g = Window2D(op)
-            g.group = g.channels
-            g.trainedOutputs = 0
-            let packed = op.paramBits(6)
-            ExpandDepthwise.forward(y: halfView(op.operand(5)!), x: halfView(op.operand(0)!), expand: parameterView(op.operand(1)!),
-                                    expandBias: op.operand(2).map { parameterView($0) }, depthwise: parameterView(op.operand(3)!),
-                                    depthwiseBias: op.operand(4).map { parameterView($0) }, scratch: halfView(op.operand(6)!),
-                                    rows: rows, channels: Int(packed & 0xFFFF), window: g,
-                                    first: ExpandDepthwise.Activation(rawValue: (packed >> 16) & 0xFF) ?? .none,
-                                    second: ExpandDepthwise.Activation(rawValue: packed >> 24) ?? .none)
-        case .copyRows:
-            Elementwise.copyRows(y: halfView(op.operand(1)!), yStride: op.param(4), yOffset: op.param(5),
-                                 x: halfView(op.operand(0)!), xStride: op.param(2), xOffset: op.param(3),
-                                 length: op.param(1), rows: rows)
-        default:
-            break
-        }
-    }
-
-    /// Runs one update op: builds the writer for its update mode, then the optimizer.
-    func update(_ op: OpRecord, inverseScale: Float) -> UpdateTally {
-        let param = op.operand(0)!
-        switch UpdateMode(rawValue: UInt8(truncatingIfNeeded: op.param(1))) ?? .fp16 {
-        case .fp32Master:
-            var writer = NearestWriter(floatView(param))
-            return optimize(op, &writer, inverseScale: inverseScale)
-        case .fp16:
-            var writer = NearestWriter(halfView(param))
-            return optimize(op, &writer, inverseScale: inverseScale)
-        case .fp16Stochastic:
-            var writer = StochasticWriter(halfView(param), seed: plan.config.seed,
-                                          step: UInt32(truncatingIfNeeded: counters.appliedSteps),
-                                          stream: UInt32(truncatingIfNeeded: op.param(2)))
-            return optimize(op, &writer, inverseScale: inverseScale)
-        case .fp16Kahan:
-            var writer = KahanWriter(halfView(param), compensation: halfView(op.operand(4)!))
-            return optimize(op, &writer, inverseScale: inverseScale)
-        }
-    }
-
-    /// The optimizer of `op` with the plan's state type, writing through `writer`.
-    func optimize<W: ParameterWriter>(_ op: OpRecord, _ writer: inout W, inverseScale: Float) -> UpdateTally {
-        let c = plan.config
-        let grad = halfView(op.operand(1)!), count = op.param(0)
-        let halfState = c.stateDType == .float16
-        if op.opcode == .sgdUpdate {
-            let state = op.operand(2)
-            if halfState {
-                return SGD.update(param: &writer, grad: grad, momentum: state.map { halfView($0) }, count: count,
-                                  learningRate: c.learningRate, momentumFactor: c.momentum, weightDecay: c.weightDecay,
-                                  inverseScale: inverseScale)
-            }
-            return SGD.update(param: &writer, grad: grad, momentum: state.map { floatView($0) }, count: count,
-                              learningRate: c.learningRate, momentumFactor: c.momentum, weightDecay: c.weightDecay,
-                              inverseScale: inverseScale)
-        }
-        let m = op.operand(2)!, r = op.operand(3)!
-        let decoupled = c.optimizer == .adamW
-        if halfState {
-            return Adam.update(param: &writer, grad: grad, m: halfView(m), r: halfView(r), count: count,
-                               learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
-                               weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
-                               beta2Power: beta2Power, inverseScale: inverseScale)
-        }
-        return Adam.update(param: &writer, grad: grad, m: floatView(m), r: floatView(r), count: count,
-                           learningRate: c.learningRate, beta1: c.momentum, beta2: c.beta2, epsilon: c.epsilon,
-                           weightDecay: c.weightDecay, decoupled: decoupled, beta1Power: beta1Power,
-                           beta2Power: beta2Power, inverseScale: inverseScale)
+        if op.phase == .loss || op.phase == .update { return }
+        var c = context(rows: rows)
+        op.run(&c)
     }
 }

@@ -64,7 +64,7 @@ extension Plan {
         var i = 0
         while i < opCount {
             let o = op(i)
-            let w = OpWork.of(o, rows: rows, plan: self)
+            let w = OpWork.of(o, rows: rows)
             var repeats = o.phase == .update ? 1 : config.microBatches
             while repeats > 0 { total = total + w; repeats -= 1 }
             i += 1

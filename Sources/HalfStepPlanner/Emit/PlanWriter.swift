@@ -76,13 +76,7 @@ public enum PlanWriter {
                 r.store(to: base + Int(h.tensorTableOffset) + i * PlanFormat.tensorRecordBytes)
             }
             for (i, op) in program.ops.enumerated() {
-                var r = OpRecord()
-                r.opcodeRaw = op.opcode.rawValue
-                r.phaseRaw = op.phase.rawValue
-                r.operandCount = UInt8(op.operands.count)
-                for (s, operand) in op.operands.enumerated() { r.setOperand(s, operand) }
-                for (s, p) in op.params.enumerated() { r.setParamBits(s, p) }
-                r.store(to: base + Int(h.opTableOffset) + i * PlanFormat.opRecordBytes)
+                op.record.store(to: base + Int(h.opTableOffset) + i * PlanFormat.opRecordBytes)
             }
             program.config.store(to: base + Int(h.configOffset))
             for (i, b) in names.enumerated() { raw[Int(h.namesOffset) + i] = b }

@@ -55,8 +55,8 @@ private struct Builder {
         return program.tensors.count - 1
     }
 
-    mutating func op(_ code: OpCode, _ phase: Phase, _ operands: [Int?], _ params: [UInt32], node: String) {
-        program.ops.append(.init(opcode: code, phase: phase, operands: operands, params: params, node: node))
+    mutating func emit<Op: StepOp>(_ op: Op, _ phase: Phase, node: String) {
+        program.ops.append(.init(op, phase: phase, node: node))
     }
 
     /// The layers a train selection counts: dense and convolution nodes, each with the
@@ -236,7 +236,7 @@ private struct Builder {
         let loss = add("loss", .float32, .loss, shape: [1])
         let dlogits = add("d" + graph.values[graph.output].name, floatType, .activationGradient, shape: [n, classes], batchMajor: true)
         gradientTensor[graph.output] = dlogits
-        op(.softmaxCrossEntropy, .loss, [logits, labels, loss, dlogits], [UInt32(n), UInt32(classes)], node: "loss")
+        emit(SoftmaxCrossEntropyLoss(logits: logits, labels: labels, loss: loss, dlogits: dlogits, n: n, classes: classes), .loss, node: "loss")
 
         for node in graph.nodes.reversed() { try backward(node, n: n) }
         for p in program.trainableParameters where !updated.contains(p) { emitUpdate(p) }
@@ -358,11 +358,12 @@ private struct Builder {
             let m = graph.values[y].elementsPerSample
             let wt = parameterTensor(w), bt = bias.map { parameterTensor($0) }
             let yt = newValue(y, n: n)
-            op(.denseForward, .forward, [xt, wt, bt, yt], [UInt32(n), UInt32(e), UInt32(m), alpha.bitPattern, beta.bitPattern], node: node.name)
+            emit(DenseForward(x: xt, w: wt, b: bt, y: yt, n: n, k: e, m: m, alpha: alpha, beta: beta), .forward, node: node.name)
         case .conv(let w, let bias, let window):
             let wt = parameterTensor(w), bt = bias.map { parameterTensor($0) }
             let yt = newValue(y, n: n)
-            op(.conv2dForward, .forward, [xt, wt, bt, yt], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            try fits(window, node)
+            emit(Conv2DForward(x: xt, w: wt, b: bt, y: yt, n: n, window: window), .forward, node: node.name)
         case .batchNorm(let gamma, let beta, let mean, let variance, let eps):
             let c = graph.values[x].shape[0], plane = e / c
             let invStd = graph.parameters[variance].values.map { Float(1 / (Double($0) + Double(eps)).squareRoot()) }
@@ -370,49 +371,51 @@ private struct Builder {
             let st = constant(graph.parameters[variance].name + ".invstd", invStd)
             let gt = parameterTensor(gamma), bt = parameterTensor(beta)
             let yt = newValue(y, n: n)
-            op(.batchNormForward, .forward, [xt, gt, bt, mt, st, yt], [UInt32(n), UInt32(c), UInt32(plane)], node: node.name)
+            emit(BatchNormForward(x: xt, gamma: gt, beta: bt, mean: mt, invStd: st, y: yt, n: n, channels: c, plane: plane), .forward, node: node.name)
         case .relu:
             let yt = mayOverwrite(x) ? xt : add(graph.values[y].name, floatType, .activation, shape: [n, e], batchMajor: true)
             if yt == xt { program.tensors[xt].name = graph.values[y].name }
             valueTensor[y] = yt
-            op(.reluForward, .forward, [xt, yt], [UInt32(n), UInt32(e)], node: node.name)
+            emit(ReLUForward(x: xt, y: yt, n: n, e: e), .forward, node: node.name)
             if wantsMask(node) { saveMask(y, yt, n: n, e: e, low: 0, high: .nan, node: node) }
         case .activation(let kind, let a, let b):
             let inPlace = mayOverwrite(x) && !kind.backwardReadsInput
             let yt = inPlace ? xt : add(graph.values[y].name, floatType, .activation, shape: [n, e], batchMajor: true)
             if inPlace { program.tensors[xt].name = graph.values[y].name }
             valueTensor[y] = yt
-            op(.activationForward, .forward, [xt, yt], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name)
+            emit(ActivationForward(x: xt, y: yt, n: n, e: e, kind: kind, a: a, b: b), .forward, node: node.name)
             if kind == .clip && wantsMask(node) { saveMask(y, yt, n: n, e: e, low: a, high: b, node: node) }
         case .maxPool(let window):
             let yt = newValue(y, n: n)
-            op(.maxPoolForward, .forward, [xt, yt], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            try fits(window, node)
+            emit(MaxPoolForward(x: xt, y: yt, n: n, window: window), .forward, node: node.name)
         case .averagePool(let window):
             let yt = newValue(y, n: n)
-            op(.averagePoolForward, .forward, [xt, yt], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            try fits(window, node)
+            emit(AveragePoolForward(x: xt, y: yt, n: n, window: window), .forward, node: node.name)
         case .globalAveragePool:
             let c = graph.values[x].shape[0]
             let yt = newValue(y, n: n)
-            op(.globalAveragePoolForward, .forward, [xt, yt], [UInt32(n), UInt32(c), UInt32(e / c)], node: node.name)
+            emit(GlobalAveragePoolForward(x: xt, y: yt, n: n, channels: c, plane: e / c), .forward, node: node.name)
         case .add:
             let yt: Int
             if mayOverwrite(x) { yt = xt; program.tensors[xt].name = graph.values[y].name; valueTensor[y] = yt }
             else if node.inputs[1] != x && mayOverwrite(node.inputs[1]) { yt = xs[1]; program.tensors[yt].name = graph.values[y].name; valueTensor[y] = yt }
             else { yt = newValue(y, n: n) }
-            op(.add, .forward, [xt, xs[1], yt], [UInt32(n), UInt32(e)], node: node.name)
+            emit(ElementwiseAdd(a: xt, b: xs[1], y: yt, n: n, e: e), .forward, node: node.name)
         case .scale(let constant):
             let (c, plane) = channelsAndPlane(x)
             let ct = parameterTensor(constant)
             let yt = mayOverwrite(x) ? xt : newValue(y, n: n)
             if yt == xt { program.tensors[xt].name = graph.values[y].name; valueTensor[y] = yt }
-            op(.channelScale, .forward, [xt, ct, yt], [UInt32(n), UInt32(c), UInt32(plane)], node: node.name)
+            emit(ChannelScale(x: xt, s: ct, y: yt, n: n, channels: c, plane: plane), .forward, node: node.name)
         case .concat:
             let yt = newValue(y, n: n)
             let total = graph.values[y].elementsPerSample
             var offset = 0
             for (i, v) in node.inputs.enumerated() {
                 let len = graph.values[v].elementsPerSample
-                op(.copyRows, .forward, [xs[i], yt], [UInt32(n), UInt32(len), UInt32(len), 0, UInt32(total), UInt32(offset)], node: node.name)
+                emit(CopyRows(x: xs[i], y: yt, n: n, length: len, xStride: len, xOffset: 0, yStride: total, yOffset: offset), .forward, node: node.name)
                 offset += len
             }
         case .reshape:
@@ -451,7 +454,7 @@ private struct Builder {
     mutating func saveMask(_ y: Int, _ yt: Int, n: Int, e: Int, low: Float, high: Float, node: Graph.Node) {
         let mask = add(graph.values[y].name + ".mask", .int32, .activation, shape: [ActivationMask.words(n * e)])
         activationMask[y] = mask
-        op(.activationMaskForward, .forward, [yt, mask], [UInt32(n), UInt32(e), low.bitPattern, high.bitPattern], node: node.name)
+        emit(ActivationMaskForward(y: yt, mask: mask, n: n, e: e, low: low, high: high), .forward, node: node.name)
         maskedActivations.append((graph.values[y].name, program.tensors[yt].bytes - program.tensors[mask].bytes))
     }
 
@@ -475,11 +478,11 @@ private struct Builder {
         return Array(index ... index + 3)
     }
 
-    /// The `ExpandDepthwise.Activation` code of a ReLU or ReLU6 node.
-    func activationCode(_ op: Graph.Operator) -> UInt32? {
+    /// The `ExpandDepthwise.Activation` of a ReLU or ReLU6 node.
+    func activationCode(_ op: Graph.Operator) -> ExpandDepthwise.Activation? {
         switch op {
-        case .relu: return ExpandDepthwise.Activation.relu.rawValue
-        case .activation(.clip, let a, let b) where a == 0 && b == 6: return ExpandDepthwise.Activation.relu6.rawValue
+        case .relu: return .relu
+        case .activation(.clip, let a, let b) where a == 0 && b == 6: return .relu6
         default: return nil
         }
     }
@@ -497,10 +500,10 @@ private struct Builder {
         let y = nodes[3].outputs[0]
         let yt = newValue(y, n: n)
         let scratch = add(nodes[0].name + ".hidden-plane", floatType, .scratch, shape: [d.height * d.width])
-        let slots = try encoded(d, nodes[2])
-        op(.expandDepthwiseForward, .forward, [xt, wet, bet, wdt, bdt, yt, scratch],
-           [UInt32(n)] + slots.prefix(5) + [UInt32(e.channels) | first << 16 | second << 24],
-           node: nodes.map(\.name).joined(separator: "+"))
+        try fits(d, nodes[2])
+        emit(ExpandDepthwiseForward(x: xt, expand: wet, expandBias: bet, depthwise: wdt, depthwiseBias: bdt, y: yt, scratch: scratch,
+                                    n: n, window: d, channels: e.channels, first: first, second: second),
+             .forward, node: nodes.map(\.name).joined(separator: "+"))
     }
 
     func channelsAndPlane(_ v: Int) -> (Int, Int) {
@@ -509,15 +512,14 @@ private struct Builder {
         return (c, graph.values[v].elementsPerSample / max(c, 1))
     }
 
-    func encoded(_ w: Window2D, _ node: Graph.Node) throws(PlannerError) -> [UInt32] {
-        guard let slots = w.encoded else { throw .formatLimit("node '\(node.name)': a window size beyond the format's 16-bit fields") }
-        return slots
+    func fits(_ w: Window2D, _ node: Graph.Node) throws(PlannerError) {
+        guard w.fitsFormat else { throw .formatLimit("node '\(node.name)': a window size beyond the format's 16-bit fields") }
     }
 
     /// Hands gradient tensor `t` to value `v`: it becomes v's gradient, or is added to the one v has.
     mutating func deliver(_ t: Int, to v: Int, n: Int, node: String) {
         if let existing = gradientTensor[v] {
-            op(.accumulate, .backward, [existing, t], [UInt32(n), UInt32(graph.values[v].elementsPerSample)], node: node)
+            emit(AccumulateActivationGradient(g: existing, other: t, n: n, e: graph.values[v].elementsPerSample), .backward, node: node)
         } else {
             gradientTensor[v] = t
         }
@@ -547,8 +549,8 @@ private struct Builder {
             if dx == nil && dW == nil && db == nil { return }
             let rows = dW == nil ? m : trainedRows(w)
             let xRead = dW != nil || options.accumulateHalf ? try saved(x, n: n) : nil
-            op(.denseBackward, .backward, [dy, xRead, parameterTensor(w), dx, dW, db],
-               [UInt32(n), UInt32(e), UInt32(m), alpha.bitPattern, beta.bitPattern, rows == m ? 0 : UInt32(rows)], node: node.name)
+            emit(DenseBackward(dy: dy, x: xRead, w: parameterTensor(w), dx: dx, dW: dW, db: db, n: n, k: e, m: m,
+                               alpha: alpha, beta: beta, trainedRows: rows == m ? 0 : rows), .backward, node: node.name)
             if let dx { deliver(dx, to: x, n: n, node: node.name) }
             produced = [w] + (bias.map { [$0] } ?? [])
         case .conv(let w, let bias, var window):
@@ -556,8 +558,10 @@ private struct Builder {
             let dW = trainedGradient(w), db = trainedGradient(bias)
             if dx == nil && dW == nil && db == nil { return }
             window.trainedOutputs = dW == nil ? window.outputs : trainedRows(w)
-            op(.conv2dBackward, .backward, [dy, dW != nil ? try saved(x, n: n) : nil, parameterTensor(w), dx, dW, db],
-               [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            let xRead = dW != nil ? try saved(x, n: n) : nil
+            let wt = parameterTensor(w)
+            try fits(window, node)
+            emit(Conv2DBackward(dy: dy, x: xRead, w: wt, dx: dx, dW: dW, db: db, n: n, window: window), .backward, node: node.name)
             if let dx { deliver(dx, to: x, n: n, node: node.name) }
             produced = [w] + (bias.map { [$0] } ?? [])
         case .batchNorm(let gamma, let beta, let mean, let variance, _):
@@ -566,43 +570,48 @@ private struct Builder {
             let c = graph.values[x].shape[0]
             let mt = program.tensors.firstIndex { $0.name == graph.parameters[mean].name && $0.region == .flash }!
             let st = program.tensors.firstIndex { $0.name == graph.parameters[variance].name + ".invstd" }!
-            op(.batchNormBackward, .backward, [dy, try saved(x, n: n), parameterTensor(gamma), mt, st, needDx ? dy : nil, dg, db],
-               [UInt32(n), UInt32(c), UInt32(e / c)], node: node.name)
+            let xRead = try saved(x, n: n)
+            let gt = parameterTensor(gamma)
+            emit(BatchNormBackward(dy: dy, x: xRead, gamma: gt, mean: mt, invStd: st, dx: needDx ? dy : nil, dGamma: dg, dBeta: db,
+                                   n: n, channels: c, plane: e / c), .backward, node: node.name)
             if needDx { deliver(dy, to: x, n: n, node: node.name) }
             produced = [gamma, beta]
         case .relu:
             guard needDx else { return }
             if let mask = activationMask[y] {
-                op(.activationMaskBackward, .backward, [dy, mask, dy], [UInt32(n), UInt32(e)], node: node.name)
+                emit(ActivationMaskBackward(dy: dy, mask: mask, dx: dy, n: n, e: e), .backward, node: node.name)
             } else {
-                op(.reluBackward, .backward, [dy, try saved(y, n: n), dy], [UInt32(n), UInt32(e)], node: node.name)
+                emit(ReLUBackward(dy: dy, y: try saved(y, n: n), dx: dy, n: n, e: e), .backward, node: node.name)
             }
             deliver(dy, to: x, n: n, node: node.name)
         case .activation(let kind, let a, let b):
             guard needDx else { return }
             if let mask = activationMask[y] {
-                op(.activationMaskBackward, .backward, [dy, mask, dy], [UInt32(n), UInt32(e)], node: node.name)
+                emit(ActivationMaskBackward(dy: dy, mask: mask, dx: dy, n: n, e: e), .backward, node: node.name)
                 deliver(dy, to: x, n: n, node: node.name)
                 break
             }
             let saved = try kind.backwardReadsInput ? saved(x, n: n) : saved(y, n: n)
-            op(.activationBackward, .backward, [dy, saved, dy], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name)
+            emit(ActivationBackward(dy: dy, saved: saved, dx: dy, n: n, e: e, kind: kind, a: a, b: b), .backward, node: node.name)
             deliver(dy, to: x, n: n, node: node.name)
         case .maxPool(let window):
             guard needDx else { return }
             let dx = newGradient(x, n: n)
-            op(.maxPoolBackward, .backward, [dy, try saved(x, n: n), dx], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            let xRead = try saved(x, n: n)
+            try fits(window, node)
+            emit(MaxPoolBackward(dy: dy, x: xRead, dx: dx, n: n, window: window), .backward, node: node.name)
             deliver(dx, to: x, n: n, node: node.name)
         case .averagePool(let window):
             guard needDx else { return }
             let dx = newGradient(x, n: n)
-            op(.averagePoolBackward, .backward, [dy, dx], [UInt32(n)] + (try encoded(window, node)), node: node.name)
+            try fits(window, node)
+            emit(AveragePoolBackward(dy: dy, dx: dx, n: n, window: window), .backward, node: node.name)
             deliver(dx, to: x, n: n, node: node.name)
         case .globalAveragePool:
             guard needDx else { return }
             let c = graph.values[x].shape[0]
             let dx = newGradient(x, n: n)
-            op(.globalAveragePoolBackward, .backward, [dy, dx], [UInt32(n), UInt32(c), UInt32(e / c)], node: node.name)
+            emit(GlobalAveragePoolBackward(dy: dy, dx: dx, n: n, channels: c, plane: e / c), .backward, node: node.name)
             deliver(dx, to: x, n: n, node: node.name)
         case .add:
             // Both inputs receive dy. One may take the buffer itself; the other adds it to a gradient it
@@ -617,13 +626,13 @@ private struct Builder {
             for (i, v) in fresh.enumerated() {
                 if i == 0 { deliver(dy, to: v, n: n, node: node.name); continue }
                 let copy = newGradient(v, n: n)
-                op(.copyRows, .backward, [dy, copy], [UInt32(n), UInt32(e), UInt32(e), 0, UInt32(e), 0], node: node.name)
+                emit(CopyRows(x: dy, y: copy, n: n, length: e, xStride: e, xOffset: 0, yStride: e, yOffset: 0), .backward, node: node.name)
                 deliver(copy, to: v, n: n, node: node.name)
             }
         case .scale(let constant):
             guard needDx else { return }
             let (c, plane) = channelsAndPlane(x)
-            op(.channelScale, .backward, [dy, parameterTensor(constant), dy], [UInt32(n), UInt32(c), UInt32(plane)], node: node.name)
+            emit(ChannelScale(x: dy, s: parameterTensor(constant), y: dy, n: n, channels: c, plane: plane), .backward, node: node.name)
             deliver(dy, to: x, n: n, node: node.name)
         case .concat:
             let total = graph.values[y].elementsPerSample
@@ -632,7 +641,7 @@ private struct Builder {
                 let len = graph.values[v].elementsPerSample
                 if upstreamTrainable.contains(v) {
                     let dv = newGradient(v, n: n)
-                    op(.copyRows, .backward, [dy, dv], [UInt32(n), UInt32(len), UInt32(total), UInt32(offset), UInt32(len), 0], node: node.name)
+                    emit(CopyRows(x: dy, y: dv, n: n, length: len, xStride: total, xOffset: offset, yStride: len, yOffset: 0), .backward, node: node.name)
                     deliver(dv, to: v, n: n, node: node.name)
                 }
                 offset += len
@@ -645,7 +654,7 @@ private struct Builder {
                 let g = gradient(for: p)
                 let sum = add(graph.parameters[p].name + ".grad-sum", floatType, .gradientSum, shape: program.tensors[g].shape)
                 gradientSum[p] = sum
-                op(.accumulateGradient, .backward, [sum, g], [UInt32(n), UInt32(program.tensors[g].elementCount)], node: node.name)
+                emit(AccumulateGradient(sum: sum, g: g, n: n, count: program.tensors[g].elementCount), .backward, node: node.name)
             }
         }
         if options.fuseUpdates {
@@ -667,10 +676,11 @@ private struct Builder {
         switch node.op {
         case .maxPool(let window):
             t = add(graph.values[v].name + ".recomputed", floatType, .activation, shape: [n] + graph.values[v].shape, batchMajor: true)
-            op(.maxPoolForward, .backward, [xt, t], [UInt32(n)] + (try encoded(window, node)), node: node.name + " (recomputed)")
+            try fits(window, node)
+            emit(MaxPoolForward(x: xt, y: t, n: n, window: window), .backward, node: node.name + " (recomputed)")
         case .activation(let kind, let a, let b) where kind.backwardReadsInput:
             t = add(graph.values[v].name + ".recomputed", floatType, .activation, shape: [n, e], batchMajor: true)
-            op(.activationForward, .backward, [xt, t], [UInt32(n), UInt32(e), kind.rawValue, a.bitPattern, b.bitPattern], node: node.name + " (recomputed)")
+            emit(ActivationForward(x: xt, y: t, n: n, e: e, kind: kind, a: a, b: b), .backward, node: node.name + " (recomputed)")
         default:
             return valueTensor[v]!
         }
@@ -685,11 +695,10 @@ private struct Builder {
         let param = graph.parameters[p]
         let pt = parameterTensor(p), g = gradientSum[p] ?? gradient(for: p)
         let mode = modes[p] ?? options.update
-        let count = UInt32(program.tensors[g].elementCount)
+        let count = program.tensors[g].elementCount
         let stateShape = program.tensors[g].shape
         let compensation: Int? = mode == .fp16Kahan
             ? add(param.name + ".compensation", .float16, .optimizerState, shape: stateShape) : nil
-        let params = [count, UInt32(mode.rawValue), UInt32(updateStream[p] ?? 0)]
         let state = options.effectiveStateType
         switch options.optimizer {
         case .sgd:
@@ -697,11 +706,13 @@ private struct Builder {
             if options.effectiveMomentum > 0 {
                 momentum = add(param.name + ".momentum", state, .optimizerState, shape: stateShape)
             }
-            op(.sgdUpdate, .update, [pt, g, momentum, nil, compensation], params, node: param.name)
+            emit(SGDUpdate(UpdateSlots(param: pt, grad: g, m: momentum, r: nil, compensation: compensation, count: count,
+                                       mode: mode, stream: updateStream[p] ?? 0)), .update, node: param.name)
         case .adam, .adamW:
             let m = add(param.name + ".m", state, .optimizerState, shape: stateShape)
             let r = add(param.name + ".rms", state, .optimizerState, shape: stateShape)
-            op(.adamUpdate, .update, [pt, g, m, r, compensation], params, node: param.name)
+            emit(AdamUpdate(UpdateSlots(param: pt, grad: g, m: m, r: r, compensation: compensation, count: count,
+                                        mode: mode, stream: updateStream[p] ?? 0)), .update, node: param.name)
         }
     }
 

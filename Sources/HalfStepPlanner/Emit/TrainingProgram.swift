@@ -37,6 +37,36 @@ public struct TrainingProgram: Sendable {
         public var params: [UInt32]
         /// The graph node this op comes from (for reports), if any.
         public var node: String
+
+        public init(opcode: OpCode, phase: Phase, operands: [Int?], params: [UInt32], node: String) {
+            self.opcode = opcode
+            self.phase = phase
+            self.operands = operands
+            self.params = params
+            self.node = node
+        }
+
+        /// The op `op` in `phase`: its slots as its op file encodes them.
+        public init<O: StepOp>(_ op: O, phase: Phase, node: String) {
+            self.init(op.record(phase: phase), node: node)
+        }
+
+        /// A record's op (its opcode must be known).
+        public init(_ r: OpRecord, node: String) {
+            self.init(opcode: r.opcode!, phase: r.phase!, operands: (0 ..< Int(r.operandCount)).map { r.operand($0) },
+                      params: (0 ..< PlanFormat.maxParams).map { r.paramBits($0) }, node: node)
+        }
+
+        /// The op as a plan record.
+        public var record: OpRecord {
+            var r = OpRecord()
+            r.opcodeRaw = opcode.rawValue
+            r.phaseRaw = phase.rawValue
+            r.operandCount = UInt8(operands.count)
+            for (s, t) in operands.enumerated() { r.setOperand(s, t) }
+            for (s, p) in params.enumerated() where s < PlanFormat.maxParams { r.setParamBits(s, p) }
+            return r
+        }
     }
 
     public var tensors: [Tensor] = []

@@ -310,7 +310,7 @@ private struct Importer {
         let w = Window2D(channels: shape[0], outputs: outputs, height: shape[1], width: shape[2], outHeight: oh, outWidth: ow,
                          kernelHeight: kernel[0], kernelWidth: kernel[1], strideHeight: strides[0], strideWidth: strides[1],
                          padTop: pads[0], padLeft: pads[1], group: group, trainedOutputs: 0)
-        guard w.encoded != nil else { throw fail(node, "a size is beyond the plan format's 16-bit fields (\(shape) → \(outputs)x\(oh)x\(ow))") }
+        guard w.fitsFormat else { throw fail(node, "a size is beyond the plan format's 16-bit fields (\(shape) → \(outputs)x\(oh)x\(ow))") }
         return w
     }
 

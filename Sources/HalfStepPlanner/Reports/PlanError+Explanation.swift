@@ -60,6 +60,9 @@ extension OpProblem {
         case .writesFlash(let slot, let tensor): return "operand \(slot) (tensor \(tensor)) is written but lives in flash"
         case .forbiddenAlias(let slot, let tensor): return "operand \(slot) (tensor \(tensor)) is both read and written where that is not allowed"
         case .badParameter(let slot, let value): return "parameter \(slot) = \(value) is out of range"
+        case .badOperandCount(let found, let expected): return "the record says \(found) operands; this op has \(expected)"
+        case .wrongPhase(let raw): return "this op cannot run in phase \(raw) (updates run in the update phase, the loss alone in the loss phase)"
+        case .unexpectedOperand(let slot, let tensor): return "operand \(slot) names tensor \(tensor), but this op has no slot \(slot)"
         }
     }
 }

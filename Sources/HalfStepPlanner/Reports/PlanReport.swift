@@ -76,7 +76,7 @@ public struct PlanReport: Codable, Sendable {
                       live: requests[i].map { [$0.firstUse, $0.lastUse] }, trainable: t.trainable)
         }
         self.program = program.ops.enumerated().map { i, op in
-            OpRow(index: i, phase: describe(op.phase), op: describe(op.opcode),
+            OpRow(index: i, phase: describe(op.phase), op: "\(op.opcode.name)",
                   operands: op.operands.map { $0.map { program.tensors[$0].name } ?? "-" },
                   detail: detail(op, program))
         }
@@ -195,97 +195,27 @@ func describe(_ r: TensorRole) -> String {
 func describe(_ p: Phase) -> String {
     switch p { case .forward: return "forward"; case .loss: return "loss"; case .backward: return "backward"; case .update: return "update" }
 }
-func describe(_ o: OpCode) -> String {
-    switch o {
-    case .denseForward: return "Dense.forward"
-    case .denseBackward: return "Dense.backward"
-    case .reluForward: return "ReLU.forward"
-    case .reluBackward: return "ReLU.backward"
-    case .softmaxCrossEntropy: return "SoftmaxCrossEntropy"
-    case .sgdUpdate: return "SGD.update"
-    case .adamUpdate: return "Adam.update"
-    case .conv2dForward: return "Conv2D.forward"
-    case .conv2dBackward: return "Conv2D.backward"
-    case .maxPoolForward: return "MaxPool2D.forward"
-    case .maxPoolBackward: return "MaxPool2D.backward"
-    case .averagePoolForward: return "AveragePool2D.forward"
-    case .averagePoolBackward: return "AveragePool2D.backward"
-    case .globalAveragePoolForward: return "GlobalAveragePool.forward"
-    case .globalAveragePoolBackward: return "GlobalAveragePool.backward"
-    case .add: return "Add"
-    case .accumulate: return "Gradient.accumulate"
-    case .activationForward: return "Activation.forward"
-    case .activationBackward: return "Activation.backward"
-    case .channelScale: return "Mul.constant"
-    case .batchNormForward: return "BatchNorm.forward"
-    case .batchNormBackward: return "BatchNorm.backward"
-    case .copyRows: return "Copy.rows"
-    case .expandDepthwiseForward: return "ExpandDepthwise.forward"
-    case .accumulateGradient: return "Gradient.accumulate"
-    case .activationMaskForward: return "ActivationMask.forward"
-    case .activationMaskBackward: return "ActivationMask.backward"
-    }
-}
 func describe(_ o: OptimizerKind) -> String { o == .sgd ? "sgd" : o == .adam ? "adam" : "adamw" }
 func describe(_ m: UpdateMode) -> String { m.name }
 
 extension UpdateMode {
     /// The mode as `--update` spells it.
-    public var name: String {
-        switch self {
-        case .fp32Master: return "fp32-master"
-        case .fp16: return "fp16"
-        case .fp16Stochastic: return "fp16-stochastic"
-        case .fp16Kahan: return "fp16-kahan"
-        }
-    }
+    public var name: String { "\(spelling)" }
 }
 
+/// The text of an op's `describe`.
+struct TextDescriber: OpDescriber {
+    var text = ""
+    mutating func text(_ s: StaticString) { text += "\(s)" }
+    mutating func int(_ v: Int) { text += String(v) }
+    mutating func float(_ v: Float) { text += "\(v)" }
+}
+
+/// The detail column of `inspect`'s step program: the op file's own description.
 func detail(_ op: TrainingProgram.Op, _ program: TrainingProgram) -> String {
-    let p = op.params
-    switch op.opcode {
-    case .denseForward, .denseBackward:
-        var s = "N=\(p[0]) K=\(p[1]) M=\(p[2])"
-        let alpha = Float(bitPattern: p[3]), beta = Float(bitPattern: p[4])
-        if alpha != 1 || beta != 1 { s += " alpha=\(alpha) beta=\(beta)" }
-        return s
-    case .reluForward, .reluBackward:
-        return "N=\(p[0]) E=\(p[1])" + (op.operands[0] == op.operands.last! ? " in place" : "")
-    case .softmaxCrossEntropy:
-        return "N=\(p[0]) C=\(p[1])"
-    case .sgdUpdate, .adamUpdate:
-        return "\(p[0]) elements, \(describe(UpdateMode(rawValue: UInt8(p[1])) ?? .fp16))"
-    case .conv2dForward, .conv2dBackward, .maxPoolForward, .maxPoolBackward, .averagePoolForward, .averagePoolBackward:
-        var r = OpRecord()
-        for (i, v) in p.enumerated() where i < PlanFormat.maxParams { r.setParamBits(i, v) }
-        let w = Window2D(r)
-        var s = "N=\(p[0]) \(w.channels)x\(w.height)x\(w.width)→\(w.outputs)x\(w.outHeight)x\(w.outWidth) k\(w.kernelHeight)x\(w.kernelWidth) s\(w.strideHeight)"
-        if op.opcode == .conv2dForward || op.opcode == .conv2dBackward {
-            if w.group > 1 { s += w.group == w.channels && w.group == w.outputs ? " depthwise" : " groups=\(w.group)" }
-            if op.opcode == .conv2dBackward && op.operands.count > 4 && op.operands[4] != nil && w.trainedOutputs < w.outputs {
-                s += " trains \(w.trainedOutputs)/\(w.outputs) channels"
-            }
-        }
-        return s
-    case .activationForward, .activationBackward:
-        let kind = ["", "Clip", "HardSigmoid", "HardSwish", "Sigmoid"][Int(min(p[2], 4))]
-        return "\(kind) N=\(p[0]) E=\(p[1])" + (op.operands.first == op.operands.last ? " in place" : "")
-    case .globalAveragePoolForward, .globalAveragePoolBackward, .channelScale, .batchNormForward, .batchNormBackward:
-        return "N=\(p[0]) C=\(p[1]) plane=\(p[2])"
-    case .add, .accumulate:
-        return "N=\(p[0]) E=\(p[1])"
-    case .copyRows:
-        return "N=\(p[0]) \(p[1]) elements"
-    case .accumulateGradient:
-        return "\(p[1]) elements, summed over micro-batches"
-    case .activationMaskForward, .activationMaskBackward:
-        return "N=\(p[0]) E=\(p[1]), 1 bit per element"
-    case .expandDepthwiseForward:
-        var r = OpRecord()
-        for (i, v) in p.enumerated() where i < PlanFormat.maxParams { r.setParamBits(i, v) }
-        let w = Window2D(r)
-        return "N=\(p[0]) \(p[6] & 0xFFFF)→\(w.channels) hidden x\(w.height)x\(w.width)→\(w.outHeight)x\(w.outWidth) k\(w.kernelHeight)x\(w.kernelWidth) s\(w.strideHeight), one hidden plane at a time"
-    }
+    var d = TextDescriber()
+    op.record.describe(&d)
+    return d.text
 }
 
 /// A plain-text table with aligned columns: numbers (and percentages) right-aligned, text left.

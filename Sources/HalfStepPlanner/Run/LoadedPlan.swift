@@ -81,11 +81,7 @@ public final class LoadedPlan {
                 offset: r.region == .arena ? Int(r.offset) : 0))
         }
         for i in 0 ..< plan.opCount {
-            let r = plan.op(i)
-            program.ops.append(.init(
-                opcode: r.opcode!, phase: r.phase!,
-                operands: (0 ..< Int(r.operandCount)).map { r.operand($0) },
-                params: (0 ..< PlanFormat.maxParams).map { r.paramBits($0) }, node: ""))
+            program.ops.append(.init(plan.op(i), node: ""))
         }
         return program
     }
