@@ -45,7 +45,7 @@ public struct Trainer {
                 backward = i
                 if lastBackward < 0 { lastBackward = i }
             case .update?: updates += 1
-            default: break
+            case .forward?, nil: break
             }
             i -= 1
         }

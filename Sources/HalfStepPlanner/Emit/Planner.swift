@@ -59,6 +59,7 @@ public enum Planner {
         }
         let (program, layout) = place(built, alignment: options.alignment)
         let bytes = try PlanWriter.encode(program, arenaBytes: layout.peakBytes, source: source)
+        try verify(bytes)
         var sram: [MemoryCategory: Int] = [:], flash: [MemoryCategory: Int] = [:]
         for t in program.tensors {
             if t.region == .arena { sram[t.category, default: 0] += t.bytes }
@@ -70,6 +71,19 @@ public enum Planner {
             peakOp: peakOp(program, alignment: options.alignment), fp32ArenaBytes: 0, fp32FlashBytes: 0,
             sramByCategory: sram, flashByCategory: flash)
         return Result(bytes: bytes, program: program, memory: figures)
+    }
+
+    /// Loads `bytes` through the core's verifier, as a device would before its first step: the
+    /// planner reports success only for plans the core accepts.
+    static func verify(_ bytes: [UInt8]) throws(PlannerError) {
+        let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: PlanFormat.alignment)
+        defer { storage.deallocate() }
+        storage.copyBytes(from: bytes)
+        do {
+            _ = try Plan(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(storage)[0 ..< bytes.count]))
+        } catch {
+            throw .refusedByVerifier(error)
+        }
     }
 
     /// The memory figures of a plan without encoding it: arena peak, liveness bound, estimated

@@ -15,6 +15,8 @@ public enum PlannerError: Error, Equatable, CustomStringConvertible {
     case overBudget(OverBudget)
     /// The plan outgrew a format v1 limit (tensor count, 32-bit sizes).
     case formatLimit(String)
+    /// The core's verifier refused the plan the planner wrote: a planner bug, never the user's.
+    case refusedByVerifier(PlanError)
 
     /// The details of an over-budget plan, with the figures a user needs to act.
     public struct OverBudget: Equatable, Sendable {
@@ -43,6 +45,8 @@ public enum PlannerError: Error, Equatable, CustomStringConvertible {
             return "\(name) \(value): expected \(expected)"
         case .formatLimit(let why):
             return "plan exceeds a format v1 limit: \(why)"
+        case .refusedByVerifier(let error):
+            return "internal error: the plan written does not pass the core's verifier (\(error.explanation)); please report this with the model and the command line"
         case .overBudget(let o):
             var s = "plan does not fit: needs \(formatBytes(o.neededBytes)) of \(o.region), budget is \(formatBytes(o.budgetBytes)) (over by \(formatBytes(o.neededBytes - o.budgetBytes)))"
             if !o.largest.isEmpty {
