@@ -149,10 +149,8 @@ struct PlanCommand: Command {
         if let t = a.value("--optimizer") { o.optimizer = try PlanOptions.parseOptimizer(t) }
         o.learningRate = try a.float("--lr", default: o.optimizer == .sgd ? 0.01 : 0.001, verb: "plan")!
         o.momentum = try a.float("--momentum", default: nil, verb: "plan")
-        if let m = o.momentum, m >= 1 { throw UsageError("--momentum \(m): expected a number in [0, 1)", verb: "plan") }
         o.weightDecay = try a.float("--weight-decay", default: 0, verb: "plan")!
         o.beta2 = try a.float("--beta2", default: 0.999, verb: "plan")!
-        if o.beta2 >= 1 { throw UsageError("--beta2 \(o.beta2): expected a number in [0, 1)", verb: "plan") }
         o.epsilon = try a.float("--eps", default: 1e-8, verb: "plan")!
         if let u = a.value("--update") { (o.update, o.updateOverrides) = try PlanOptions.parseUpdateList(u) }
         if let s = a.value("--state") { o.state = try PlanOptions.parseState(s) }
@@ -182,17 +180,14 @@ struct PlanCommand: Command {
         o.activationMasks = a.switches.contains("--relu-masks")
         o.recompute = a.switches.contains("--recompute")
         if a.value("--micro-batch") != nil {
-            let m = try a.int("--micro-batch", in: 1 ... 65535, default: 1, verb: "plan")
-            guard o.batch % m == 0 else {
-                throw UsageError("--micro-batch \(m): expected a divisor of --batch \(o.batch)", verb: "plan")
-            }
-            o.microBatch = m
+            o.microBatch = try a.int("--micro-batch", in: 1 ... 65535, default: 1, verb: "plan")
         }
         o.foldBatchNorm = a.switches.contains("--fold-batchnorm")
         if let f = a.value("--train-channels") {
-            guard let v = Double(f), v > 0, v <= 1 else { throw UsageError("--train-channels \(f): expected a fraction 0 < F <= 1, e.g. 0.25", verb: "plan") }
+            guard let v = Double(f) else { throw UsageError("--train-channels \(f): expected a fraction 0 < F <= 1, e.g. 0.25", verb: "plan") }
             o.trainedChannelFraction = v
         }
+        do { try o.validate() } catch { throw UsageError(error.description, verb: "plan") }
         return o
     }
 }

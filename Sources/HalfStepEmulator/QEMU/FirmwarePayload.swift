@@ -1,5 +1,7 @@
+import HalfStepCore
+
 /// Packs a plan and a stream of batches into the payload the firmware reads from flash
-/// (layout in `Targets/firmware/Payload.swift`).
+/// (layout: `PayloadLayout`, which the firmware reads through too).
 public struct FirmwarePayload {
     public var plan: [UInt8]
     /// fp16 inputs, `[steps][batch][features]`.
@@ -31,24 +33,25 @@ public struct FirmwarePayload {
 
     /// The payload bytes.
     public func encode() -> [UInt8] {
+        typealias L = PayloadLayout
         func align16(_ n: Int) -> Int { (n + 15) / 16 * 16 }
-        let planOffset = 48
+        let planOffset = L.headerBytes
         let inputsOffset = align16(planOffset + plan.count)
         let labelsOffset = align16(inputsOffset + inputs.count * 2)
         var out = [UInt8](repeating: 0, count: labelsOffset + labels.count * 4)
         func put(_ at: Int, _ v: UInt32) { for i in 0 ..< 4 { out[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) } }
-        put(0, 0x5950_5348)
-        put(4, 1)
-        put(8, UInt32(planOffset))
-        put(12, UInt32(plan.count))
-        put(16, UInt32(steps))
-        put(20, UInt32(batch))
-        put(24, UInt32(features))
-        put(28, UInt32(inputsOffset))
-        put(32, UInt32(labelsOffset))
-        put(36, (profileOps ? 1 : 0) | (faultOnPurpose ? 2 : 0) | (checkpointEvery > 0 ? 4 : 0))
-        put(40, UInt32(checkpointEvery))
-        put(44, UInt32(powerCutAfterWords))
+        put(L.magicOffset, L.magic)
+        put(L.versionOffset, L.version)
+        put(L.planOffset, UInt32(planOffset))
+        put(L.planBytes, UInt32(plan.count))
+        put(L.steps, UInt32(steps))
+        put(L.batch, UInt32(batch))
+        put(L.features, UInt32(features))
+        put(L.inputsOffset, UInt32(inputsOffset))
+        put(L.labelsOffset, UInt32(labelsOffset))
+        put(L.flags, (profileOps ? L.profileOps : 0) | (faultOnPurpose ? L.faultOnPurpose : 0) | (checkpointEvery > 0 ? L.checkpoints : 0))
+        put(L.checkpointEvery, UInt32(checkpointEvery))
+        put(L.powerCutAfterWords, UInt32(powerCutAfterWords))
         out.replaceSubrange(planOffset ..< planOffset + plan.count, with: plan)
         for (i, h) in inputs.enumerated() {
             out[inputsOffset + 2 * i] = UInt8(h.bitPattern & 0xFF)

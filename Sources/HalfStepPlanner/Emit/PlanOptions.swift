@@ -106,6 +106,31 @@ public struct PlanOptions: Sendable, Equatable {
     public init() {}
 
     /// The momentum (or β₁) the plan will use.
+    /// Checks the options on their own (what needs the model is checked while planning): the one
+    /// check the CLI, `--fit` and library callers all go through.
+    public func validate() throws(PlannerError) {
+        guard batch >= 1 && batch <= 65535 else { throw .badOption(name: "--batch", value: "\(batch)", expected: "1 ... 65535") }
+        if let m = microBatch {
+            guard m >= 1 && m <= batch && batch % m == 0 else {
+                throw .badOption(name: "--micro-batch", value: "\(m)", expected: "a divisor of --batch \(batch) (1 ... \(batch))")
+            }
+            if fuseUpdates && m < batch {
+                throw .badOption(name: "--fuse-updates", value: "with --micro-batch \(m)", expected: "one of the two: a fused update would run before the other micro-batches' gradients exist")
+            }
+        }
+        guard trainedChannelFraction > 0 && trainedChannelFraction <= 1 else {
+            throw .badOption(name: "--train-channels", value: "\(trainedChannelFraction)", expected: "a fraction 0 < F ≤ 1")
+        }
+        if accumulateHalf && trainedChannelFraction < 1 {
+            throw .badOption(name: "--train-channels", value: "\(trainedChannelFraction)", expected: "1 with --accumulate fp16 (the fp16-accumulation kernels train whole layers)")
+        }
+        if let m = momentum, !(m >= 0 && m < 1) { throw .badOption(name: "--momentum", value: "\(m)", expected: "a number in [0, 1)") }
+        guard beta2 >= 0 && beta2 < 1 else { throw .badOption(name: "--beta2", value: "\(beta2)", expected: "a number in [0, 1)") }
+        guard learningRate.isFinite && learningRate >= 0 else { throw .badOption(name: "--lr", value: "\(learningRate)", expected: "a finite number ≥ 0") }
+        guard weightDecay.isFinite && weightDecay >= 0 else { throw .badOption(name: "--weight-decay", value: "\(weightDecay)", expected: "a finite number ≥ 0") }
+        guard epsilon.isFinite && epsilon >= 0 else { throw .badOption(name: "--eps", value: "\(epsilon)", expected: "a finite number ≥ 0") }
+    }
+
     public var effectiveMomentum: Float { momentum ?? (optimizer == .sgd ? 0 : 0.9) }
 
     /// The optimizer-state element type the plan will use.

@@ -10,13 +10,13 @@ public enum ProgramBuilder {
     /// The layers `--train last:K` counts, in graph order (dense and convolution nodes, and
     /// BatchNormalizations that do not follow a convolution).
     public static func layerNames(_ graph: Graph) -> [String] {
-        Builder(graph: graph, options: PlanOptions()).layers().map(\.node)
+        TrainedLayer.layers(of: graph).map(\.node)
     }
 
     /// Each layer `layerNames` lists with the initializer names of its biases (and BatchNorm β),
     /// the units `--fit`'s greedy phase adds to a selection.
     public static func layerBiases(_ graph: Graph) -> [(layer: String, biases: [String])] {
-        Builder(graph: graph, options: PlanOptions()).layers().map { ($0.node, $0.biases.map { graph.parameters[$0].name }) }
+        TrainedLayer.layers(of: graph).map { ($0.node, $0.biases.map { graph.parameters[$0].name }) }
     }
 
     public static func build(_ graph: Graph, _ options: PlanOptions) throws(PlannerError) -> TrainingProgram {
@@ -59,67 +59,6 @@ private struct Builder {
         program.ops.append(.init(op, phase: phase, node: node))
     }
 
-    /// The layers a train selection counts: dense and convolution nodes, each with the
-    /// BatchNormalization that follows it (its γ and β train with the layer).
-    struct Layer {
-        var node: String
-        var parameters: [Int]
-        var weight: Int
-        var biases: [Int]
-    }
-
-    func layers() -> [Layer] {
-        var attached: [Int: Int] = [:]
-        for pair in BatchNormFolding.pairs(in: graph) { attached[pair.conv] = pair.batchNorm }
-        var out: [Layer] = []
-        for (i, node) in graph.nodes.enumerated() {
-            switch node.op {
-            case .dense(let w, let b, _, _), .conv(let w, let b, _):
-                var layer = Layer(node: node.name, parameters: [w] + (b.map { [$0] } ?? []), weight: w, biases: b.map { [$0] } ?? [])
-                if let bn = attached[i], case .batchNorm(let gamma, let beta, _, _, _) = graph.nodes[bn].op {
-                    layer.parameters += [gamma, beta]
-                    layer.biases.append(beta)
-                }
-                out.append(layer)
-            case .batchNorm(let gamma, let beta, _, _, _) where !attached.values.contains(i):
-                out.append(Layer(node: node.name, parameters: [gamma, beta], weight: gamma, biases: [beta]))
-            default:
-                break
-            }
-        }
-        return out
-    }
-
-    /// Indices of parameters that train under the selection (in the imported graph).
-    func selectTrainable() throws(PlannerError) -> Set<Int> {
-        let layers = layers()
-        switch options.train {
-        case .all:
-            return Set(layers.flatMap(\.parameters))
-        case .none:
-            return []
-        case .biases:
-            return Set(layers.flatMap(\.biases))
-        case .last(let k):
-            guard k >= 1 && k <= layers.count else { throw .badLastCount(k: k, layers: layers.count) }
-            return Set(layers.suffix(k).flatMap(\.parameters))
-        case .layers(let names):
-            var chosen = Set<Int>()
-            for name in names {
-                if let layer = layers.first(where: { $0.node == name }) {
-                    chosen.formUnion(layer.parameters)
-                } else if let p = graph.parameters.firstIndex(where: { $0.name == name }) {
-                    chosen.insert(p)
-                } else if let node = graph.nodes.first(where: { $0.name == name }), case .batchNorm(let gamma, let beta, _, _, _) = node.op {
-                    chosen.formUnion([gamma, beta])
-                } else {
-                    throw .unknownLayer(name: name, available: layers.map(\.node))
-                }
-            }
-            return chosen
-        }
-    }
-
     /// Where each graph value is produced (node index); the graph input has none.
     var producer: [Int: Int] = [:]
     /// How many nodes read each value.
@@ -144,29 +83,15 @@ private struct Builder {
     var gradientSum: [Int: Int] = [:]
 
     mutating func run() throws(PlannerError) {
+        try options.validate()
         let stepBatch = options.batch
-        guard stepBatch >= 1 && stepBatch <= 65535 else { throw .badOption(name: "--batch", value: "\(stepBatch)", expected: "1 ... 65535") }
         // Micro-batches: every batch-major tensor is planned for one micro-batch.
         let n = options.microBatch ?? stepBatch
-        if let m = options.microBatch {
-            guard m >= 1 && m <= stepBatch && stepBatch % m == 0 else {
-                throw .badOption(name: "--micro-batch", value: "\(m)", expected: "a divisor of --batch \(stepBatch) (1 ... \(stepBatch))")
-            }
-            if options.fuseUpdates && m < stepBatch {
-                throw .badOption(name: "--fuse-updates", value: "with --micro-batch \(m)", expected: "one of the two: a fused update would run before the other micro-batches' gradients exist")
-            }
-        }
         microBatches = stepBatch / n
-        guard options.trainedChannelFraction > 0 && options.trainedChannelFraction <= 1 else {
-            throw .badOption(name: "--train-channels", value: "\(options.trainedChannelFraction)", expected: "a fraction 0 < F ≤ 1")
-        }
-        if options.accumulateHalf && options.trainedChannelFraction < 1 {
-            throw .badOption(name: "--train-channels", value: "\(options.trainedChannelFraction)", expected: "1 with --accumulate fp16 (the fp16-accumulation kernels train whole layers)")
-        }
         if options.accumulateHalf && graph.nodes.contains(where: { if case .dense = $0.op { return false }; if case .relu = $0.op { return false }; return true }) {
             throw .badOption(name: "--accumulate", value: "fp16", expected: "fp32 for this model: fp16 accumulation exists for Dense layers only")
         }
-        let selected = try selectTrainable()
+        let selected = try options.train.parameters(in: graph)
         let known = Set(graph.parameters.map(\.name)).union(graph.nodes.map(\.name))
         for name in options.updateOverrides.keys where !known.contains(name) {
             throw .unknownLayer(name: name, available: graph.nodes.map(\.name) + graph.parameters.map(\.name))
