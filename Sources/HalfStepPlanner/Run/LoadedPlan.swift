@@ -84,7 +84,7 @@ public final class LoadedPlan {
             let r = plan.op(i)
             program.ops.append(.init(
                 opcode: r.opcode!, phase: r.phase!,
-                operands: (0 ..< Int(r.operandCount)).map { r.operand($0) },
+                operands: (0 ..< min(Int(r.operandCount), PlanFormat.maxOperands)).map { r.operand($0) },
                 params: (0 ..< PlanFormat.maxParams).map { r.paramBits($0) }, node: ""))
         }
         return program
