@@ -21,6 +21,10 @@ public struct Plan {
         try PlanVerifier.verifyBody(self)
     }
 
+    // The accessors below convert header and record fields to `Int` and add them unchecked: the
+    // verifier has bounded every one by the file size (or, for the arena, by 2^31 − 1) in
+    // width-independent arithmetic, so none of them can trap, on a 32-bit device either.
+
     /// Number of tensors in the tensor table.
     @inlinable public var tensorCount: Int { Int(header.tensorCount) }
     /// Number of ops in the step program.
@@ -40,7 +44,8 @@ public struct Plan {
         OpRecord(from: bytes.baseAddress! + Int(header.opTableOffset) + i * PlanFormat.opRecordBytes)
     }
 
-    /// The UTF-8 bytes of tensor `i`'s name.
+    /// The UTF-8 bytes of tensor `i`'s name (verified: nameOffset + nameBytes ≤ namesBytes, and
+    /// namesOffset + namesBytes ≤ fileBytes).
     public func nameBytes(of i: Int) -> UnsafeRawBufferPointer {
         let t = tensor(i)
         let start = Int(header.namesOffset) + Int(t.nameOffset)

@@ -12,11 +12,15 @@ public enum PlanError: Error, Equatable, Sendable {
     /// A format version this core does not read.
     case unsupportedVersion(found: UInt16, supported: UInt16)
     /// The header's size fields do not match the buffer.
-    case sizeMismatch(header: Int, actual: Int)
+    case sizeMismatch(header: UInt32, actual: Int)
     /// The CRC-32 over bytes 16 ..< end does not match the header.
     case badChecksum(stored: UInt32, computed: UInt32)
     /// A section (`PlanSection`) reaches outside the file or is misaligned.
-    case sectionOutOfBounds(section: PlanSection, offset: Int, bytes: Int, fileBytes: Int)
+    /// `bytes` is the section's size (count × record size, 2^32 − 1 when that passes 2^32).
+    case sectionOutOfBounds(section: PlanSection, offset: UInt32, bytes: UInt32, fileBytes: Int)
+    /// A header field holds more than any plan may: `tensorCount` (byte 16) of 65535 or more
+    /// (operands are 16-bit, 0xFFFF meaning none) or `arenaBytes` (byte 48) of 2^31 or more.
+    case headerFieldOutOfRange(byteOffset: Int, value: UInt32)
     /// Tensor `index` is malformed.
     case tensor(index: Int, problem: TensorProblem)
     /// Op `index` of the step program is malformed.
@@ -38,14 +42,17 @@ public enum TensorProblem: Equatable, Sendable {
     case badRegion(raw: UInt8)
     case badRole(raw: UInt8)
     case badRank(rank: Int)
-    /// `bytes` does not equal element count × element width.
-    case sizeMismatch(expected: Int, found: Int)
+    /// Dimension `index` is 2^31 or more, or it is past the rank and not 0.
+    case badDimension(index: Int, value: UInt32)
+    /// `bytes` does not equal element count × element width (`expected`: 2^32 − 1 when that
+    /// passes 2^32).
+    case sizeMismatch(expected: UInt32, found: UInt32)
     /// The tensor reaches past the arena's end.
-    case outsideArena(offset: Int, bytes: Int, arenaBytes: Int)
+    case outsideArena(offset: UInt32, bytes: UInt32, arenaBytes: UInt32)
     /// The tensor (or its initial value) reaches past the data section's end.
-    case outsideData(offset: Int, bytes: Int, dataBytes: Int)
+    case outsideData(offset: UInt32, bytes: UInt32, dataBytes: UInt32)
     /// The offset is not a multiple of the element width.
-    case misaligned(offset: Int)
+    case misaligned(offset: UInt32)
     /// The name range reaches outside the names section.
     case nameOutOfBounds
     /// A trainable or flash tensor with no initial value, or a flash tensor marked trainable.

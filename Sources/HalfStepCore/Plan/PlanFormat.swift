@@ -38,6 +38,10 @@ public enum PlanFormat {
     public static let maxParams = 7
     /// Operand value meaning "no tensor".
     public static let noTensor: UInt16 = 0xFFFF
+    /// Largest element count, dimension, arena size (bytes) or integer parameter the core reads:
+    /// 2^31 − 1, the largest `Int` of a 32-bit device. The verifier refuses anything larger, so
+    /// every such field of a verified plan converts to `Int` without a trap on every word size.
+    public static let maxElements = 0x7FFF_FFFF
 }
 
 /// Element type of a tensor.

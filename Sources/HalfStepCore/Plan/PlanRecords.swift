@@ -105,13 +105,17 @@ public struct TensorRecord: Equatable, Sendable {
     public var region: Region? { Region(rawValue: regionRaw) }
     public var role: TensorRole? { TensorRole(rawValue: roleRaw) }
 
-    /// Dimension `i` (0 ..< 4).
-    public func dim(_ i: Int) -> Int {
+    /// Dimension `i` (0 ..< 4). A verified plan's dimensions are at most `PlanFormat.maxElements`,
+    /// so this converts without a trap on a 32-bit device; unverified records: use `dimBits`.
+    public func dim(_ i: Int) -> Int { Int(dimBits(i)) }
+
+    /// Dimension `i` (0 ..< 4), raw.
+    public func dimBits(_ i: Int) -> UInt32 {
         switch i {
-        case 0: return Int(dims.0)
-        case 1: return Int(dims.1)
-        case 2: return Int(dims.2)
-        default: return Int(dims.3)
+        case 0: return dims.0
+        case 1: return dims.1
+        case 2: return dims.2
+        default: return dims.3
         }
     }
 
@@ -126,18 +130,29 @@ public struct TensorRecord: Equatable, Sendable {
         }
     }
 
-    /// Product of the first `rank` dimensions, or nil on overflow / an out-of-range rank.
+    /// Product of the first `rank` dimensions, or nil when it exceeds `PlanFormat.maxElements`
+    /// or the rank is above `PlanFormat.maxRank`.
+    ///
+    /// Computed in `UInt32` with overflow reported and bounded by 2^31 − 1, so the answer is the
+    /// same on a 32-bit device as on a 64-bit host, and never traps, whatever the record holds.
     public var elementCount: Int? {
         if Int(rank) > PlanFormat.maxRank { return nil }
-        var n = 1
         var i = 0
         while i < Int(rank) {
-            let (p, o) = n.multipliedReportingOverflow(by: dim(i))
-            if o { return nil }
+            if dimBits(i) == 0 { return 0 }
+            i += 1
+        }
+        // No dimension is 0, so the partial products only grow: the first past the limit decides.
+        let limit = UInt32(PlanFormat.maxElements)
+        var n: UInt32 = 1
+        i = 0
+        while i < Int(rank) {
+            let (p, overflow) = n.multipliedReportingOverflow(by: dimBits(i))
+            if overflow || p > limit { return nil }
             n = p
             i += 1
         }
-        return n
+        return Int(n)
     }
 
     public init(from p: UnsafeRawPointer) {
@@ -234,12 +249,17 @@ public struct OpRecord: Equatable, Sendable {
         }
     }
 
-    /// Parameter slot `i` (0 ..< 7) as an integer.
+    /// Parameter slot `i` (0 ..< 7) as an integer: its value, or `PlanFormat.maxElements`
+    /// (2^31 − 1) for any value above that, on every word size.
     ///
-    /// Clamped to `Int.max`, so a corrupt field never traps where `Int` is 32 bits; the verifier
-    /// and the kernels read the same value, and no tensor is that large.
+    /// No count or size a plan can hold is that large, so a clamped value is refused wherever it
+    /// is checked, and reading a parameter never traps on a 32-bit device (where `Int(UInt32)` of
+    /// 2^31 or more would). Use `paramBits` for bit patterns and packed fields.
     @inlinable
-    public func param(_ i: Int) -> Int { Int(clamping: paramBits(i)) }
+    public func param(_ i: Int) -> Int {
+        let bits = paramBits(i)
+        return bits > UInt32(PlanFormat.maxElements) ? PlanFormat.maxElements : Int(bits)
+    }
 
     /// Parameter slot `i` as a Float.
     @inlinable
@@ -352,7 +372,7 @@ public struct TrainingConfig: Equatable, Sendable {
     public var stateDType: DType? { DType(rawValue: stateDTypeRaw) }
     /// Micro-batches per step (at least 1).
     public var microBatches: Int { max(1, Int(microBatchesRaw)) }
-    /// Samples per step: `batch` × `microBatches`.
+    /// Samples per step: `batch` × `microBatches` (the verifier keeps it below 2^31).
     public var stepBatch: Int { Int(batch) * microBatches }
 
     public init(from p: UnsafeRawPointer) {

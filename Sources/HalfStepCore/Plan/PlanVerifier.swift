@@ -5,6 +5,12 @@
 /// later trusts is checked here, once, before the first step.
 public enum PlanVerifier {
     /// Checks magic, version, sizes, CRC and section bounds; returns the header.
+    ///
+    /// Header fields are compared and combined as `UInt32` with overflow reported (never as
+    /// `Int`), so a field of 2^31 or more, or a count × record size past 2^32, is refused the same
+    /// way on a 32-bit device as on a 64-bit host instead of trapping in a conversion or a product.
+    /// (Not `UInt64`: widening to 64 bits goes through generic code that allocates in Embedded
+    /// Swift on a 32-bit target.)
     public static func verifyHeader(_ bytes: UnsafeRawBufferPointer) throws(PlanError) -> PlanHeader {
         guard let base = bytes.baseAddress, bytes.count >= PlanFormat.headerBytes else {
             throw .tooSmall(bytes: bytes.count)
@@ -17,46 +23,60 @@ public enum PlanVerifier {
             throw .unsupportedVersion(found: h.version, supported: PlanFormat.version)
         }
         if Int(h.headerBytes) != PlanFormat.headerBytes {
-            throw .sizeMismatch(header: Int(h.headerBytes), actual: PlanFormat.headerBytes)
+            throw .sizeMismatch(header: UInt32(h.headerBytes), actual: PlanFormat.headerBytes)
         }
-        if Int(h.fileBytes) != bytes.count { throw .sizeMismatch(header: Int(h.fileBytes), actual: bytes.count) }
+        let file = bytes.count
+        // From here on the file's size is h.fileBytes, a UInt32 (and an Int).
+        guard let declared = Int(exactly: h.fileBytes), declared == file else {
+            throw .sizeMismatch(header: h.fileBytes, actual: file)
+        }
         let covered = UnsafeRawBufferPointer(rebasing: bytes[PlanFormat.crcStart...])
         let crc = CRC32.checksum(covered)
         if crc != h.crc { throw .badChecksum(stored: h.crc, computed: crc) }
 
-        let file = bytes.count
-        try section(.tensorTable, Int(h.tensorTableOffset), Int(h.tensorCount), PlanFormat.tensorRecordBytes, 4, file)
-        try section(.opTable, Int(h.opTableOffset), Int(h.opCount), PlanFormat.opRecordBytes, 4, file)
-        if Int(h.configBytes) != PlanFormat.configBytes {
-            throw .sectionOutOfBounds(section: .config, offset: Int(h.configOffset), bytes: Int(h.configBytes), fileBytes: file)
+        // Operands are 16-bit and 0xFFFF means "none"; an arena must be addressable by an Int
+        // on a 32-bit device (every tensor offset and size inside it is then too).
+        if h.tensorCount >= UInt32(PlanFormat.noTensor) { throw .headerFieldOutOfRange(byteOffset: 16, value: h.tensorCount) }
+        if h.arenaBytes > UInt32(PlanFormat.maxElements) { throw .headerFieldOutOfRange(byteOffset: 48, value: h.arenaBytes) }
+        try section(.tensorTable, offset: h.tensorTableOffset, count: h.tensorCount, width: UInt32(PlanFormat.tensorRecordBytes), align: 4, header: h)
+        try section(.opTable, offset: h.opTableOffset, count: h.opCount, width: UInt32(PlanFormat.opRecordBytes), align: 4, header: h)
+        if h.configBytes != UInt32(PlanFormat.configBytes) {
+            throw .sectionOutOfBounds(section: .config, offset: h.configOffset, bytes: h.configBytes, fileBytes: file)
         }
-        try section(.config, Int(h.configOffset), 1, PlanFormat.configBytes, 4, file)
-        try section(.names, Int(h.namesOffset), Int(h.namesBytes), 1, 1, file)
-        try section(.data, Int(h.dataOffset), Int(h.dataBytes), 1, PlanFormat.alignment, file)
+        try section(.config, offset: h.configOffset, count: 1, width: UInt32(PlanFormat.configBytes), align: 4, header: h)
+        try section(.names, offset: h.namesOffset, count: h.namesBytes, width: 1, align: 1, header: h)
+        try section(.data, offset: h.dataOffset, count: h.dataBytes, width: 1, align: UInt32(PlanFormat.alignment), header: h)
         if h.sourceBytes > h.namesBytes {
-            throw .sectionOutOfBounds(section: .names, offset: Int(h.namesOffset), bytes: Int(h.sourceBytes), fileBytes: file)
-        }
-        if h.tensorCount >= UInt32(PlanFormat.noTensor) {
-            throw .sectionOutOfBounds(section: .tensorTable, offset: Int(h.tensorTableOffset), bytes: Int(h.tensorCount), fileBytes: file)
+            throw .sectionOutOfBounds(section: .names, offset: h.namesOffset, bytes: h.sourceBytes, fileBytes: file)
         }
         return h
     }
 
-    /// `count` records of `width` bytes at `offset` must lie inside the file, after the header.
-    static func section(_ s: PlanSection, _ offset: Int, _ count: Int, _ width: Int, _ align: Int, _ file: Int) throws(PlanError) {
-        let size = count * width   // count < 2^32 and width ≤ 64: no overflow on a 32-bit device either? guard below
-        if count > file || offset < PlanFormat.headerBytes || offset % align != 0 || size > file || offset > file - size {
-            throw .sectionOutOfBounds(section: s, offset: offset, bytes: count > file ? count : size, fileBytes: file)
+    /// `count` records of `width` bytes at `offset` must lie inside the file (`h.fileBytes`, already
+    /// checked against the buffer), after the header. The error's size saturates at 2^32 − 1.
+    static func section(_ s: PlanSection, offset: UInt32, count: UInt32, width: UInt32, align: UInt32, header h: PlanHeader) throws(PlanError) {
+        let (size, sizeOverflow) = count.multipliedReportingOverflow(by: width)
+        let (end, endOverflow) = offset.addingReportingOverflow(size)
+        if sizeOverflow || endOverflow || offset < UInt32(PlanFormat.headerBytes) || offset % align != 0 || end > h.fileBytes {
+            throw .sectionOutOfBounds(section: s, offset: offset, bytes: sizeOverflow ? .max : size, fileBytes: Int(h.fileBytes))
         }
     }
 
     /// Checks every tensor, op and the config against each other.
+    ///
+    /// The config goes before the ops: op checks compare against its batch and class count, which
+    /// are then known to describe tensors that exist (so every such product fits in 31 bits).
     public static func verifyBody(_ plan: Plan) throws(PlanError) {
         let h = plan.header
         var i = 0
         while i < plan.tensorCount {
             try verifyTensor(plan.tensor(i), index: i, header: h)
             i += 1
+        }
+        do throws(ConfigProblem) {
+            try verifyConfig(plan)
+        } catch {
+            throw .config(problem: error)
         }
         var lossOps = 0
         var lastPhase: UInt8 = 0
@@ -77,50 +97,61 @@ public enum PlanVerifier {
             if let problem = code.visit(&contract) { throw .op(index: i, problem: problem) }
             i += 1
         }
-        do throws(ConfigProblem) {
-            try verifyConfig(plan)
-            if lossOps != 1 { throw .lossOpCount(found: lossOps) }
-        } catch {
-            throw .config(problem: error)
-        }
+        if lossOps != 1 { throw .config(problem: .lossOpCount(found: lossOps)) }
     }
 
+    /// Checks one tensor record against the header, in `UInt32` arithmetic with overflow reported,
+    /// so nothing here depends on the width of `Int`; after it every dimension, element count,
+    /// size and offset of the tensor is below 2^31 and converts to `Int` on any device.
     static func verifyTensor(_ t: TensorRecord, index: Int, header h: PlanHeader) throws(PlanError) {
         func fail(_ p: TensorProblem) -> PlanError { .tensor(index: index, problem: p) }
+        /// `start + bytes` lies inside `0 ..< limit`.
+        func inside(_ start: UInt32, _ bytes: UInt32, _ limit: UInt32) -> Bool {
+            let (end, overflow) = start.addingReportingOverflow(bytes)
+            return !overflow && end <= limit
+        }
         guard let dtype = t.dtype else { throw fail(.badDType(raw: t.dtypeRaw)) }
         guard let region = t.region else { throw fail(.badRegion(raw: t.regionRaw)) }
         guard t.role != nil else { throw fail(.badRole(raw: t.roleRaw)) }
-        guard t.rank >= 1, let elements = t.elementCount else { throw fail(.badRank(rank: Int(t.rank))) }
-        let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.byteWidth)
-        if overflow || expected != Int(t.bytes) { throw fail(.sizeMismatch(expected: overflow ? -1 : expected, found: Int(t.bytes))) }
-        let offset = Int(t.offset), bytes = Int(t.bytes)
-        if offset % dtype.byteWidth != 0 { throw fail(.misaligned(offset: offset)) }
+        guard t.rank >= 1, Int(t.rank) <= PlanFormat.maxRank else { throw fail(.badRank(rank: Int(t.rank))) }
+        var d = 0
+        while d < PlanFormat.maxRank {
+            let v = t.dimBits(d)
+            // Unused dimensions are 0; a used one must be indexable by an Int on a 32-bit device.
+            if d >= Int(t.rank) ? (v != 0) : (v > UInt32(PlanFormat.maxElements)) { throw fail(.badDimension(index: d, value: v)) }
+            d += 1
+        }
+        guard let elements = t.elementCount else { throw fail(.badRank(rank: Int(t.rank))) }
+        let width = UInt32(dtype.byteWidth)
+        let (expected, overflow) = UInt32(truncatingIfNeeded: elements).multipliedReportingOverflow(by: width)
+        if overflow || expected != t.bytes { throw fail(.sizeMismatch(expected: overflow ? .max : expected, found: t.bytes)) }
+        if t.offset % width != 0 { throw fail(.misaligned(offset: t.offset)) }
         let trainable = t.flags & TensorRecord.trainable != 0
         let hasInit = t.flags & TensorRecord.hasInitialValue != 0
         switch region {
         case .arena:
-            if bytes > Int(h.arenaBytes) || offset > Int(h.arenaBytes) - bytes {
-                throw fail(.outsideArena(offset: offset, bytes: bytes, arenaBytes: Int(h.arenaBytes)))
+            if !inside(t.offset, t.bytes, h.arenaBytes) {
+                throw fail(.outsideArena(offset: t.offset, bytes: t.bytes, arenaBytes: h.arenaBytes))
             }
             if trainable && !hasInit { throw fail(.inconsistentFlags(flags: t.flags)) }
             if hasInit {
-                let initOffset = Int(t.initOffset)
-                if initOffset % dtype.byteWidth != 0 { throw fail(.misaligned(offset: initOffset)) }
-                if bytes > Int(h.dataBytes) || initOffset > Int(h.dataBytes) - bytes {
-                    throw fail(.outsideData(offset: initOffset, bytes: bytes, dataBytes: Int(h.dataBytes)))
+                if t.initOffset % width != 0 { throw fail(.misaligned(offset: t.initOffset)) }
+                if !inside(t.initOffset, t.bytes, h.dataBytes) {
+                    throw fail(.outsideData(offset: t.initOffset, bytes: t.bytes, dataBytes: h.dataBytes))
                 }
             }
         case .flash:
             if trainable { throw fail(.inconsistentFlags(flags: t.flags)) }
-            if bytes > Int(h.dataBytes) || offset > Int(h.dataBytes) - bytes {
-                throw fail(.outsideData(offset: offset, bytes: bytes, dataBytes: Int(h.dataBytes)))
+            if !inside(t.offset, t.bytes, h.dataBytes) {
+                throw fail(.outsideData(offset: t.offset, bytes: t.bytes, dataBytes: h.dataBytes))
             }
         }
-        if Int(t.nameOffset) > Int(h.namesBytes) || Int(t.nameBytes) > Int(h.namesBytes) - Int(t.nameOffset) {
-            throw fail(.nameOutOfBounds)
-        }
+        if !inside(t.nameOffset, UInt32(t.nameBytes), h.namesBytes) { throw fail(.nameOutOfBounds) }
     }
 
+    /// Checks the training configuration; tensor references by element count, a 16-bit batch
+    /// times a 32-bit field computed as `UInt32` with overflow reported (an overflow matches no
+    /// tensor: element counts are below 2^31).
     static func verifyConfig(_ plan: Plan) throws(ConfigProblem) {
         let c = plan.config
         guard c.optimizer != nil else { throw .badOptimizer(raw: c.optimizerRaw) }
@@ -129,6 +160,9 @@ public enum PlanVerifier {
         if c.accumulate > 1 { throw .badAccumulation(raw: c.accumulate) }
         if c.batch == 0 { throw .zeroBatch }
         if c.classes == 0 { throw .zeroClasses }
+        // A step's samples (`stepBatch`) must be an Int on a 32-bit device: 65535 × 65535 is not.
+        // (Both factors are below 2^16: the UInt32 product is exact.)
+        if UInt32(c.batch) * UInt32(max(c.microBatchesRaw, 1)) > UInt32(PlanFormat.maxElements) { throw .badHyperparameter(byteOffset: 6) }
         func finite(_ v: Float, _ at: Int, min: Float = 0) throws(ConfigProblem) {
             if !v.isFinite || v < min { throw .badHyperparameter(byteOffset: at) }
         }
@@ -146,18 +180,20 @@ public enum PlanVerifier {
         if !(c.backoffFactor > 0 && c.backoffFactor < 1) { throw .badHyperparameter(byteOffset: 36) }
         if c.growthInterval == 0 { throw .badHyperparameter(byteOffset: 40) }
 
-        func ref(_ t: UInt16, _ at: Int, _ dtype: DType, _ role: TensorRole, _ count: Int) throws(ConfigProblem) {
+        /// Tensor `t` has the kind and `batch × perSample` elements.
+        func ref(_ t: UInt16, _ at: Int, _ dtype: DType, _ role: TensorRole, perSample: UInt32, batch: Bool = true) throws(ConfigProblem) {
             let i = Int(t)
             guard i < plan.tensorCount else { throw .badTensorReference(byteOffset: at, tensor: i) }
             let r = plan.tensor(i)
-            if r.dtype != dtype || r.role != role || r.region != .arena || r.elementCount != count {
+            let (count, overflow) = perSample.multipliedReportingOverflow(by: batch ? UInt32(c.batch) : 1)
+            guard !overflow, r.dtype == dtype, r.role == role, r.region == .arena, let found = r.elementCount,
+                  UInt32(truncatingIfNeeded: found) == count else {
                 throw .badTensorReference(byteOffset: at, tensor: i)
             }
         }
-        let n = Int(c.batch)
-        try ref(c.inputTensor, 44, .float16, .input, n * Int(c.inputFeatures))
-        try ref(c.labelsTensor, 46, .int32, .labels, n)
-        try ref(c.logitsTensor, 48, .float16, .activation, n * Int(c.classes))
-        try ref(c.lossTensor, 50, .float32, .loss, 1)
+        try ref(c.inputTensor, 44, .float16, .input, perSample: c.inputFeatures)
+        try ref(c.labelsTensor, 46, .int32, .labels, perSample: 1)
+        try ref(c.logitsTensor, 48, .float16, .activation, perSample: c.classes)
+        try ref(c.lossTensor, 50, .float32, .loss, perSample: 1, batch: false)
     }
 }

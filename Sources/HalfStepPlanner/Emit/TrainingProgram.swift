@@ -53,7 +53,7 @@ public struct TrainingProgram: Sendable {
 
         /// A record's op (its opcode must be known).
         public init(_ r: OpRecord, node: String) {
-            self.init(opcode: r.opcode!, phase: r.phase!, operands: (0 ..< Int(r.operandCount)).map { r.operand($0) },
+            self.init(opcode: r.opcode!, phase: r.phase!, operands: (0 ..< min(Int(r.operandCount), PlanFormat.maxOperands)).map { r.operand($0) },
                       params: (0 ..< PlanFormat.maxParams).map { r.paramBits($0) }, node: node)
         }
 

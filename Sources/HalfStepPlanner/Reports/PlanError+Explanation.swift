@@ -17,7 +17,14 @@ extension PlanError {
         case .badChecksum(let stored, let computed):
             return "CRC-32 mismatch at byte 12: stored 0x\(String(stored, radix: 16)), computed 0x\(String(computed, radix: 16)) (the file is corrupted)"
         case .sectionOutOfBounds(let section, let offset, let bytes, let fileBytes):
-            return "\(section) section at byte \(offset) (\(bytes) bytes) does not fit in the \(fileBytes)-byte file or is misaligned"
+            let size = bytes == .max ? "2^32 bytes or more" : "\(bytes) bytes"
+            return "\(section) section at byte \(offset) (\(size)) does not fit in the \(fileBytes)-byte file or is misaligned"
+        case .headerFieldOutOfRange(16, let value):
+            return "the header's tensor count (byte 16) is \(value); at most \(Int(PlanFormat.noTensor) - 1) tensors fit 16-bit operands"
+        case .headerFieldOutOfRange(48, let value):
+            return "the header's arena size (byte 48) is \(value) bytes, past the \(PlanFormat.maxElements) a 32-bit device can address"
+        case .headerFieldOutOfRange(let at, let value):
+            return "the header field at byte \(at) holds \(value), out of range"
         case .tensor(let index, let problem):
             return "tensor \(index): \(problem.explanation)"
         case .op(let index, let problem):
@@ -37,7 +44,8 @@ extension TensorProblem {
         case .badRegion(let raw): return "region \(raw) is not 1 (arena) or 2 (flash)"
         case .badRole(let raw): return "role \(raw) is unknown"
         case .badRank(let rank): return "rank \(rank) is outside 1...\(PlanFormat.maxRank) or the shape overflows"
-        case .sizeMismatch(let expected, let found): return "size is \(found) bytes, its shape needs \(expected)"
+        case .badDimension(let index, let value): return "dimension \(index) is \(value): past the rank it must be 0, within it at most \(PlanFormat.maxElements)"
+        case .sizeMismatch(let expected, let found): return "size is \(found) bytes, its shape needs \(expected == .max ? "2^32 or more" : "\(expected)")"
         case .outsideArena(let offset, let bytes, let arena): return "arena offset \(offset) + \(bytes) bytes reaches past the \(arena)-byte arena"
         case .outsideData(let offset, let bytes, let data): return "data offset \(offset) + \(bytes) bytes reaches past the \(data)-byte data section"
         case .misaligned(let offset): return "offset \(offset) is not aligned to its element width"
