@@ -41,17 +41,36 @@ enum BatchNormFolding {
         return (scale, shift)
     }
 
+    /// The source-model initializers of a BatchNormalization node (and of the convolution before
+    /// it when `conv` is given: the pair is folded).
+    static func source(_ graph: Graph, batchNorm: Int, conv: Int?) -> TensorSource.BatchNorm? {
+        guard case .batchNorm(let gamma, let beta, let mean, let variance, let eps) = graph.nodes[batchNorm].op else { return nil }
+        let p = graph.parameters
+        var bn = TensorSource.BatchNorm(gamma: p[gamma].name, beta: p[beta].name, mean: p[mean].name, variance: p[variance].name, epsilon: eps)
+        if let conv, case .conv(let w, let bias, _) = graph.nodes[conv].op {
+            bn.convWeight = p[w].name
+            bn.convBias = bias.map { p[$0].name }
+        }
+        return bn
+    }
+
     /// `graph` with the chosen pairs folded, and `trainable` mapped onto the new parameters:
     /// the folded weight trains when the convolution's weight did; the folded bias when β or the
-    /// convolution's bias did.
-    static func fold(_ graph: Graph, pairs chosen: [Pair], trainable: Set<Int>) -> (Graph, Set<Int>) {
+    /// convolution's bias did. `sources` says where each new parameter comes from, with the
+    /// factors that undo the fold (`s`, and `(b − mean) · s` for the bias), as `unfold` computes them.
+    static func fold(_ graph: Graph, pairs chosen: [Pair], trainable: Set<Int>) -> (graph: Graph, trainable: Set<Int>, sources: [Int: TensorSource]) {
         var g = graph
         var trains = trainable
         var removed = Set<Int>()
+        var sources: [Int: TensorSource] = [:]
         for pair in chosen {
             guard case .conv(let w, let bias, let window) = g.nodes[pair.conv].op,
-                  case .batchNorm(let gamma, let beta, let mean, let variance, _) = g.nodes[pair.batchNorm].op else { continue }
+                  case .batchNorm(let gamma, let beta, let mean, let variance, _) = g.nodes[pair.batchNorm].op,
+                  let bn = source(graph, batchNorm: pair.batchNorm, conv: pair.conv) else { continue }
             let (scale, shift) = factors(graph, pair)
+            let mu = graph.parameters[mean].values
+            let b0 = bias.map { graph.parameters[$0].values } ?? [Float](repeating: 0, count: scale.count)
+            let offset = scale.indices.map { (Double(b0[$0]) - Double(mu[$0])) * scale[$0] }
             var weight = g.parameters[w]
             let per = weight.elementCount / max(1, window.outputs)
             weight.values = weight.values.enumerated().map { Float(Double($0.element) * scale[$0.offset / per]) }
@@ -61,6 +80,8 @@ enum BatchNormFolding {
             b.values = shift.map { Float($0) }
             g.parameters.append(b)
             let newB = g.parameters.count - 1
+            sources[newW] = TensorSource(initializer: graph.parameters[w].name, transform: .foldedWeight, batchNorm: bn, scale: scale)
+            sources[newB] = TensorSource(initializer: graph.parameters[beta].name, transform: .foldedBias, batchNorm: bn, scale: scale, offset: offset)
             if trains.contains(w) { trains.insert(newW) }
             if trains.contains(beta) || bias.map({ trains.contains($0) }) == true { trains.insert(newB) }
             for old in [w, beta, gamma, mean, variance] + (bias.map { [$0] } ?? []) { trains.remove(old) }
@@ -69,7 +90,7 @@ enum BatchNormFolding {
             removed.insert(pair.batchNorm)
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return (g, trains)
+        return (g, trains, sources)
     }
 
     /// Maps trained values of a plan back onto the source model's initializers: a folded weight is
