@@ -15,22 +15,24 @@ public struct TensorSource: Sendable, Equatable {
         /// the plan holds `[out, in]`, the source `[in, out]`.
         case transposed
         /// A convolution weight with a BatchNormalization folded in: `W′ = W · s` per output
-        /// channel, `s = γ / √(var + ε)`. Export divides by `scale` again.
+        /// channel, `s = γ / √(var + ε)`. Export divides by `s` again.
         case foldedWeight = "folded-weight"
         /// The bias of a folded pair, `b′ = (b − mean) · s + β`, written back as β:
-        /// export subtracts `offset` (`(b − mean) · s` per channel).
+        /// export subtracts `(b − mean) · s` again.
         case foldedBias = "folded-bias"
         /// `1 / √(var + ε)` of a BatchNormalization's variance (frozen statistics, fp32).
         case inverseStd = "inverse-std"
     }
 
-    /// The initializers of a BatchNormalization a transform involves, and the convolution it
-    /// follows when folded.
+    /// The initializers of a BatchNormalization a transform involves, its ε (a node attribute, not
+    /// an initializer), and the convolution it follows when folded. Export reads `s` and
+    /// `(b − mean) · s` from these initializers of the model it writes, as the fold computed them.
     public struct BatchNorm: Sendable, Equatable, Hashable, Codable {
         public var gamma: String
         public var beta: String
         public var mean: String
         public var variance: String
+        /// Stored in the block as the binary64 value of this binary32, so it reads back exactly.
         public var epsilon: Float
         /// The folded convolution's weight and bias (nil when not folded, or the conv has no bias).
         public var convWeight: String?
@@ -49,30 +51,48 @@ public struct TensorSource: Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case gamma, beta, mean, variance = "var", epsilon = "eps", convWeight = "conv", convBias = "convBias"
         }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            gamma = try c.decode(String.self, forKey: .gamma)
+            beta = try c.decode(String.self, forKey: .beta)
+            mean = try c.decode(String.self, forKey: .mean)
+            variance = try c.decode(String.self, forKey: .variance)
+            let eps = try c.decode(Double.self, forKey: .epsilon)
+            guard let exact = Float(exactly: eps) else {
+                throw DecodingError.dataCorruptedError(forKey: .epsilon, in: c, debugDescription: "ε \(eps) is not a binary32 value")
+            }
+            epsilon = exact
+            convWeight = try c.decodeIfPresent(String.self, forKey: .convWeight)
+            convBias = try c.decodeIfPresent(String.self, forKey: .convBias)
+        }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(gamma, forKey: .gamma)
+            try c.encode(beta, forKey: .beta)
+            try c.encode(mean, forKey: .mean)
+            try c.encode(variance, forKey: .variance)
+            try c.encode(Double(epsilon), forKey: .epsilon)
+            try c.encodeIfPresent(convWeight, forKey: .convWeight)
+            try c.encodeIfPresent(convBias, forKey: .convBias)
+        }
     }
 
     /// The initializer the tensor holds (a transform of); export writes the tensor back under it.
     public var initializer: String
     public var transform: Transform
-    /// The BatchNormalization of a folded or BatchNorm-statistic tensor.
+    /// The BatchNormalization of a folded or inverse-std tensor.
     public var batchNorm: BatchNorm?
     /// Rows (output channels) that train when fewer than the first dimension (`--train-channels`):
     /// the rest keep their source values, as stored.
     public var trainedRows: Int?
-    /// Per output channel `s` of a folded weight or bias, exactly as the fold computed it (recorded
-    /// for trainable tensors: frozen ones are never written back).
-    public var scale: [Double]?
-    /// Per output channel `(b − mean) · s` of a folded bias (trainable ones).
-    public var offset: [Double]?
 
-    public init(initializer: String, transform: Transform, batchNorm: BatchNorm? = nil, trainedRows: Int? = nil,
-                scale: [Double]? = nil, offset: [Double]? = nil) {
+    public init(initializer: String, transform: Transform, batchNorm: BatchNorm? = nil, trainedRows: Int? = nil) {
         self.initializer = initializer
         self.transform = transform
         self.batchNorm = batchNorm
         self.trainedRows = trainedRows
-        self.scale = scale
-        self.offset = offset
     }
 }
 
@@ -83,9 +103,9 @@ public struct TensorSource: Sendable, Equatable {
 /// 0x00 "halfstep-provenance 1" 0x0A  JSON (UTF-8) to the end of the names section
 /// ```
 /// The NUL byte ends the notes (notes never contain one). The JSON is
-/// `{"batchnorms":[BatchNorm…],"tensors":[{"t":INDEX,"from":NAME,"as":TRANSFORM,"bn":K,"rows":R,"s":B64,"o":B64}…]}`
-/// (keys sorted, absent ones left out, `as` omitted for identity, `bn` an index into
-/// `batchnorms`, `s`/`o` little-endian binary64 arrays in base64 so they read back bit for bit).
+/// `{"batchnorms":[{"beta","conv","convBias","eps","gamma","mean","var"}…],"tensors":[{"t":INDEX,"from":NAME,"as":TRANSFORM,"bn":K,"rows":R}…]}`
+/// (keys sorted, absent ones left out: `from` when the initializer has the tensor's own name,
+/// `as` for identity; `bn` an index into `batchnorms`, each BatchNormalization listed once).
 /// The core never reads the names section beyond each tensor's name range, so the device format
 /// (version 1) is unchanged; plans without the block export by importing the model again.
 public struct PlanProvenance: Sendable, Equatable {
@@ -104,8 +124,14 @@ public struct PlanProvenance: Sendable, Equatable {
         sources = s
     }
 
-    /// The block's bytes (marker and JSON); empty when no tensor has a source.
-    public func encoded() -> [UInt8] {
+    /// The block `PlanWriter` appends for `program` (names as the plan stores them: at most 65535 bytes).
+    public static func block(_ program: TrainingProgram) -> [UInt8] {
+        PlanProvenance(program).encoded(names: program.tensors.map { String(decoding: $0.name.utf8.prefix(Int(UInt16.max)), as: UTF8.self) })
+    }
+
+    /// The block's bytes (marker and JSON); empty when no tensor has a source. `names[i]` is
+    /// tensor i's name as the plan stores it.
+    public func encoded(names: [String]) -> [UInt8] {
         guard !sources.isEmpty else { return [] }
         var batchNorms: [TensorSource.BatchNorm] = []
         var bnIndex: [TensorSource.BatchNorm: Int] = [:]
@@ -119,8 +145,8 @@ public struct PlanProvenance: Sendable, Equatable {
                     batchNorms.append(bn)
                 }
             }
-            rows.append(Row(t: i, from: s.initializer, as: s.transform == .identity ? nil : s.transform, bn: k, rows: s.trainedRows,
-                            s: s.scale.map(Self.base64), o: s.offset.map(Self.base64)))
+            let from = i < names.count && names[i] == s.initializer ? nil : s.initializer
+            rows.append(Row(t: i, from: from, as: s.transform == .identity ? nil : s.transform, bn: k, rows: s.trainedRows))
         }
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -133,9 +159,11 @@ public struct PlanProvenance: Sendable, Equatable {
         tail.firstIndex(of: 0)
     }
 
-    /// Decodes a block (marker included); `tensorCount` bounds its tensor indices.
+    /// Decodes a block (marker included); `names` are the plan's tensor names (their count bounds
+    /// the block's tensor indices).
     /// - Throws: a description of what is wrong.
-    public static func decode(_ bytes: ArraySlice<UInt8>, tensorCount: Int) throws(ProvenanceError) -> PlanProvenance {
+    public static func decode(_ bytes: ArraySlice<UInt8>, names: [String]) throws(ProvenanceError) -> PlanProvenance {
+        let tensorCount = names.count
         guard bytes.starts(with: marker) else {
             let line = bytes.prefix(40).split(separator: 0x0A).first.map { String(decoding: $0.dropFirst(), as: UTF8.self) } ?? ""
             throw ProvenanceError("it does not start with the marker line 'halfstep-provenance 1' (found '\(line)'; a newer planner's block?)")
@@ -162,16 +190,7 @@ public struct PlanProvenance: Sendable, Equatable {
             case .identity, .transposed:
                 break
             }
-            var source = TensorSource(initializer: row.from, transform: transform, batchNorm: bn, trainedRows: row.rows)
-            if let s = row.s {
-                guard let v = Self.doubles(s) else { throw ProvenanceError("tensor \(row.t): its scale is not base64 binary64 values") }
-                source.scale = v
-            }
-            if let o = row.o {
-                guard let v = Self.doubles(o) else { throw ProvenanceError("tensor \(row.t): its offset is not base64 binary64 values") }
-                source.offset = v
-            }
-            sources[row.t] = source
+            sources[row.t] = TensorSource(initializer: row.from ?? names[row.t], transform: transform, batchNorm: bn, trainedRows: row.rows)
         }
         return PlanProvenance(sources: sources)
     }
@@ -186,31 +205,12 @@ public struct PlanProvenance: Sendable, Equatable {
         }
     }
 
-    static func base64(_ values: [Double]) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(values.count * 8)
-        for v in values { let b = v.bitPattern; for s in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: b >> UInt64(s))) } }
-        return Data(bytes).base64EncodedString()
-    }
-
-    static func doubles(_ text: String) -> [Double]? {
-        guard let data = Data(base64Encoded: text), data.count % 8 == 0 else { return nil }
-        let bytes = [UInt8](data)
-        return stride(from: 0, to: bytes.count, by: 8).map { i in
-            var b: UInt64 = 0
-            for k in 0 ..< 8 { b |= UInt64(bytes[i + k]) << (8 * UInt64(k)) }
-            return Double(bitPattern: b)
-        }
-    }
-
     struct Row: Codable {
         var t: Int
-        var from: String
+        var from: String?
         var `as`: TensorSource.Transform?
         var bn: Int?
         var rows: Int?
-        var s: String?
-        var o: String?
     }
 
     struct Block: Codable {

@@ -319,17 +319,13 @@ private struct Builder {
     }
 
     /// Where parameter `p`'s values come from in the source model: its initializer as imported
-    /// (transposed or not), or the fold that made it. The factors that undo a fold are kept only
-    /// for parameters that train (export writes back nothing else).
+    /// (transposed or not), or the fold that made it; the rows that train when not all do.
     func source(of p: Int) -> TensorSource {
         let param = graph.parameters[p]
         var s = foldedSources[p] ?? TensorSource(initializer: param.name, transform: param.sourceLayout == .transposed2D ? .transposed : .identity)
         if trainable.contains(p) {
             let rows = trainedRows(p)
             if rows < (param.shape.first ?? rows) { s.trainedRows = rows }
-        } else {
-            s.scale = nil
-            s.offset = nil
         }
         return s
     }

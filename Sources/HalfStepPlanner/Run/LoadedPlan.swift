@@ -75,7 +75,7 @@ public final class LoadedPlan {
         let tail = namesTail
         guard let start = PlanProvenance.start(in: tail) else { return nil }
         do {
-            return try PlanProvenance.decode(tail[start...], tensorCount: plan.tensorCount)
+            return try PlanProvenance.decode(tail[start...], names: (0 ..< plan.tensorCount).map { name(of: $0) })
         } catch {
             throw .badProvenance(path: path, detail: error.detail)
         }
