@@ -129,6 +129,42 @@ struct CLITests {
     }
 }
 
+/// `train --export` with a plan whose host-only provenance block is damaged.
+struct ProvenanceCLITests {
+    let cli = CLITests()
+
+    /// CRC-32 (IEEE, reflected), as the plan header's.
+    func crc32(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+        var c: UInt32 = ~0
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0 ..< 8 { c = (c >> 1) ^ (0xEDB8_8320 & (0 &- (c & 1))) }
+        }
+        return ~c
+    }
+
+    @Test("train --export with a corrupt provenance block exits 1 before training, naming the file and the block")
+    func corruptProvenance() throws {
+        let plan = cli.temporary("prov.hsplan"), out = cli.temporary("prov.onnx")
+        let p = try cli.run(["plan", CLITests.digits + "/mlp.onnx", "--batch", "16", "-o", plan])
+        #expect(p.status == 0, "\(p.err)")
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: plan)))
+        let marker = Array("halfstep-provenance 1\n{".utf8)
+        let at = try #require((0 ..< bytes.count - marker.count).first { Array(bytes[$0 ..< $0 + marker.count]) == marker })
+        bytes[at + marker.count] = UInt8(ascii: "]")   // the JSON no longer parses
+        let crc = crc32(bytes[16...])
+        for k in 0 ..< 4 { bytes[12 + k] = UInt8(truncatingIfNeeded: crc >> (8 * UInt32(k))) }
+        try Data(bytes).write(to: URL(fileURLWithPath: plan))
+        #expect(try cli.run(["inspect", plan]).status == 0, "the device part of the plan is intact")
+        let t = try cli.run(["train", plan, "--inputs", CLITests.digits + "/shifted-train-x.npy", "--labels", CLITests.digits + "/shifted-train-y.npy",
+                             "--steps", "5", "--export", out])
+        #expect(t.status == 1, "\(t.err)")
+        #expect(t.err.contains(plan) && t.err.contains("provenance block") && t.err.contains("corrupt"), "\(t.err)")
+        #expect(!t.err.contains("step 5/5"), "refused before training")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
+
 /// `halfstep bench` runs end to end (its figures are wall-clock and are not asserted).
 struct BenchCLITests {
     @Test("bench --json reports steps per second, kernel throughput and memory for every batch size asked")

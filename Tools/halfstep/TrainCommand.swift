@@ -50,6 +50,12 @@ struct TrainCommand: Command {
         installKillHook()
 
         let loaded = try loadPlan(path)
+        if a.value("--export") != nil {
+            // A damaged provenance block is reported before training, not after it.
+            do { _ = try loaded.provenance() } catch {
+                throw Failure("\(error)", hint: "plan the model again to rewrite the plan's provenance")
+            }
+        }
         let session = try makeSession(loaded)
         let train = try loadData(inputs: inputs, labels: labels, session: session)
         let eval = try a.value("--eval-inputs").map { x throws in
@@ -120,12 +126,13 @@ func formatScaleCLI(_ s: Float) -> String {
     s >= 1 && s == s.rounded() && s < 1e9 ? String(Int(s)) : "\(s)"
 }
 
-/// Writes the session's trained parameters into a copy of `model`.
+/// Writes the session's trained parameters into a copy of `model` (through the plan's provenance;
+/// plans without one import the model again and match tensors by name).
 func export(_ session: TrainingSession, to out: String, model: String) throws {
     do {
-        let original = try ONNXReader.read(path: model)
-        let graph = try ONNXImporter.importGraph(original)
-        try ONNXExporter.export(original: original, updating: session.trainedParameters(sourceGraph: graph), graph: graph, to: out)
+        try TrainedExport.write(session, model: model, to: out)
+    } catch let error as PlanLoadError {
+        throw Failure("exporting to \(out): \(error)", hint: "plan the model again to rewrite the plan's provenance")
     } catch {
         throw Failure("exporting to \(out): \(error)", hint: "pass the model the plan was made from with --model")
     }

@@ -9,10 +9,18 @@
 ///      …  48·T  tensor table    (TensorRecord × tensorCount)
 ///      …  48·O  step program    (OpRecord × opCount, ordered forward, loss, backward, update)
 ///      …    64  training config (TrainingConfig)
-///      …     …  names           (UTF-8: source model path, then tensor names; for tools only)
+///      …     …  names           (UTF-8: source model path, tensor names, planner notes, then an
+///                               optional provenance block; for host tools only)
 ///      …     …  data            (16-byte aligned: frozen weights, initial values of trainable tensors)
 /// ```
 /// The CRC-32 covers bytes `16 ..< fileBytes`, everything after the CRC field itself.
+///
+/// The names section may end with a provenance block (host-only): a NUL byte, the line
+/// `halfstep-provenance 1`, then JSON saying which source-model initializer each tensor holds and
+/// how it was transformed (transposed, BatchNorm folded), for `train --export`. It was added
+/// without a version change: it comes after every name, so no `nameOffset` and no byte the device
+/// reads moved, and the core never reads the names section beyond each tensor's name range. Plans
+/// without it (earlier planners) are still version 1; `HalfStepPlanner.PlanProvenance` defines it.
 public enum PlanFormat {
     /// `"HSPL"` read as a little-endian UInt32.
     public static let magic: UInt32 = 0x4C50_5348

@@ -23,9 +23,13 @@ public struct PlanHeader: Equatable, Sendable {
     /// SRAM the plan needs for its arena, bytes.
     public var arenaBytes: UInt32 = 0                      // 48
     public var namesOffset: UInt32 = 0                     // 52
+    /// The whole names section: source path, tensor names, planner notes and, in plans of
+    /// planners that record it, the host-only provenance block at its end (see `PlanFormat`).
+    /// The device reads only each tensor's name range.
     public var namesBytes: UInt32 = 0                      // 56
     /// The names section starts with the source model's path (UTF-8, this many bytes), so host
-    /// tools can export adapted weights back into it; the device ignores it.
+    /// tools can export adapted weights back into it; the device ignores it. (Export finds the
+    /// initializers through the provenance block at the section's end when the plan has one.)
     public var sourceBytes: UInt32 = 0                     // 60
 
     public init() {}

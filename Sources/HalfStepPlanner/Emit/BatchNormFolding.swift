@@ -32,25 +32,58 @@ enum BatchNormFolding {
         let g = graph.parameters[gamma].values, bt = graph.parameters[beta].values
         let mu = graph.parameters[mean].values, v = graph.parameters[variance].values
         let b0 = bias.map { graph.parameters[$0].values } ?? [Float](repeating: 0, count: g.count)
-        var scale: [Double] = [], shift: [Double] = []
-        for c in g.indices {
-            let s = Double(g[c]) / (Double(v[c]) + Double(eps)).squareRoot()
-            scale.append(s)
-            shift.append((Double(b0[c]) - Double(mu[c])) * s + Double(bt[c]))
+        let scale = scale(gamma: g, variance: v, epsilon: eps)
+        let offset = offset(bias: b0, mean: mu, scale: scale)
+        return (scale, g.indices.map { offset[$0] + Double(bt[$0]) })
+    }
+
+    /// `s = γ / √(var + ε)` per channel: the one definition folding and unfolding (here and in
+    /// `TrainedExport`) share, so unfolding divides by exactly what folding multiplied with.
+    static func scale(gamma g: [Float], variance v: [Float], epsilon eps: Float) -> [Double] {
+        g.indices.map { Double(g[$0]) / (Double(v[$0]) + Double(eps)).squareRoot() }
+    }
+
+    /// `(b − mean) · s` per channel (`b` the convolution's bias, zeros when it has none).
+    static func offset(bias b0: [Float], mean mu: [Float], scale: [Double]) -> [Double] {
+        scale.indices.map { (Double(b0[$0]) - Double(mu[$0])) * scale[$0] }
+    }
+
+    /// A folded weight's values divided by their output channel's `s` again.
+    static func unfoldWeight(_ values: [Float], scale: [Double]) -> [Float] {
+        let per = values.count / max(1, scale.count)
+        return values.enumerated().map { Float(Double($0.element) / scale[$0.offset / per]) }
+    }
+
+    /// A folded bias's values back to β: `b′ − (b − mean) · s`.
+    static func unfoldBias(_ values: [Float], offset: [Double]) -> [Float] {
+        values.indices.map { Float(Double(values[$0]) - offset[$0]) }
+    }
+
+    /// The source-model initializers of a BatchNormalization node (and of the convolution before
+    /// it when `conv` is given: the pair is folded).
+    static func source(_ graph: Graph, batchNorm: Int, conv: Int?) -> TensorSource.BatchNorm? {
+        guard case .batchNorm(let gamma, let beta, let mean, let variance, let eps) = graph.nodes[batchNorm].op else { return nil }
+        let p = graph.parameters
+        var bn = TensorSource.BatchNorm(gamma: p[gamma].name, beta: p[beta].name, mean: p[mean].name, variance: p[variance].name, epsilon: eps)
+        if let conv, case .conv(let w, let bias, _) = graph.nodes[conv].op {
+            bn.convWeight = p[w].name
+            bn.convBias = bias.map { p[$0].name }
         }
-        return (scale, shift)
+        return bn
     }
 
     /// `graph` with the chosen pairs folded, and `trainable` mapped onto the new parameters:
     /// the folded weight trains when the convolution's weight did; the folded bias when β or the
-    /// convolution's bias did.
-    static func fold(_ graph: Graph, pairs chosen: [Pair], trainable: Set<Int>) -> (Graph, Set<Int>) {
+    /// convolution's bias did. `sources` says where each new parameter comes from.
+    static func fold(_ graph: Graph, pairs chosen: [Pair], trainable: Set<Int>) -> (graph: Graph, trainable: Set<Int>, sources: [Int: TensorSource]) {
         var g = graph
         var trains = trainable
         var removed = Set<Int>()
+        var sources: [Int: TensorSource] = [:]
         for pair in chosen {
             guard case .conv(let w, let bias, let window) = g.nodes[pair.conv].op,
-                  case .batchNorm(let gamma, let beta, let mean, let variance, _) = g.nodes[pair.batchNorm].op else { continue }
+                  case .batchNorm(let gamma, let beta, let mean, let variance, _) = g.nodes[pair.batchNorm].op,
+                  let bn = source(graph, batchNorm: pair.batchNorm, conv: pair.conv) else { continue }
             let (scale, shift) = factors(graph, pair)
             var weight = g.parameters[w]
             let per = weight.elementCount / max(1, window.outputs)
@@ -61,6 +94,8 @@ enum BatchNormFolding {
             b.values = shift.map { Float($0) }
             g.parameters.append(b)
             let newB = g.parameters.count - 1
+            sources[newW] = TensorSource(initializer: graph.parameters[w].name, transform: .foldedWeight, batchNorm: bn)
+            sources[newB] = TensorSource(initializer: graph.parameters[beta].name, transform: .foldedBias, batchNorm: bn)
             if trains.contains(w) { trains.insert(newW) }
             if trains.contains(beta) || bias.map({ trains.contains($0) }) == true { trains.insert(newB) }
             for old in [w, beta, gamma, mean, variance] + (bias.map { [$0] } ?? []) { trains.remove(old) }
@@ -69,7 +104,7 @@ enum BatchNormFolding {
             removed.insert(pair.batchNorm)
         }
         g.nodes = g.nodes.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
-        return (g, trains)
+        return (g, trains, sources)
     }
 
     /// Maps trained values of a plan back onto the source model's initializers: a folded weight is
@@ -79,19 +114,18 @@ enum BatchNormFolding {
     static func unfold(_ trained: [String: [Float]], graph: Graph, planTensors: Set<String>) -> [String: [Float]] {
         var out = trained
         for pair in pairs(in: graph) {
-            guard case .conv(let w, let bias, let window) = graph.nodes[pair.conv].op,
+            guard case .conv(let w, let bias, _) = graph.nodes[pair.conv].op,
                   case .batchNorm(let gamma, let beta, let mean, _, _) = graph.nodes[pair.batchNorm].op,
                   !planTensors.contains(graph.parameters[gamma].name) else { continue }
             let (scale, _) = factors(graph, pair)
             let wName = graph.parameters[w].name, bName = graph.parameters[beta].name
             if let values = trained[wName] {
-                let per = values.count / max(1, window.outputs)
-                out[wName] = values.enumerated().map { Float(Double($0.element) / scale[$0.offset / per]) }
+                out[wName] = unfoldWeight(values, scale: scale)
             }
             if let values = trained[bName] {
                 let mu = graph.parameters[mean].values
                 let b0 = bias.map { graph.parameters[$0].values } ?? [Float](repeating: 0, count: values.count)
-                out[bName] = values.indices.map { Float(Double(values[$0]) - (Double(b0[$0]) - Double(mu[$0])) * scale[$0]) }
+                out[bName] = unfoldBias(values, offset: offset(bias: b0, mean: mu, scale: scale))
             }
         }
         return out

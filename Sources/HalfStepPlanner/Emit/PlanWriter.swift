@@ -25,6 +25,9 @@ public enum PlanWriter {
         // The planner's notes (what it chose and the bytes each lever saves) follow the last name,
         // one per line: `inspect` shows them; the core never reads them.
         names += Array(program.notes.joined(separator: "\n").utf8)
+        // Then the provenance block (host-only, see `PlanProvenance`): where each tensor read from
+        // the model comes from, for export. Appended, so no name offset or device-read byte moves.
+        names += PlanProvenance.block(program)
         h.namesBytes = UInt32(names.count)
         let dataStart = align(Int(h.namesOffset) + names.count, PlanFormat.alignment)
         h.dataOffset = UInt32(dataStart)
@@ -92,7 +95,7 @@ public enum PlanWriter {
     public static func estimatedBytes(_ program: TrainingProgram, source: String) -> Int {
         var size = PlanFormat.headerBytes + program.tensors.count * PlanFormat.tensorRecordBytes
             + program.ops.count * PlanFormat.opRecordBytes + PlanFormat.configBytes + source.utf8.count
-            + program.notes.joined(separator: "\n").utf8.count
+            + program.notes.joined(separator: "\n").utf8.count + PlanProvenance.block(program).count
         size += program.tensors.reduce(0) { $0 + $1.name.utf8.count }
         size = align(size, PlanFormat.alignment)
         for t in program.tensors where t.initial != nil { size = align(size, PlanFormat.alignment) + t.initial!.count }

@@ -37,6 +37,8 @@ private struct Builder {
     /// Plan tensor compute reads for each parameter (see `parameterTensor(_:)`).
     var parameterTensor: [Int: Int] = [:]
     var parameterGradient: [Int: Int] = [:]
+    /// Where each parameter BatchNormalization folding created comes from (see `source(of:)`).
+    var foldedSources: [Int: TensorSource] = [:]
 
     init(graph: Graph, options: PlanOptions) {
         self.graph = graph
@@ -102,7 +104,7 @@ private struct Builder {
             guard case .batchNorm(let gamma, _, _, _, _) = graph.nodes[pair.batchNorm].op else { return false }
             return options.foldBatchNorm || !selected.contains(gamma)
         }
-        (graph, trainable) = BatchNormFolding.fold(graph, pairs: foldable, trainable: selected)
+        (graph, trainable, foldedSources) = BatchNormFolding.fold(graph, pairs: foldable, trainable: selected)
         if !foldable.isEmpty {
             program.notes.append("folded \(foldable.count) BatchNormalization\(foldable.count == 1 ? "" : "s") into the convolution before \(foldable.count == 1 ? "it" : "them") (γ frozen): no separate op or saved activation")
         }
@@ -236,13 +238,28 @@ private struct Builder {
         } else {
             t = add(param.name, .float16, .weight, shape: param.shape, trainable: true, initial: encode(param.values, .float16), parameter: p)
         }
+        program.tensors[t].source = source(of: p)
         parameterTensor[p] = t
         return t
     }
 
-    /// An fp32 constant in flash (BatchNormalization statistics).
-    mutating func constant(_ name: String, _ values: [Float]) -> Int {
-        add(name, .float32, .weight, .flash, shape: [values.count], initial: encode(values, .float32))
+    /// Where parameter `p`'s values come from in the source model: its initializer as imported
+    /// (transposed or not), or the fold that made it; the rows that train when not all do.
+    func source(of p: Int) -> TensorSource {
+        let param = graph.parameters[p]
+        var s = foldedSources[p] ?? TensorSource(initializer: param.name, transform: param.sourceLayout == .transposed2D ? .transposed : .identity)
+        if trainable.contains(p) {
+            let rows = trainedRows(p)
+            if rows < (param.shape.first ?? rows) { s.trainedRows = rows }
+        }
+        return s
+    }
+
+    /// An fp32 constant in flash (BatchNormalization statistics), from `source`.
+    mutating func constant(_ name: String, _ values: [Float], source: TensorSource) -> Int {
+        let t = add(name, .float32, .weight, .flash, shape: [values.count], initial: encode(values, .float32))
+        program.tensors[t].source = source
+        return t
     }
 
     /// Rows of weight `p` that train (its first dimension, scaled by the channel fraction).
@@ -292,8 +309,11 @@ private struct Builder {
         case .batchNorm(let gamma, let beta, let mean, let variance, let eps):
             let c = graph.values[x].shape[0], plane = e / c
             let invStd = graph.parameters[variance].values.map { Float(1 / (Double($0) + Double(eps)).squareRoot()) }
-            let mt = constant(graph.parameters[mean].name, graph.parameters[mean].values)
-            let st = constant(graph.parameters[variance].name + ".invstd", invStd)
+            let mt = constant(graph.parameters[mean].name, graph.parameters[mean].values,
+                              source: TensorSource(initializer: graph.parameters[mean].name, transform: .identity))
+            let st = constant(graph.parameters[variance].name + ".invstd", invStd,
+                              source: TensorSource(initializer: graph.parameters[variance].name, transform: .inverseStd,
+                                                   batchNorm: BatchNormFolding.source(graph, batchNorm: index, conv: nil)))
             let gt = parameterTensor(gamma), bt = parameterTensor(beta)
             let yt = newValue(y, n: n)
             emit(BatchNormForward(x: xt, gamma: gt, beta: bt, mean: mt, invStd: st, y: yt, n: n, channels: c, plane: plane), .forward, node: node.name)

@@ -17,6 +17,9 @@ public struct TrainingProgram: Sendable {
         public var initial: [UInt8]?
         /// Index into `Graph.parameters` when the tensor holds a parameter's values (weight or master).
         public var parameter: Int?
+        /// The source-model initializer the tensor holds (a transform of), for export; nil for
+        /// everything not read from the model.
+        public var source: TensorSource? = nil
         /// Arena byte offset (region arena) once placed.
         public var offset: Int = 0
 

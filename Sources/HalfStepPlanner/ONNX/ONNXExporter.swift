@@ -17,6 +17,25 @@ public enum ONNXExporter {
     /// The exported file's bytes.
     public static func encode(original: ONNXModel, updating: [String: [Float]], graph: Graph) throws(ONNXError) -> [UInt8] {
         let parameters = Dictionary(graph.parameters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        return try encode(original: original, updating: updating) { name in
+            parameters[name].map { Layout(shape: $0.shape, transposed: $0.sourceLayout == .transposed2D) }
+        }
+    }
+
+    /// How an updated initializer's values are laid out: its shape in HalfStep's layout, and
+    /// whether the source stores it transposed (`Graph.SourceLayout.transposed2D`).
+    public struct Layout: Sendable, Equatable {
+        public var shape: [Int]
+        public var transposed: Bool
+        public init(shape: [Int], transposed: Bool) {
+            self.shape = shape
+            self.transposed = transposed
+        }
+    }
+
+    /// The exported file's bytes, with each updated initializer's layout given by `layout`
+    /// (an initializer without one keeps its values).
+    public static func encode(original: ONNXModel, updating: [String: [Float]], layout: (String) -> Layout?) throws(ONNXError) -> [UInt8] {
         let initializerNames = Set(original.graph.initializers.map(\.name))
         for name in updating.keys where !initializerNames.contains(name) {
             throw .graph(path: original.path, detail: "cannot export '\(name)': it is not an initializer of the model (a Constant node or a different model?)")
@@ -42,11 +61,12 @@ public enum ONNXExporter {
                 continue
             }
             var values = tensor.floats
-            if let new = updating[name], let p = parameters[name] {
-                guard new.count == p.elementCount else {
-                    throw .graph(path: original.path, detail: "'\(name)' has \(p.elementCount) elements; \(new.count) values were given")
+            if let new = updating[name], let p = layout(name) {
+                let count = p.shape.reduce(1, *)
+                guard new.count == count else {
+                    throw .graph(path: original.path, detail: "'\(name)' has \(count) elements; \(new.count) values were given")
                 }
-                values = p.sourceLayout == .transposed2D ? transposeBack(new, shape: p.shape) : new
+                values = p.transposed ? transposeBack(new, shape: p.shape) : new
             }
             g.field(5, bytes: try encodeTensor(tensor, values: values, path: original.path))
         }

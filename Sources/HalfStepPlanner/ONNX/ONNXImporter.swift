@@ -31,6 +31,18 @@ public enum ONNXImporter {
         var importer = Importer(model: model)
         return try importer.run()
     }
+
+    /// The constant tensors of `model` by name, as an import resolves a parameter's name: the
+    /// initializers, then the outputs of `Constant` nodes (a later one of the same name wins).
+    /// Nothing else of the graph is read.
+    public static func constantTensors(_ model: ONNXModel) -> [String: ONNXTensor] {
+        var out: [String: ONNXTensor] = [:]
+        for t in model.graph.initializers { out[t.name] = t }
+        for node in model.graph.nodes where node.opType == "Constant" && (node.domain.isEmpty || node.domain == "ai.onnx") {
+            if let t = try? Importer.constantTensor(node, path: model.path) { out[t.name] = t }
+        }
+        return out
+    }
 }
 
 private struct Importer {
@@ -218,6 +230,13 @@ private struct Importer {
     }
 
     mutating func constant(_ node: ONNXNode) throws(ONNXError) {
+        let t = try Importer.constantTensor(node, path: path)
+        constants[t.name] = t
+    }
+
+    /// The tensor a `Constant` node outputs, named after its output.
+    static func constantTensor(_ node: ONNXNode, path: String) throws(ONNXError) -> ONNXTensor {
+        func fail(_ node: ONNXNode, _ detail: String) -> ONNXError { failure(path, node, detail) }
         guard let out = node.outputs.first else { throw fail(node, "no output") }
         var t: ONNXTensor
         if let v = node.attributes["value"]?.tensor {
@@ -234,7 +253,7 @@ private struct Importer {
             throw fail(node, "no value, value_float(s) or value_int(s) attribute")
         }
         t.name = out
-        constants[out] = t
+        return t
     }
 
     mutating func reshape(_ node: ONNXNode) throws(ONNXError) {

@@ -43,18 +43,42 @@ public final class LoadedPlan {
         return String(decoding: plan.bytes[start ..< start + Int(h.sourceBytes)], as: UTF8.self)
     }
 
-    /// The planner's notes stored after the last name (empty for plans written without them).
-    public var notes: [String] {
+    /// The names section after the source path and the last tensor name: the planner's notes,
+    /// then the provenance block if the plan has one.
+    var namesTail: ArraySlice<UInt8> {
         let h = plan.header
         var end = Int(h.sourceBytes)
         for i in 0 ..< plan.tensorCount {
             let t = plan.tensor(i)
             end = max(end, Int(t.nameOffset) + Int(t.nameBytes))
         }
-        guard end < Int(h.namesBytes) else { return [] }
         let start = Int(h.namesOffset)
-        return String(decoding: plan.bytes[(start + end) ..< (start + Int(h.namesBytes))], as: UTF8.self)
-            .split(separator: "\n").map(String.init)
+        guard end < Int(h.namesBytes) else { return [] }
+        return ArraySlice(plan.bytes[(start + end) ..< (start + Int(h.namesBytes))])
+    }
+
+    /// The planner's notes stored after the last name, up to the provenance block (empty for plans
+    /// written without them).
+    public var notes: [String] {
+        let tail = namesTail
+        let text = tail[..<(PlanProvenance.start(in: tail) ?? tail.endIndex)]
+        return String(decoding: text, as: UTF8.self).split(separator: "\n").map(String.init)
+    }
+
+    /// True when the plan carries a provenance block (plans of earlier planners do not).
+    public var hasProvenance: Bool { PlanProvenance.start(in: namesTail) != nil }
+
+    /// Where each tensor read from the source model comes from (`PlanProvenance`); nil for a plan
+    /// written before the planner recorded it.
+    /// - Throws: `.badProvenance` naming the file when the block is there but damaged.
+    public func provenance() throws(PlanLoadError) -> PlanProvenance? {
+        let tail = namesTail
+        guard let start = PlanProvenance.start(in: tail) else { return nil }
+        do {
+            return try PlanProvenance.decode(tail[start...], names: (0 ..< plan.tensorCount).map { name(of: $0) })
+        } catch {
+            throw .badProvenance(path: path, detail: error.detail)
+        }
     }
 
     /// Tensor `i`'s name.
@@ -62,10 +86,12 @@ public final class LoadedPlan {
         String(decoding: plan.nameBytes(of: i), as: UTF8.self)
     }
 
-    /// The plan decoded back into a program (names, shapes, ops, offsets), for reports.
+    /// The plan decoded back into a program (names, shapes, ops, offsets, sources when the
+    /// provenance block reads), for reports.
     public func program() -> TrainingProgram {
         var program = TrainingProgram()
         program.config = plan.config
+        let sources = (try? provenance())?.sources ?? [:]
         for i in 0 ..< plan.tensorCount {
             let r = plan.tensor(i)
             var initial: [UInt8]? = nil
@@ -77,7 +103,7 @@ public final class LoadedPlan {
             program.tensors.append(.init(
                 name: name(of: i), dtype: r.dtype!, role: r.role!, region: r.region!,
                 shape: (0 ..< Int(r.rank)).map { r.dim($0) }, trainable: r.flags & TensorRecord.trainable != 0,
-                batchMajor: r.flags & TensorRecord.batchMajor != 0, initial: initial, parameter: nil,
+                batchMajor: r.flags & TensorRecord.batchMajor != 0, initial: initial, parameter: nil, source: sources[i],
                 offset: r.region == .arena ? Int(r.offset) : 0))
         }
         for i in 0 ..< plan.opCount {
@@ -91,11 +117,15 @@ public final class LoadedPlan {
 public enum PlanLoadError: Error, CustomStringConvertible {
     case unreadable(path: String)
     case invalid(path: String, error: PlanError)
+    /// The plan verifies (the device could run it) but its host-only provenance block is damaged.
+    case badProvenance(path: String, detail: String)
 
     public var description: String {
         switch self {
         case .unreadable(let path): return "\(path): cannot read the file (does it exist?)"
         case .invalid(let path, let error): return "\(path): not a valid plan: \(error.explanation)"
+        case .badProvenance(let path, let detail):
+            return "\(path): the plan's provenance block (where its tensors come from in the source model, for export) is corrupt: \(detail)"
         }
     }
 }

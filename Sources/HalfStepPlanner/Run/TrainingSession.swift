@@ -150,19 +150,23 @@ public final class TrainingSession {
     public func trainedParameters() -> [String: [Float]] {
         var out: [String: [Float]] = [:]
         let plan = loaded.plan
-        for i in 0 ..< plan.tensorCount {
-            let r = plan.tensor(i)
-            guard r.flags & TensorRecord.trainable != 0 else { continue }
-            let count = r.elementCount ?? 0
-            if r.dtype == .float32 {
-                let v = trainer.floatView(i)
-                out[loaded.name(of: i)] = (0 ..< count).map { Float(Float16(v[$0])) }
-            } else {
-                let v = trainer.halfView(i)
-                out[loaded.name(of: i)] = (0 ..< count).map { Float(v[$0]) }
-            }
+        for i in 0 ..< plan.tensorCount where plan.tensor(i).flags & TensorRecord.trainable != 0 {
+            out[loaded.name(of: i)] = trainedValues(of: i)
         }
         return out
+    }
+
+    /// The current values of trainable tensor `i` as compute sees them (an fp32 master copy
+    /// rounded to fp16), in HalfStep's layout.
+    public func trainedValues(of i: Int) -> [Float] {
+        let r = loaded.plan.tensor(i)
+        let count = r.elementCount ?? 0
+        if r.dtype == .float32 {
+            let v = trainer.floatView(i)
+            return (0 ..< count).map { Float(Float16(v[$0])) }
+        }
+        let v = trainer.halfView(i)
+        return (0 ..< count).map { Float(v[$0]) }
     }
 }
 
