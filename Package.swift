@@ -61,24 +61,31 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        // Test-only helpers shared by every test target: named tolerances and `expectClose`,
+        // deterministic data, fixture paths, small graphs. Not a product; nothing else depends on it.
+        .target(
+            name: "HalfStepTestSupport",
+            dependencies: ["HalfStepCore", "HalfStepPlanner"],
+            path: "Tests/HalfStepTestSupport"
+        ),
         .testTarget(
             name: "HalfStepCoreTests",
-            dependencies: ["HalfStepCore", "CHeapCounter"],
+            dependencies: ["HalfStepCore", "CHeapCounter", "HalfStepTestSupport"],
             path: "Tests/HalfStepCoreTests"
         ),
         .testTarget(
             name: "HalfStepPlannerTests",
-            dependencies: ["HalfStepPlanner", "HalfStepCore", "CHeapCounter"],
+            dependencies: ["HalfStepPlanner", "HalfStepCore", "CHeapCounter", "HalfStepTestSupport"],
             path: "Tests/HalfStepPlannerTests"
         ),
         .testTarget(
             name: "HalfStepEmulatorTests",
-            dependencies: ["HalfStepEmulator", "HalfStepPlanner", "HalfStepCore"],
+            dependencies: ["HalfStepEmulator", "HalfStepPlanner", "HalfStepCore", "HalfStepTestSupport"],
             path: "Tests/HalfStepEmulatorTests"
         ),
         .testTarget(
             name: "HalfStepCLITests",
-            dependencies: ["halfstep"],
+            dependencies: ["halfstep", "HalfStepTestSupport"],
             path: "Tests/HalfStepCLITests"
         ),
     ],

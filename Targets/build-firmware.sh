@@ -11,35 +11,35 @@
 set -euo pipefail
 board="${1:?board}"; payload="${2:?payload}"; out="${3:?out dir}"
 flash="${4:-4194304}"; sram="${5:-4194304}"; arena="${6:-65536}"; stack="${7:-16384}"; part="${8:-$board}"
-here="$(cd "$(dirname "$0")" && pwd)"; root="$(cd "$here/.." && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
+# The core, cached by CPU (Tools/embedded/build-core.sh; flags from Targets/embedded-flags.env).
+# shellcheck source=../Tools/embedded/build-core.sh
+source "$here/../Tools/embedded/build-core.sh"
 # shellcheck disable=SC1090
 source "$here/$board/board.env"
 mkdir -p "$out"
 payload="$(cd "$(dirname "$payload")" && pwd)/$(basename "$payload")"
-read -r -a swift_cpu <<< "$SWIFT_CPU_FLAGS"
-read -r -a clang_cpu <<< "$CLANG_CPU_FLAGS"
-common=(-target armv7em-none-none-eabi -enable-experimental-feature Embedded -no-allocations -wmo -Osize
-        -parse-as-library -Xfrontend -disable-stack-protector -Xfrontend -function-sections "${swift_cpu[@]}")
+embedded_core "$EMBEDDED_CPU"
+core="$embedded_core_dir"
 
-# The core, as a module of its own (cached per board: it does not depend on the payload).
-core_sources=$(find "$root/Sources/HalfStepCore" -name '*.swift' | sort)
-stamp="$out/core.stamp"
-digest=$(cat $core_sources | sha256sum | cut -c1-16)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-  # shellcheck disable=SC2086
-  swiftc "${common[@]}" -module-name HalfStepCore -emit-module -emit-module-path "$out/HalfStepCore.swiftmodule" \
-    -c $core_sources -o "$out/HalfStepCore.o"
-  echo "$digest" > "$stamp"
-fi
-swiftc "${common[@]}" -module-name Firmware -I "$out" -c "$here"/firmware/*.swift -o "$out/firmware.o"
-clang --target=thumbv7em-none-eabi "${clang_cpu[@]}" -Os -ffreestanding -fno-builtin -ffunction-sections -c "$here/firmware/startup.c" -o "$out/startup.o"
+# The firmware's own objects do not depend on the payload either: cached by the core's entry, the
+# firmware sources and the flags, once per board.
+build_firmware_objects() {
+  swiftc "${embedded_swift[@]}" -module-name Firmware -I "$core" -c "$here"/firmware/*.swift -o "$1/firmware.o"
+  clang "${embedded_clang[@]}" -c "$here/firmware/startup.c" -o "$1/startup.o"
+}
+mapfile -t firmware_sources < <(ls "$here"/firmware/*.swift "$here/firmware/startup.c" | LC_ALL=C sort)
+firmware_digest=$(cache_digest "$embedded_root" "${firmware_sources[@]}" -- "$core" "${embedded_swift[*]}" "${embedded_clang[*]}" "$(swiftc_version)")
+cached_build "firmware-$EMBEDDED_CPU" "$firmware_digest" build_firmware_objects
+objects="$cached_dir"
+
 printf '.section .payload,"a"\n.balign 16\n.incbin "%s"\n' "$payload" > "$out/payload.s"
-clang --target=thumbv7em-none-eabi "${clang_cpu[@]}" -c "$out/payload.s" -o "$out/payload.o"
+clang "${embedded_as[@]}" -c "$out/payload.s" -o "$out/payload.o"
 sed -e "s/@FLASH_BYTES@/$flash/" -e "s/@SRAM_BYTES@/$sram/" -e "s/@ARENA_BYTES@/$arena/" -e "s/@STACK_BYTES@/$stack/" \
     -e "s/@PART@/$part/" "$here/firmware/link.ld.in" > "$out/link.ld"
 ld.lld -T "$out/link.ld" --gc-sections -Map "$out/image.map" \
-  "$out/startup.o" "$out/firmware.o" "$out/HalfStepCore.o" "$out/payload.o" -o "$out/image.elf"
-llvm-objdump -d --mcpu="$OBJDUMP_CPU" "$out/image.elf" > "$out/image.lst" 2>/dev/null || true
+  "$objects/startup.o" "$objects/firmware.o" "$core/HalfStepCore.o" "$out/payload.o" -o "$out/image.elf"
+llvm-objdump -d --mcpu="$embedded_objdump_cpu" "$out/image.elf" > "$out/image.lst" 2>/dev/null || true
 declare -A size=()
 while read -r _ name hex _; do
   case "$name" in .vectors|.text|.rodata|.ARM.exidx|.payload|.data|.bss|.arena|.stack) size[$name]=$((16#$hex)) ;; esac

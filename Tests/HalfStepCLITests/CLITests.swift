@@ -7,21 +7,14 @@ struct CLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let digits = root + "/Tools/examples/digits"
 
-    /// The built `halfstep` beside this test bundle.
-    static let binary: String = {
-        let candidates = [
-            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("halfstep").path,
-            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("halfstep").path,
-            Bundle.main.bundleURL.appendingPathComponent("halfstep").path,
-        ]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
-    }()
+    /// The `halfstep` the tests run: a release build made once per test run (`ReleaseCLI`).
+    static var binary: String { get throws { try ReleaseCLI.binary.get() } }
 
     struct Result { var status: Int32; var out: String; var err: String }
 
     func run(_ args: [String]) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.executableURL = URL(fileURLWithPath: try Self.binary)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out

@@ -3,9 +3,10 @@ import Testing
 
 /// `plan --fit` and `validate`, run as a user runs them.
 ///
-/// The `halfstep` these tests run is the debug build beside the test bundle (see `CLITests.binary`),
-/// so the MobileNetV2 search pins the channel fraction at 1 (`--train-channels 1`) to stay short in
-/// a debug build; the unpinned search is the command, measured with a release build.
+/// The MobileNetV2 search pins the channel fraction at 1 (`--train-channels 1`), the same 108-plan
+/// search as `PlanFitSearchTests.mobileNet`; the unpinned search is the command (~1 min in
+/// a release build). `halfstep` is the release build of `ReleaseCLI` (`HALFSTEP_CLI` may name a
+/// debug one).
 struct FitCLITests {
     let cli = CLITests()
     static let mobileNet = CLITests.root + "/Tools/examples/mobilenetv2"
@@ -31,8 +32,9 @@ struct FitCLITests {
     }
 
     /// nrf52840's profile (256 KiB RAM, 1 MiB flash, Cortex-M4F at 64 MHz) with its stack moved to a
-    /// region of its own and made roomy. The debug `halfstep` needs ~4x a release build's stack
-    /// (MobileNetV2 at batch 1: 27.7 KiB high-water against 6.6 KiB) and overflows the part's 8 KiB.
+    /// region of its own and made roomy. A debug `halfstep` (`HALFSTEP_CLI`) needs ~4x a release
+    /// build's stack (MobileNetV2 at batch 1: 27.7 KiB high-water against 6.6 KiB) and overflows the
+    /// part's 8 KiB.
     func part() throws -> String {
         let source = CLITests.root + "/Targets/profiles/nrf52840.json"
         var profile = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: source))) as? [String: Any])

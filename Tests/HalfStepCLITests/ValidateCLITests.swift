@@ -6,8 +6,9 @@ struct ValidateCLITests {
     let cli = CLITests()
     var digits: String { CLITests.digits }
 
-    /// A profile file for tests: the test binary is a debug build whose host stack frames are far
-    /// larger than a release build's, so its stack is roomy unless a test is about the stack.
+    /// A profile file for tests: its stack is roomy unless a test is about the stack, so the tests
+    /// also pass against a debug `halfstep` (`HALFSTEP_CLI`), whose host stack frames are far
+    /// larger than a release build's.
     func profile(sram: Int, stack: Int = 256 * 1024, flash: Int = 1 << 20) -> String {
         let path = cli.temporary("part-\(sram)-\(stack).json")
         let json = """

@@ -1,4 +1,5 @@
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// A 1-bit mask must pass exactly the gradients `ReLU.backward` and `Activation.backward(.clip)`

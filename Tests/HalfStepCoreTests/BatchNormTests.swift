@@ -1,4 +1,5 @@
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// BatchNorm with frozen statistics, and the elementwise plumbing ops (Add, Mul by a constant,
@@ -24,7 +25,7 @@ struct BatchNormTests {
         BatchNorm.forward(y: y.view, x: Buffer(x16).view, gamma: .half(Buffer(g16).view), beta: .half(Buffer(b16).view),
                           mean: Buffer(mean).view, invStd: Buffer(invStd).view, rows: rows, channels: channels, plane: plane)
         let expected = reference(x: x, g: g, b: b, mean: mean, invStd: invStd)
-        for i in x.indices { #expect(abs(Double(y.array[i]) - expected[i]) <= 2e-3 * abs(expected[i]) + 1e-3) }
+        expectClose(y.array, expected, tolerance: .batchNorm, "y")
 
         let dx = Buffer(r), dg = Buffer(repeating: Float16(0), count: channels), db = Buffer(repeating: Float16(0), count: channels)
         BatchNorm.backward(dx: dx.view, dGamma: dg.view, dBeta: db.view, dy: dx.view, x: Buffer(x16).view, gamma: .half(Buffer(g16).view),
@@ -32,20 +33,23 @@ struct BatchNormTests {
         func loss(_ x: [Double], _ g: [Double], _ b: [Double]) -> Double {
             zip(reference(x: x, g: g, b: b, mean: mean, invStd: invStd), r).reduce(0) { $0 + $1.0 * Double($1.1) }
         }
-        func close(_ a: Float16, _ e: Double) -> Bool { abs(Double(a) - e) <= 2e-3 * abs(e) + 2e-3 }
+        var fdg: [Double] = [], fdb: [Double] = []
         for c in 0 ..< channels {
             var p = g, m = g
             p[c] += 1e-3; m[c] -= 1e-3
-            #expect(close(dg.array[c], (loss(x, p, b) - loss(x, m, b)) / 2e-3), "dγ[\(c)]")
+            fdg.append((loss(x, p, b) - loss(x, m, b)) / 2e-3)
             p = b; m = b
             p[c] += 1e-3; m[c] -= 1e-3
-            #expect(close(db.array[c], (loss(x, g, p) - loss(x, g, m)) / 2e-3), "dβ[\(c)]")
+            fdb.append((loss(x, g, p) - loss(x, g, m)) / 2e-3)
         }
-        for i in x.indices {
+        expectClose(dg.array, fdg, tolerance: .batchNormGradient, "dγ")
+        expectClose(db.array, fdb, tolerance: .batchNormGradient, "dβ")
+        let fdx = x.indices.map { i in
             var p = x, m = x
             p[i] += 1e-3; m[i] -= 1e-3
-            #expect(close(dx.array[i], (loss(p, g, b) - loss(m, g, b)) / 2e-3), "dx[\(i)] (in place over dy)")
+            return (loss(p, g, b) - loss(m, g, b)) / 2e-3
         }
+        expectClose(dx.array, fdx, tolerance: .batchNormGradient, "dx (in place over dy)")
     }
 
     @Test("Add sums, Mul scales per channel or by one constant, and row copies place a concat's parts")

@@ -1,4 +1,5 @@
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// Conv2D against a Double reference, for a plain, a strided/padded, a depthwise and a 1×1 layer.
@@ -61,8 +62,6 @@ struct Conv2DTests {
 
     static func loss(_ y: [Double], _ r: [Float16]) -> Double { zip(y, r).reduce(0) { $0 + $1.0 * Double($1.1) } }
 
-    func close(_ a: Float16, _ b: Double) -> Bool { abs(Double(a) - b) <= 2e-3 * abs(b) + 2e-3 }
-
     @Test("forward matches the Double reference within fp16 rounding", arguments: cases)
     func forwardMatchesReference(_ c: Case) {
         let g = c.window
@@ -71,7 +70,7 @@ struct Conv2DTests {
         let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
         Conv2D.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
         let expected = Self.reference(g, x: x.map(Double.init), w: w.map(Double.init), b: b.map(Double.init), rows: rows)
-        for i in expected.indices { #expect(close(y.array[i], expected[i]), "\(c): y[\(i)] = \(y.array[i]), expected \(expected[i])") }
+        expectClose(y.array, expected, tolerance: .convolution, "\(c): y")
     }
 
     @Test("backward gives dx, dW and db equal to finite differences of the Double reference", arguments: cases)
@@ -87,18 +86,12 @@ struct Conv2DTests {
                         weight: .half(Buffer(w16).view), rows: rows, window: g)
         let h = 1e-3
         func fd(_ f: (Double) -> Double) -> Double { (f(h) - f(-h)) / (2 * h) }
-        for i in w.indices {
-            let d = fd { e in var v = w; v[i] += e; return Self.loss(Self.reference(g, x: x, w: v, b: b, rows: rows), r) }
-            #expect(close(dW.array[i], d), "\(c): dW[\(i)] = \(dW.array[i]), finite difference \(d)")
-        }
-        for i in b.indices {
-            let d = fd { e in var v = b; v[i] += e; return Self.loss(Self.reference(g, x: x, w: w, b: v, rows: rows), r) }
-            #expect(close(db.array[i], d), "\(c): db[\(i)] = \(db.array[i]), finite difference \(d)")
-        }
-        for i in x.indices {
-            let d = fd { e in var v = x; v[i] += e; return Self.loss(Self.reference(g, x: v, w: w, b: b, rows: rows), r) }
-            #expect(close(dx.array[i], d), "\(c): dx[\(i)] = \(dx.array[i]), finite difference \(d)")
-        }
+        let fdW = w.indices.map { i in fd { e in var v = w; v[i] += e; return Self.loss(Self.reference(g, x: x, w: v, b: b, rows: rows), r) } }
+        expectClose(dW.array, fdW, tolerance: .convolution, "\(c): dW against finite differences")
+        let fdb = b.indices.map { i in fd { e in var v = b; v[i] += e; return Self.loss(Self.reference(g, x: x, w: w, b: v, rows: rows), r) } }
+        expectClose(db.array, fdb, tolerance: .convolution, "\(c): db against finite differences")
+        let fdx = x.indices.map { i in fd { e in var v = x; v[i] += e; return Self.loss(Self.reference(g, x: v, w: w, b: b, rows: rows), r) } }
+        expectClose(dx.array, fdx, tolerance: .convolution, "\(c): dx against finite differences")
     }
 
     @Test("a partly trained layer writes weight gradients for its first output channels only")

@@ -1,4 +1,5 @@
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// The register-blocked Dense kernels against the plainest loop there is: one output at a time,

@@ -1,4 +1,5 @@
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// Dense against a Double reference. The loss used for gradient checks is `L = Σ R ⊙ y` for a
@@ -22,8 +23,6 @@ struct DenseTests {
         return total
     }
 
-    func close(_ a: Float16, _ b: Double) -> Bool { abs(Double(a) - b) <= 1e-3 * abs(b) + 1e-4 }
-
     @Test("forward matches x·Wᵀ·alpha + beta·b computed in Double, within fp16 rounding")
     func forwardMatchesReference() {
         var rng = TestRandom(1)
@@ -31,14 +30,15 @@ struct DenseTests {
         let y = Buffer(repeating: Float16(0), count: n * m)
         Dense.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view),
                       rows: n, k: k, m: m, alpha: alpha, beta: beta)
+        var expected: [Double] = []
         for i in 0 ..< n {
             for j in 0 ..< m {
                 var acc = 0.0
                 for t in 0 ..< k { acc += Double(x[i * k + t]) * Double(w[j * k + t]) }
-                let expected = Double(alpha) * acc + Double(beta) * Double(b[j])
-                #expect(close(y.array[i * m + j], expected), "y[\(i),\(j)] = \(y.array[i * m + j]), expected \(expected)")
+                expected.append(Double(alpha) * acc + Double(beta) * Double(b[j]))
             }
         }
+        expectClose(y.array, expected, tolerance: .dense, "y (row-major, \(n)×\(m))")
     }
 
     @Test("backward gives dW, db and dx equal to finite differences of a Double reference")
@@ -52,27 +52,28 @@ struct DenseTests {
         Dense.backward(dx: dx.view, dW: dW.view, db: db.view, dy: Buffer(r).view, x: Buffer(x).view,
                        weight: .half(Buffer(w16).view), rows: n, k: k, m: m, alpha: alpha, beta: beta)
         let h = 1e-3
-        for i in 0 ..< m * k {
+        let fdW = (0 ..< m * k).map { i in
             var plus = w, minus = w
             plus[i] = Float(Double(w[i]) + h); minus[i] = Float(Double(w[i]) - h)
-            let fd = (reference(x: x, w: plus, b: b, r: r) - reference(x: x, w: minus, b: b, r: r)) / (Double(plus[i]) - Double(minus[i]))
-            #expect(close(dW.array[i], fd), "dW[\(i)] = \(dW.array[i]), finite difference \(fd)")
+            return (reference(x: x, w: plus, b: b, r: r) - reference(x: x, w: minus, b: b, r: r)) / (Double(plus[i]) - Double(minus[i]))
         }
-        for j in 0 ..< m {
+        expectClose(dW.array, fdW, tolerance: .dense, "dW against finite differences")
+        let fdb = (0 ..< m).map { j in
             var plus = b, minus = b
             plus[j] = Float(Double(b[j]) + h); minus[j] = Float(Double(b[j]) - h)
-            let fd = (reference(x: x, w: w, b: plus, r: r) - reference(x: x, w: w, b: minus, r: r)) / (Double(plus[j]) - Double(minus[j]))
-            #expect(close(db.array[j], fd), "db[\(j)] = \(db.array[j]), finite difference \(fd)")
+            return (reference(x: x, w: w, b: plus, r: r) - reference(x: x, w: w, b: minus, r: r)) / (Double(plus[j]) - Double(minus[j]))
         }
+        expectClose(db.array, fdb, tolerance: .dense, "db against finite differences")
         // dx: L is linear in x, so the exact derivative is alpha · Σⱼ R[i,j] W[j,t].
+        var expectedDx: [Double] = []
         for i in 0 ..< n {
             for t in 0 ..< k {
                 var expected = 0.0
                 for j in 0 ..< m { expected += Double(r[i * m + j]) * Double(w[j * k + t]) }
-                expected *= Double(alpha)
-                #expect(close(dx.array[i * k + t], expected), "dx[\(i),\(t)] = \(dx.array[i * k + t]), expected \(expected)")
+                expectedDx.append(expected * Double(alpha))
             }
         }
+        expectClose(dx.array, expectedDx, tolerance: .dense, "dx (row-major, \(n)×\(k))")
     }
 
     @Test("an fp32 master weight computes exactly what its fp16 rounding computes")
@@ -142,7 +143,7 @@ struct DenseAccumulationTests {
         DenseHalfAccumulation.backward(dx: b.0.view, dW: b.1.view, db: b.2.view, dy: Buffer(dy).view, x: Buffer(x).view,
                                        weight: .half(Buffer(w).view), rows: n, k: k, m: m, alpha: 1, beta: 1)
         for (p, q) in [(a.0.array, b.0.array), (a.1.array, b.1.array), (a.2.array, b.2.array)] {
-            for (u, v) in zip(p, q) { #expect(abs(Double(u) - Double(v)) <= 0.02, "\(u) vs \(v)") }
+            expectClose(q, p, tolerance: .halfAccumulation, "fp16 against fp32 accumulation")
         }
     }
 }

@@ -1,5 +1,6 @@
 #if arch(x86_64) || arch(arm64)
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// DenseVectorized against the portable kernels the device runs, bit for bit: every output,

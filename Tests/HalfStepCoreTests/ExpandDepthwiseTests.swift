@@ -1,4 +1,5 @@
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// The fused expansion + depthwise forward must be a pure memory lever: the same bits as running

@@ -1,4 +1,5 @@
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 
 /// Max, average and global average pooling against Double references; backward against finite
@@ -9,7 +10,6 @@ struct PoolingTests {
                                       kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
                                       padTop: 1, padLeft: 1, group: 0, trainedOutputs: 0)
 
-    func close(_ a: Float16, _ b: Double) -> Bool { abs(Double(a) - b) <= 2e-3 * abs(b) + 1e-3 }
 
     /// Distinct values, so no window has a tie.
     func distinct(_ count: Int, seed: UInt64) -> [Float16] {
@@ -57,13 +57,14 @@ struct PoolingTests {
         #expect(y.array.map(Double.init) == expected)
         MaxPool2D.backward(dx: dx.view, dy: Buffer(r).view, x: Buffer(x16).view, rows: rows, window: g)
         let h = 1e-4
-        for i in x.indices {
+        let fdx = x.indices.map { i in
             var p = x, m = x
             p[i] += h; m[i] -= h
             let lp = zip(reference(g, p, max: true), r).reduce(0.0) { $0 + $1.0 * Double($1.1) }
             let lm = zip(reference(g, m, max: true), r).reduce(0.0) { $0 + $1.0 * Double($1.1) }
-            #expect(close(dx.array[i], (lp - lm) / (2 * h)), "dx[\(i)] = \(dx.array[i]), finite difference \((lp - lm) / (2 * h))")
+            return (lp - lm) / (2 * h)
         }
+        expectClose(dx.array, fdx, tolerance: .pooling, "dx against finite differences")
     }
 
     @Test("average pooling matches the reference with and without padding in the divisor", arguments: [0, 1])
@@ -75,15 +76,15 @@ struct PoolingTests {
         let y = Buffer(repeating: Float16(0), count: r.count), dx = Buffer(repeating: Float16(0), count: x.count)
         AveragePool2D.forward(y: y.view, x: Buffer(x16).view, rows: rows, window: g)
         let expected = reference(g, x, max: false)
-        for i in expected.indices { #expect(close(y.array[i], expected[i]), "y[\(i)] = \(y.array[i]), expected \(expected[i])") }
+        expectClose(y.array, expected, tolerance: .pooling, "y")
         AveragePool2D.backward(dx: dx.view, dy: Buffer(r).view, rows: rows, window: g)
-        for i in x.indices {
+        let fdx = x.indices.map { i in
             var p = x, m = x
             p[i] += 1e-3; m[i] -= 1e-3
-            let d = (zip(reference(g, p, max: false), r).reduce(0.0) { $0 + $1.0 * Double($1.1) }
+            return (zip(reference(g, p, max: false), r).reduce(0.0) { $0 + $1.0 * Double($1.1) }
                 - zip(reference(g, m, max: false), r).reduce(0.0) { $0 + $1.0 * Double($1.1) }) / 2e-3
-            #expect(close(dx.array[i], d), "dx[\(i)] = \(dx.array[i]), finite difference \(d)")
         }
+        expectClose(dx.array, fdx, tolerance: .pooling, "dx against finite differences")
     }
 
     @Test("global average pooling averages each channel's plane and spreads dy evenly back")
@@ -94,10 +95,8 @@ struct PoolingTests {
         let y = Buffer(repeating: Float16(0), count: rows * channels), dx = Buffer(repeating: Float16(0), count: x.count)
         AveragePool2D.globalForward(y: y.view, x: Buffer(x).view, rows: rows, channels: channels, plane: plane)
         AveragePool2D.globalBackward(dx: dx.view, dy: Buffer(dy).view, rows: rows, channels: channels, plane: plane)
-        for nc in 0 ..< rows * channels {
-            let mean = x[nc * plane ..< (nc + 1) * plane].map(Double.init).reduce(0, +) / Double(plane)
-            #expect(close(y.array[nc], mean))
-            for q in 0 ..< plane { #expect(close(dx.array[nc * plane + q], Double(dy[nc]) / Double(plane))) }
-        }
+        let means = (0 ..< rows * channels).map { nc in x[nc * plane ..< (nc + 1) * plane].map(Double.init).reduce(0, +) / Double(plane) }
+        expectClose(y.array, means, tolerance: .pooling, "y (each channel's mean)")
+        expectClose(dx.array, (0 ..< rows * channels * plane).map { Double(dy[$0 / plane]) / Double(plane) }, tolerance: .pooling, "dx (dy spread evenly)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepEmulator
 @testable import HalfStepPlanner
@@ -8,7 +9,7 @@ import HalfStepCore
 /// the run stays inside the planned arena, and the work counts see every micro-batch.
 struct MicroBatchEmulatorTests {
     func plan(micro: Int?) throws -> Planner.Result {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         var o = PlanOptions()
         o.batch = 16
         o.microBatch = micro
@@ -41,9 +42,4 @@ struct MicroBatchEmulatorTests {
         #expect(split.plan.stepWork(rows: 4).macs == macs)
         withExtendedLifetime((whole, split)) {}
     }
-}
-
-private func fixture(_ relative: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(relative).path
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepEmulator
 @testable import HalfStepPlanner
@@ -10,7 +11,7 @@ struct QEMUCheckpointTests {
     func payload(cutAfter words: Int) throws -> (FirmwarePayload, Int, TargetProfile) {
         let digits = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Tools/examples/digits").path
-        let graph = try ONNXImporter.importGraph(path: digits + "/mlp.onnx")
+        let graph = try importedGraph(path: digits + "/mlp.onnx")
         var o = PlanOptions()
         o.batch = 16
         o.momentum = 0.9

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -29,7 +30,7 @@ struct ActivationMaskPlanTests {
 
     @Test("biases-only training of the digits CNN with ReLU masks ends bit for bit where it does without them")
     func masksDoNotChangeTraining() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         let masked = try Planner.plan(g, options: options(.biases, masks: true), source: "t").program
         #expect(masked.ops.contains { $0.opcode == .activationMaskBackward }, "the lever must apply on this plan")
         let a = try trained(g, options(.biases, masks: false), steps: 6)
@@ -40,13 +41,13 @@ struct ActivationMaskPlanTests {
 
     @Test("ReLU masks lower the MobileNetV2 biases-only peak and never raise a plan's peak")
     func masksLowerThePeak() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/mobilenetv2/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/mobilenetv2/model.onnx"))
         var plain = options(.biases, masks: false), masked = options(.biases, masks: true)
         plain.batch = 1; masked.batch = 1
         let p = try Planner.plan(g, options: plain, source: "t").memory, m = try Planner.plan(g, options: masked, source: "t").memory
         #expect(m.arenaBytes < p.arenaBytes / 2, "masked \(m.arenaBytes) B vs \(p.arenaBytes) B")
         #expect(m.arenaBytes >= m.lowerBoundBytes)
-        let cnn = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let cnn = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         for train in [PlanOptions.TrainSelection.all, .last(2), .biases] {
             let a = try Planner.plan(cnn, options: options(train, masks: false), source: "t").memory.arenaBytes
             let b = try Planner.plan(cnn, options: options(train, masks: true), source: "t").memory.arenaBytes
@@ -56,7 +57,7 @@ struct ActivationMaskPlanTests {
 
     @Test("no backward op reads an output that was replaced by a mask, whatever trains")
     func maskedOutputsAreNotReadInBackward() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         for train in [PlanOptions.TrainSelection.all, .last(2), .biases] {
             let program = try Planner.plan(g, options: options(train, masks: true), source: "t").program
             let masked = Set(program.ops.filter { $0.opcode == .activationMaskForward }.compactMap { $0.operands[0] })

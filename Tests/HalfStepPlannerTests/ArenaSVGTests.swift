@@ -4,6 +4,7 @@ import FoundationXML
 #endif
 import HalfStepCore
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepPlanner
 
 /// `ArenaSVG`: the arena picture of the digits MLP, read back as XML and checked against the plan.
@@ -16,7 +17,7 @@ struct ArenaSVGTests {
     static let configurations: [String] = ["fp32-master, all layers", "fp16 fused, last 2 layers"]
 
     static func plan(_ configuration: String) throws -> Planner.Result {
-        let graph = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits/mlp.onnx"))
+        let graph = try importedGraph(path: fixture("Tools/examples/digits/mlp.onnx"))
         var o = options(batch: 32, train: .all, update: .fp32Master, momentum: 0.9)
         if configuration.hasPrefix("fp16 fused") {
             o = options(batch: 32, train: .last(2), update: .fp16, momentum: 0.9)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -35,7 +36,7 @@ struct CNNContinuationTests {
     @Test("fp32-master and pure fp16 continuation of the digits CNN are each within 1 point of PyTorch's fp32 continuation (mean of 5 seeds)")
     func continuationMatchesPyTorch() async throws {
         let ref = try reference()
-        let graph = try ONNXImporter.importGraph(path: model)
+        let graph = try importedGraph(path: model)
         var plans: [UpdateMode: [UInt8]] = [:]
         for mode in [UpdateMode.fp32Master, .fp16] {
             var o = PlanOptions()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -25,38 +26,29 @@ struct CNNImportTests {
         return (0 ..< logits.count).map { Float(logits[$0]) }
     }
 
-    /// fp16 storage of every activation through up to ~50 layers: each stored value carries a
-    /// relative error up to 2⁻¹¹ and those compound; `tolerance` absolute plus 2% relative bounds
-    /// that. A wrong layout, padding or group mapping gives errors of the logits' own size, so each
-    /// test's absolute tolerance is a few percent of its largest logit (MobileNetV2's random
-    /// classifier gives logits of at most 0.07: tolerance 0.002).
-    func expectClose(_ a: [Float], _ b: [Float], tolerance: Float, _ label: String) {
-        #expect(a.count == b.count, "\(label): \(a.count) logits, expected \(b.count)")
-        var worst: Float = 0
-        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y) / (tolerance + 0.02 * abs(y))) }
-        #expect(worst <= 1, "\(label): worst error \(worst) of the tolerance")
-    }
+    // Tolerances: `Tolerance.cnnLogits` and the named ones beside it. A wrong layout, padding or
+    // group mapping gives errors of the logits' own size.
 
     @Test("the small digits CNN imports (Conv, BatchNormalization, MaxPool, depthwise, residual Add, Clip, AveragePool) and matches onnxruntime")
     func digitsCNNForward() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         let expected = try NpyReader.read(path: cnn + "/digits-cnn-logits.npy").floats()
-        expectClose(try coreLogits(g, inputs: cnn + "/digits-cnn-x.npy"), expected, tolerance: 0.05, "digits CNN")
+        expectClose(try coreLogits(g, inputs: cnn + "/digits-cnn-x.npy"), expected, tolerance: .digitsCNNLogits, "digits CNN")
     }
 
     @Test("MobileNetV2 0.35 at 96x96 imports (52 convolutions, 10 residual Adds) and matches onnxruntime")
     func mobileNetForward() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/mobilenetv2/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/mobilenetv2/model.onnx"))
         let convs = g.nodes.filter { if case .conv = $0.op { return true }; return false }.count
         let adds = g.nodes.filter { $0.op == .add }.count
         #expect(convs == 52 && adds == 10, "\(convs) convolutions, \(adds) Adds")
         let expected = try NpyReader.read(path: cnn + "/mobilenetv2-logits.npy").floats()
-        expectClose(try coreLogits(g, inputs: cnn + "/mobilenetv2-x.npy"), expected, tolerance: 0.002, "MobileNetV2")
+        expectClose(try coreLogits(g, inputs: cnn + "/mobilenetv2-x.npy"), expected, tolerance: .mobileNetLogits, "MobileNetV2")
     }
 
     @Test("frozen MobileNetV2 blocks run fused (expansion + depthwise one hidden plane at a time) and give the unfused plan's logits bit for bit")
     func fusedFrozenBlocksMatchUnfused() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/mobilenetv2/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/mobilenetv2/model.onnx"))
         var frozen = PlanOptions()
         frozen.train = .none
         frozen.foldBatchNorm = true
@@ -80,12 +72,12 @@ struct CNNImportTests {
         #expect(kinds == [.hardSwish, .hardSigmoid, .sigmoid])
         #expect(g.nodes.contains { $0.op == .concat } && g.nodes.contains { if case .scale = $0.op { return true }; return false })
         let expected = try NpyReader.read(path: cnn + "/ops-logits.npy").floats()
-        expectClose(try coreLogits(g, inputs: cnn + "/ops-x.npy"), expected, tolerance: 0.02, "ops model")
+        expectClose(try coreLogits(g, inputs: cnn + "/ops-x.npy"), expected, tolerance: .smallCNNLogits, "ops model")
     }
 
     @Test("a folded BatchNormalization computes what the unfolded one does")
     func foldingKeepsTheFunction() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         var folded = PlanOptions()
         folded.train = .all
         folded.foldBatchNorm = true
@@ -93,7 +85,7 @@ struct CNNImportTests {
         unfolded.train = .all
         let a = try coreLogits(g, inputs: cnn + "/digits-cnn-x.npy", options: folded)
         let b = try coreLogits(g, inputs: cnn + "/digits-cnn-x.npy", options: unfolded)
-        expectClose(a, b, tolerance: 0.02, "folded vs unfolded")
+        expectClose(a, b, tolerance: .smallCNNLogits, "folded vs unfolded")
         let plan = try Planner.plan(g, options: folded, source: "t")
         #expect(!plan.program.ops.contains { $0.opcode == .batchNormForward })
         #expect(plan.program.notes.contains { $0.contains("folded 1 BatchNormalization") })
@@ -132,7 +124,7 @@ struct CNNImportTests {
         let first8 = FileManager.default.temporaryDirectory.appendingPathComponent("halfstep-first8-\(getpid()).npy")
         try Data(NpyWriter.encode(NpyArray(float32: Array(xs.floats().prefix(8 * 64)), shape: [8, 64]))).write(to: first8)
         defer { try? FileManager.default.removeItem(at: first8) }
-        expectClose(try coreLogits(reimported, inputs: first8.path), trainedLogits, tolerance: 0.05, "exported vs trained")
+        expectClose(try coreLogits(reimported, inputs: first8.path), trainedLogits, tolerance: .digitsCNNLogits, "exported vs trained")
     }
 
     @Test("unsupported uses name the node and what is expected")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -22,7 +23,7 @@ struct DigitsContinuationTests {
     /// spread is about ±1.5 points for both, so single runs cannot be compared at 1 point; means
     /// over five seeds can.
     func continuation(_ update: UpdateMode) throws -> (mean: Double, before: Double) {
-        let graph = try ONNXImporter.importGraph(path: digits + "/mlp.onnx")
+        let graph = try importedGraph(path: digits + "/mlp.onnx")
         var o = PlanOptions()
         o.batch = 32
         o.train = .all
@@ -63,7 +64,7 @@ struct DigitsContinuationTests {
 
     @Test("before continuation the core's fp16 forward agrees with PyTorch's accuracy on the shifted task")
     func beforeMatches() throws {
-        let graph = try ONNXImporter.importGraph(path: digits + "/mlp.onnx")
+        let graph = try importedGraph(path: digits + "/mlp.onnx")
         var o = PlanOptions()
         o.batch = 64
         o.train = .none
@@ -77,7 +78,7 @@ struct DigitsContinuationTests {
     @Test("the core's gradients on a fixed batch match PyTorch's")
     func gradientsMatchPyTorch() throws {
         let dir = fixture("Tests/Fixtures/digits")
-        let graph = try ONNXImporter.importGraph(path: digits + "/mlp.onnx")
+        let graph = try importedGraph(path: digits + "/mlp.onnx")
         var o = PlanOptions()
         o.batch = 8
         o.update = .fp32Master

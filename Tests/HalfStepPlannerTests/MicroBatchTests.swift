@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -8,7 +9,7 @@ import HalfStepCore
 struct MicroBatchTests {
     let digits = fixture("Tools/examples/digits")
 
-    func graph() throws -> Graph { try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx")) }
+    func graph() throws -> Graph { try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx")) }
 
     func data() throws -> Dataset {
         try Dataset.load(inputs: digits + "/shifted-train-x.npy", labels: digits + "/shifted-train-y.npy", expectedFeatures: 64, classes: 10)

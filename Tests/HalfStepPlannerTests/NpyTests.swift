@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepPlanner
 
 struct NpyTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -25,15 +26,9 @@ struct ONNXImportTests {
         return (0 ..< 80).map { Float(logits[$0]) }
     }
 
-    /// fp16 storage of inputs, weights and every activation, with fp32 accumulation: each stored
-    /// value carries a relative error up to 2⁻¹¹, compounded over three layers and logits of
-    /// magnitude up to ~26. 0.05 absolute + 1% relative bounds that; a wrong layout or
-    /// transposition gives errors of order 1–10.
-    func expectClose(_ a: [Float], _ b: [Float], _ label: String) {
-        #expect(a.count == b.count)
-        var worst: Float = 0
-        for (x, y) in zip(a, b) { worst = max(worst, abs(x - y) / (0.05 + 0.01 * abs(y))) }
-        #expect(worst <= 1, "\(label): worst error \(worst) of the tolerance")
+    /// The logits against onnxruntime's, within `Tolerance.mlpLogits` (why that value: there).
+    func expectClose(_ a: [Float], _ b: [Float], _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        HalfStepTestSupport.expectClose(a, b, tolerance: .mlpLogits, label, sourceLocation: sourceLocation)
     }
 
     @Test("the legacy-exporter MLP imports as three dense layers with ReLUs and matches onnxruntime's logits")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepPlanner
 
 /// Damaged and hostile ONNX input: always an error with a place, never a crash.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -30,7 +31,7 @@ struct PlannerLeverTests {
         return o
     }
 
-    static func cnn() throws -> Graph { try ONNXImporter.importGraph(path: digitsCNN) }
+    static func cnn() throws -> Graph { try importedGraph(path: digitsCNN) }
 
     // MARK: - Arena peak
 
@@ -114,7 +115,7 @@ struct PlannerLeverTests {
     /// alone, made once (about a second each in a debug build). `planUnchecked` builds and places
     /// exactly as `plan` does, without the fp32 what-if placement.
     static let mobileNetLeverPlans = Result<[(label: String, result: Planner.Result)], Error> {
-        let g = try ONNXImporter.importGraph(path: mobileNet)
+        let g = try importedGraph(path: mobileNet)
         let base = Self.base(.last(2), batch: 1)
         var plans = [("base", try Planner.planUnchecked(g, options: base, source: "t"))]
         for lever in PlanLever.all { plans.append((lever.flag, try Planner.planUnchecked(g, options: lever.on(base), source: "t"))) }
@@ -427,7 +428,7 @@ struct PlanFitSearchTests {
     /// the bound and its local search (up to 400 greedy passes) runs up to 25 s per plan. The full
     /// grid chooses the same plan (`--train last:1`, fp32 master copies, 198,736 B).
     static let mobileNet = Result<(graph: Graph, base: PlanOptions, result: PlanFit.Result), Error> {
-        let graph = try ONNXImporter.importGraph(path: PlannerLeverTests.mobileNet)
+        let graph = try importedGraph(path: PlannerLeverTests.mobileNet)
         var base = PlanOptions()
         base.batch = 1
         base.sramBudget = 256 * 1024

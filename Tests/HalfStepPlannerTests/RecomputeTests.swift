@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import HalfStepTestSupport
 import HalfStepCore
 @testable import HalfStepPlanner
 
@@ -28,7 +29,7 @@ struct RecomputeTests {
 
     @Test("recomputing the digits CNN's MaxPool output in backward lowers the peak and trains bit for bit the same")
     func maxPoolRecomputation() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         let kept = try Planner.plan(g, options: options(recompute: false), source: "t")
         let again = try Planner.plan(g, options: options(recompute: true), source: "t")
         let recomputes = again.program.ops.filter { $0.phase == .backward && $0.opcode == .maxPoolForward }
@@ -42,7 +43,7 @@ struct RecomputeTests {
 
     @Test("nothing is recomputed where the producer's backward does not run (frozen layers below)")
     func noRecomputationWithoutTheInput() throws {
-        let g = try ONNXImporter.importGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
         let p = try Planner.plan(g, options: options(recompute: true, train: .last(1)), source: "t")
         #expect(!p.program.ops.contains { $0.phase == .backward && ($0.opcode == .maxPoolForward || $0.opcode == .activationForward) })
     }

@@ -1,6 +1,7 @@
 import CHeapCounter
 import Foundation
 import Testing
+import HalfStepTestSupport
 @testable import HalfStepCore
 @testable import HalfStepPlanner
 

@@ -1,10 +1,10 @@
-import Foundation
 import HalfStepCore
+import HalfStepPlanner
+import Synchronization
 import Testing
-@testable import HalfStepPlanner
 
 /// A small MLP graph built in code: Dense → ReLU → … → Dense, with seeded random parameters.
-func makeMLP(_ sizes: [Int], seed: UInt64 = 1, scale: Double = 0.5) -> Graph {
+public func makeMLP(_ sizes: [Int], seed: UInt64 = 1, scale: Double = 0.5) -> Graph {
     var rng = SplitMix64(seed: seed)
     func uniform() -> Float { Float((Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1) * scale) }
     var g = Graph()
@@ -32,7 +32,7 @@ func makeMLP(_ sizes: [Int], seed: UInt64 = 1, scale: Double = 0.5) -> Graph {
 }
 
 /// Options for small test plans.
-func options(batch: Int = 8, train: PlanOptions.TrainSelection = .all, update: UpdateMode = .fp32Master,
+public func options(batch: Int = 8, train: PlanOptions.TrainSelection = .all, update: UpdateMode = .fp32Master,
              optimizer: OptimizerKind = .sgd, momentum: Float? = 0.9, lr: Float = 0.05,
              lossScale: PlanOptions.LossScaling = .dynamic(initial: 65536, growthInterval: 2000)) -> PlanOptions {
     var o = PlanOptions()
@@ -47,7 +47,7 @@ func options(batch: Int = 8, train: PlanOptions.TrainSelection = .all, update: U
 }
 
 /// A synthetic classification set: class = argmax of a fixed random linear map of the input.
-func syntheticData(count: Int, features: Int, classes: Int, seed: UInt64) -> Dataset {
+public func syntheticData(count: Int, features: Int, classes: Int, seed: UInt64) -> Dataset {
     var rng = SplitMix64(seed: seed)
     func uniform() -> Float { Float(Double(rng.next() >> 11) / Double(1 << 53) * 2 - 1) }
     var teacher = SplitMix64(seed: 99)
@@ -67,15 +67,19 @@ func syntheticData(count: Int, features: Int, classes: Int, seed: UInt64) -> Dat
     return Dataset(inputs: inputs, labels: labels, count: count, features: features)
 }
 
+/// The repository's root directory (this file is Tests/HalfStepTestSupport/PlannerFixtures.swift).
+public let repositoryRoot: String = {
+    var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+    parts.removeLast(3)
+    return parts.joined(separator: "/")
+}()
+
 /// Path of a committed fixture, relative to the repository root.
-func fixture(_ relative: String) -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(relative).path
-}
+public func fixture(_ relative: String) -> String { repositoryRoot + "/" + relative }
 
 /// Expects `body` to throw an error that satisfies `check` (which sees the error as a value, so
 /// `"\($0)"` is its one-line description).
-func expectError(_ body: () throws -> Void, throws check: (Any) -> Bool,
+public func expectError(_ body: () throws -> Void, throws check: (Any) -> Bool,
                  sourceLocation: SourceLocation = #_sourceLocation) {
     do {
         try body()
@@ -84,3 +88,16 @@ func expectError(_ body: () throws -> Void, throws check: (Any) -> Bool,
         #expect(check(error), "unexpected error: \(error)", sourceLocation: sourceLocation)
     }
 }
+
+/// The graph of a committed example model (`ONNXImporter.importGraph(path:)`), imported once per
+/// test run: MobileNetV2's 1.7 MB import takes seconds in a debug build and half a dozen tests
+/// plan it. `Graph` is a value, so a test that changes its copy changes nothing else. Only for
+/// files that do not change during the run (the examples and fixtures), never for files a test writes.
+public func importedGraph(path: String) throws -> Graph {
+    if let graph = importedGraphs.withLock({ $0[path] }) { return graph }
+    let graph = try ONNXImporter.importGraph(path: path)
+    importedGraphs.withLock { $0[path] = graph }
+    return graph
+}
+
+private let importedGraphs = Mutex<[String: Graph]>([:])

@@ -1,10 +1,10 @@
 import HalfStepCore
 
 /// Deterministic test data: SplitMix64, so every run sees the same numbers.
-struct TestRandom {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+public struct TestRandom {
+    public var state: UInt64
+    public init(_ seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -12,11 +12,11 @@ struct TestRandom {
         return z ^ (z >> 31)
     }
     /// Uniform in [lo, hi).
-    mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
+    public mutating func uniform(_ lo: Double, _ hi: Double) -> Double {
         lo + (hi - lo) * Double(next() >> 11) / Double(1 << 53)
     }
     /// `count` values uniform in [lo, hi), rounded to fp16.
-    mutating func halves(_ count: Int, _ lo: Double = -1, _ hi: Double = 1) -> [Float16] {
+    public mutating func halves(_ count: Int, _ lo: Double = -1, _ hi: Double = 1) -> [Float16] {
         (0 ..< count).map { _ in Float16(uniform(lo, hi)) }
     }
 }
@@ -26,19 +26,19 @@ struct TestRandom {
 /// Never freed: tests write `Buffer(x).view` inline, and ARC may release a temporary as soon as
 /// its view has been read, leaving the view dangling. Test buffers are small; leaking them for
 /// the life of the test process is the simple, safe choice.
-final class Buffer<T> {
-    let pointer: UnsafeMutablePointer<T>
-    let count: Int
-    init(_ values: [T]) {
+public final class Buffer<T> {
+    public let pointer: UnsafeMutablePointer<T>
+    public let count: Int
+    public init(_ values: [T]) {
         count = values.count
         pointer = .allocate(capacity: max(count, 1))
         pointer.initialize(from: values, count: count)
     }
-    init(repeating v: T, count: Int) {
+    public init(repeating v: T, count: Int) {
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
         pointer.initialize(repeating: v, count: count)
     }
-    var view: TensorView<T> { TensorView(base: pointer, count: count) }
-    var array: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+    public var view: TensorView<T> { TensorView(base: pointer, count: count) }
+    public var array: [T] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
