@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HalfStepCore
+import HalfStepTestSupport
 @testable import HalfStepPlanner
 
 /// The op table: every opcode maps to its own op file, the format's opcode summary agrees with

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HalfStepCore
+import HalfStepTestSupport
 @testable import HalfStepPlanner
 
 /// Header, tensor and config fields at the edges of 32-bit arithmetic (0, 1, 2^31 − 1, 2^31,

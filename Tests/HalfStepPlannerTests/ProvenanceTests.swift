@@ -1,5 +1,6 @@
 import Foundation
 import HalfStepCore
+import HalfStepTestSupport
 import Testing
 @testable import HalfStepPlanner
 
