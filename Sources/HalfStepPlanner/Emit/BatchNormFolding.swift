@@ -131,3 +131,11 @@ enum BatchNormFolding {
         return out
     }
 }
+
+extension BatchNormFolding {
+    /// The planner note for `folded` folded pairs (none for zero).
+    static func note(folded: Int) -> String? {
+        guard folded > 0 else { return nil }
+        return "folded \(folded) BatchNormalization\(folded == 1 ? "" : "s") into the convolution before \(folded == 1 ? "it" : "them") (γ frozen): no separate op or saved activation"
+    }
+}
