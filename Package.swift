@@ -20,6 +20,15 @@ let hostCodegen: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-mf16c", "-Xcc", "-mav
 let hostCodegen: [SwiftSetting] = []
 #endif
 
+// MARK: - Debug builds run the numeric code optimised
+// `swift test` builds for debugging, and an unoptimised core trains ~20x slower: the continuation
+// tests (tens of thousands of steps against PyTorch's figures) took most of the suite's 10 minutes.
+// The core and the planner compile with -O in debug builds too; -O keeps IEEE semantics (Swift never
+// reassociates or contracts float arithmetic), so results are the release build's, bit for bit, and
+// QEMU parity tests compare the same numbers. Step through them with `swift build -c debug
+// -Xswiftc -Onone` when debugging.
+let optimisedInDebug: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "HalfStep",
     products: [
@@ -32,14 +41,15 @@ let package = Package(
         .target(
             name: "HalfStepCore",
             path: "Sources/HalfStepCore",
-            swiftSettings: hostCodegen
+            swiftSettings: hostCodegen + optimisedInDebug
         ),
 
         // MARK: - Host
         .target(
             name: "HalfStepPlanner",
             dependencies: ["HalfStepCore"],
-            path: "Sources/HalfStepPlanner"
+            path: "Sources/HalfStepPlanner",
+            swiftSettings: optimisedInDebug
         ),
         .target(
             name: "CHeapCounter",
