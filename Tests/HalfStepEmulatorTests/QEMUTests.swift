@@ -5,7 +5,8 @@ import HalfStepPlanner
 import HalfStepTestSupport
 @testable import HalfStepEmulator
 
-/// The firmware on QEMU, driven directly (host/device parity runs through the CLI tests).
+/// The firmware on QEMU, driven directly (host/device parity: `QEMUValidationTests`, and through
+/// the command line in the CLI tests).
 /// Needs `qemu-system-arm` (installed by `.ci/run`).
 struct QEMUTests {
     func profile(sram: Int = 1 << 20, core: String = "cortex-m4f") throws -> TargetProfile {
