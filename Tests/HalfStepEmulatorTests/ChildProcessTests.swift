@@ -57,6 +57,16 @@ struct ChildProcessTests {
         #expect(!alive(sleepPid), "the shell's child \(sleepPid) outlived the kill")
     }
 
+    @Test("a command that closes its output and keeps running is stopped at the deadline all the same")
+    func closedOutputStillStopped() throws {
+        let start = Date()
+        let r = try ChildProcess.run("/bin/sh", ["-c", "echo bye; exec >/dev/null 2>&1; trap '' TERM; sleep 60"],
+                                     timeoutSeconds: 1, graceSeconds: 1)
+        let elapsed = Date().timeIntervalSince(start)
+        #expect(r.timedOut && r.killed && r.output == "bye\n")
+        #expect(elapsed < 3.5, "took \(elapsed) s")
+    }
+
     @Test("an executable that cannot be started is an error naming it")
     func missingExecutable() {
         do throws(ChildProcess.LaunchError) {

@@ -60,17 +60,21 @@ public enum ChildProcess {
         let collector = OutputCollector(fileDescriptor: pipe.fileHandleForReading.fileDescriptor)
         collector.start()
 
+        // Finished means both: the output ended and the process exited (a command can close its
+        // output and keep running), each by the one deadline.
+        let deadline = Date().addingTimeInterval(timeoutSeconds)
+        let outputEnded = collector.done.wait(timeout: .now() + max(0, deadline.timeIntervalSinceNow)) == .success
         var timedOut = false, killed = false
-        if collector.done.wait(timeout: .now() + timeoutSeconds) == .timedOut {
+        if !(outputEnded && waitForExit(p, until: deadline)) {
             timedOut = true
             signal(p, SIGTERM)
-            if !waitForExit(p, seconds: graceSeconds) {
+            if !waitForExit(p, until: Date().addingTimeInterval(graceSeconds)) {
                 killed = true
                 signal(p, SIGKILL)
             }
             // With the group gone the pipe reaches end of file; a descendant outside the group
             // could hold it open for ever, so stop reading after one more grace period.
-            if collector.done.wait(timeout: .now() + graceSeconds) == .timedOut {
+            if !outputEnded && collector.done.wait(timeout: .now() + graceSeconds) == .timedOut {
                 collector.stop()
                 collector.done.wait()
             }
@@ -102,9 +106,8 @@ public enum ChildProcess {
         _ = kill(pid, sig)
     }
 
-    /// Polls until `p` has exited (Foundation reaps it) or `seconds` have passed; true if it exited.
-    static func waitForExit(_ p: Process, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
+    /// Polls until `p` has exited (Foundation reaps it) or `deadline` has passed; true if it exited.
+    static func waitForExit(_ p: Process, until deadline: Date) -> Bool {
         while p.isRunning {
             if Date() >= deadline { return false }
             usleep(10_000)
