@@ -5,7 +5,9 @@ import PackageDescription
 // HalfStepCore      device core: plan reader, arena, kernels, optimizers, trainer (Embedded-clean)
 // HalfStepPlanner   host: ONNX / .npy import, graph IR, planning passes, plan writer, reports
 // halfstep          the command line (Tools/halfstep), thin over the libraries
-// HalfStepEmulator  host: target profiles, emulated microcontroller limits, cost model (`validate`)
+// HalfStepEmulator  host: target profiles, emulated microcontroller limits, cost model, QEMU runs and
+//                   their comparison with a host run (`validate`, `validate --qemu`); reads plans,
+//                   datasets and tables through HalfStepPlanner
 // CHeapCounter      host-only malloc interposer that counts heap allocations (tests, emulator)
 // CEmulatorLimits   host-only guard pages, read-only flash, guarded stack thread, fault reports
 
@@ -57,7 +59,7 @@ let package = Package(
         ),
         .target(
             name: "HalfStepEmulator",
-            dependencies: ["HalfStepCore", "CEmulatorLimits", "CHeapCounter"],
+            dependencies: ["HalfStepCore", "HalfStepPlanner", "CEmulatorLimits", "CHeapCounter"],
             path: "Sources/HalfStepEmulator"
         ),
         .target(

@@ -1,8 +1,12 @@
 import Foundation
 import Testing
+import HalfStepCore
+import HalfStepPlanner
+import HalfStepTestSupport
 @testable import HalfStepEmulator
 
-/// The firmware on QEMU, driven directly (host/device parity runs through the CLI tests).
+/// The firmware on QEMU, driven directly (host/device parity: `QEMUValidationTests`, and through
+/// the command line in the CLI tests).
 /// Needs `qemu-system-arm` (installed by `.ci/run`).
 struct QEMUTests {
     func profile(sram: Int = 1 << 20, core: String = "cortex-m4f") throws -> TargetProfile {
@@ -47,6 +51,27 @@ struct QEMUTests {
         } catch {
             guard let qemuError = error as? QEMUError, case .doesNotFit(let detail) = qemuError else { Issue.record("\(error)"); return }
             #expect(detail.contains("will not fit in region 'SRAM'"))
+        }
+    }
+
+    @Test("a QEMU run past its limit is stopped and reported as a timeout naming the image, the plan and the limit")
+    func runTimeout() throws {
+        // A 64-128-10 MLP trained on 16 samples a step for 1000 steps: about two billion
+        // instructions, several seconds of QEMU, far past the one-second limit.
+        let plan = try Planner.plan(makeMLP([64, 128, 10]), options: options(batch: 16), source: "synthetic")
+        let steps = 1000, batch = 16
+        let data = syntheticData(count: steps * batch, features: 64, classes: 10, seed: 3)
+        let payload = FirmwarePayload(plan: plan.bytes, inputs: data.inputs, labels: data.labels, steps: steps, batch: batch,
+                                      features: 64, profileOps: false)
+        let board = try TargetProfile.resolve("mps2-an386")   // 4 MiB of flash for the 2 MiB of batches
+        do throws(QEMUError) {
+            _ = try QEMURunner.run(payload: payload, arenaBytes: plan.memory.arenaBytes, profile: board, board: .mps2AN386,
+                                   reserve: (0, 0), workDirectory: work("timeout"), timeoutSeconds: 1, plan: "mlp.hsplan")
+            Issue.record("\(steps) steps finished within a second")
+        } catch {
+            guard case .timeout(let stage, let board, let image, let plan, let seconds, _) = error else { Issue.record("\(error)"); return }
+            #expect(stage == .run && board == .mps2AN386 && image.hasSuffix("/image.elf") && plan == "mlp.hsplan" && seconds == 1)
+            #expect(error.description.hasPrefix("the QEMU run of \(image) on mps2-an386 (plan mlp.hsplan) did not finish within 1 s (a hang on the device); "))
         }
     }
 }

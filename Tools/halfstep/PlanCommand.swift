@@ -125,20 +125,13 @@ struct PlanCommand: Command {
             }
             if !quiet { Terminal.progress("fit: wrote \(frontier) and \(csvPath)", final: true) }
         }
-        let budget = [base.sramBudget.map { "sram=\(formatBytes($0))" }, base.flashBudget.map { "flash=\(formatBytes($0))" }]
-            .compactMap { $0 }.joined(separator: ",")
-        guard let best = result.best else {
-            var message = "no plan fits \(budget)"
-            if let s = result.smallest {
-                message += "; the smallest that trains anything (\(s.flags)) needs sram=\(s.arenaBytes) B (\(formatBytes(s.arenaBytes))), flash=\(s.flashBytes) B (\(formatBytes(s.flashBytes)))"
-            }
-            message += "\n  levers tried: " + result.reasons[0].replacingOccurrences(of: "measured ", with: "")
-            throw Failure(message, hint: "raise the budget to at least the figures above, or lower the batch size")
+        guard let best = result.best, let lines = result.summaryLines(sramBudget: base.sramBudget, flashBudget: base.flashBudget) else {
+            throw Failure(result.noFitExplanation(sramBudget: base.sramBudget, flashBudget: base.flashBudget),
+                          hint: "raise the budget to at least the figures above, or lower the batch size")
         }
         var chosen = best.options
         chosen.sramBudget = base.sramBudget
         chosen.flashBudget = base.flashBudget
-        let lines = ["chose \(best.flags) for \(budget): trains \(best.trainedElements) parameter elements in \(best.arenaBytes) B SRAM, \(best.flashBytes) B flash"] + result.reasons
         return (chosen, lines)
     }
 
@@ -215,81 +208,4 @@ func importModel(_ path: String) throws -> Graph {
 
 func absolutePath(_ path: String) -> String {
     URL(fileURLWithPath: path).standardizedFileURL.path
-}
-
-/// What `plan` prints: the model, what trains, and the memory figures.
-struct PlanSummary: Codable {
-    var output: String
-    var model: String
-    var layers: Int
-    var parameters: Int
-    var trainableParameters: Int
-    var train: String
-    var optimizer: String
-    var update: String
-    var lossScale: String
-    var accumulation: String
-    var batch: Int
-    /// Samples per micro-batch (equal to `batch` without micro-batches).
-    var microBatch: Int
-    var arenaBytes: Int
-    var lowerBoundBytes: Int
-    var flashBytes: Int
-    var fp32ArenaBytes: Int
-    var fp32FlashBytes: Int
-    var sramBudget: Int?
-    var flashBudget: Int?
-    var notes: [String]
-    /// `--fit`'s choice and reasons.
-    var fit: [String]? = nil
-
-    init(graph: Graph, result: Planner.Result, options: PlanOptions, output: String) {
-        self.output = output
-        model = graph.source
-        layers = graph.nodes.count
-        parameters = graph.parameters.reduce(0) { $0 + $1.elementCount }
-        trainableParameters = result.program.trainedElements
-        train = options.train.description
-        optimizer = options.optimizer == .sgd ? "sgd" : options.optimizer == .adam ? "adam" : "adamw"
-        update = ([options.update.name] + options.updateOverrides.sorted { $0.key < $1.key }.map { "\($0.value.name):\($0.key)" })
-            .joined(separator: ",")
-        lossScale = options.lossScale.description
-        accumulation = options.accumulateHalf ? "fp16" : "fp32"
-        batch = options.batch
-        microBatch = options.microBatch ?? options.batch
-        arenaBytes = result.memory.arenaBytes
-        lowerBoundBytes = result.memory.lowerBoundBytes
-        flashBytes = result.memory.flashBytes
-        fp32ArenaBytes = result.memory.fp32ArenaBytes
-        fp32FlashBytes = result.memory.fp32FlashBytes
-        sramBudget = options.sramBudget
-        flashBudget = options.flashBudget
-        notes = result.program.notes
-    }
-
-    func json() -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        e.keyEncodingStrategy = .convertToSnakeCase
-        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
-    }
-
-    func text() -> String {
-        func budget(_ used: Int, _ b: Int?) -> String {
-            guard let b else { return "" }
-            return String(format: "  of %@ budget (%.0f%%, %@ spare)", formatBytes(b), 100 * Double(used) / Double(b), formatBytes(b - used))
-        }
-        let fitText = (fit ?? []).map { "  fit           \($0)\n" }.joined()
-        let notesText = notes.map { "  note          \($0)\n" }.joined()
-        return fitText + notesText + """
-        planned \(model) -> \(output)
-          model         \(layers) layers, \(parameters) parameters; training \(trainableParameters) (--train \(train))
-          numerics      fp16 storage, \(accumulation) accumulation, \(update) updates, \(optimizer), loss scale \(lossScale)
-          batch         \(batch)\(microBatch < batch ? " as \(batch / microBatch) micro-batches of \(microBatch), gradients summed before one update" : "")
-          SRAM arena    \(arenaBytes) B (\(formatBytes(arenaBytes)))\(budget(arenaBytes, sramBudget))
-          lower bound   \(lowerBoundBytes) B: the arena is within \(String(format: "%.1f%%", 100 * (Double(arenaBytes) / Double(max(lowerBoundBytes, 1)) - 1))) of the liveness bound
-          flash (plan)  \(flashBytes) B (\(formatBytes(flashBytes)))\(budget(flashBytes, flashBudget))
-          fp32 storage  would need \(fp32ArenaBytes) B SRAM (x\(String(format: "%.2f", Double(fp32ArenaBytes) / Double(max(arenaBytes, 1))))) and \(fp32FlashBytes) B flash (x\(String(format: "%.2f", Double(fp32FlashBytes) / Double(max(flashBytes, 1)))))
-        """
-    }
 }

@@ -67,8 +67,12 @@ struct ValidateCommand: Command {
             }
             if !json { Terminal.err("building the firmware for \(board.rawValue) and running \(steps) steps under qemu-system-arm...") }
             let seed = UInt64(try a.int("--seed", in: 0 ... Int.max, default: 0, verb: "validate"))
-            qemu = try QEMUValidation.run(loaded: loaded, data: data, profile: profile, board: board, reserve: reserve, steps: steps,
-                                          seed: seed, workDirectory: NSTemporaryDirectory() + "halfstep-qemu-\(getpid())")
+            do {
+                qemu = try QEMUValidation.run(loaded: loaded, data: data, profile: profile, board: board, reserve: reserve, steps: steps,
+                                              seed: seed, workDirectory: NSTemporaryDirectory() + "halfstep-qemu-\(getpid())")
+            } catch {
+                throw Failure(error.description)
+            }
         }
         if json {
             var object = (try? JSONSerialization.jsonObject(with: Data(report.json().utf8))) as? [String: Any] ?? [:]

@@ -74,8 +74,14 @@ public enum QEMURunner {
     }
 
     /// Builds the image for `board`, sized to `profile` less `reserve`, and runs it.
+    ///
+    /// The firmware build gets `buildTimeoutSeconds` (a cold build compiles the core) and the QEMU
+    /// run `timeoutSeconds`; past its limit a stage's process group is sent SIGTERM, then SIGKILL
+    /// `graceSeconds` later (`ChildProcess`), and the run throws `QEMUError.timeout` naming the
+    /// stage, the board, the image, `plan` (the plan's file, for messages only) and the limit.
     public static func run(payload: FirmwarePayload, arenaBytes: Int, profile: TargetProfile, board: Board,
-                           reserve: (sram: Int, flash: Int), workDirectory: String, timeoutSeconds: Double = 300) throws(QEMUError) -> Result {
+                           reserve: (sram: Int, flash: Int), workDirectory: String, timeoutSeconds: Double = 300,
+                           buildTimeoutSeconds: Double = 300, graceSeconds: Double = 2, plan: String? = nil) throws(QEMUError) -> Result {
         let fm = FileManager.default
         try? fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let payloadPath = workDirectory + "/payload.bin"
@@ -85,8 +91,14 @@ public enum QEMURunner {
         // SRAM holds .data, .bss, the arena and the stack: the arena's region less the reserve,
         // plus the stack's own region when the part keeps it apart.
         let sram = min(boardMemory, profile.arenaRegionBytes - reserve.sram + (profile.stackSharesArenaRegion ? 0 : profile.stackBytes))
+        let image = workDirectory + "/image.elf"
+        func timeout(_ stage: QEMUError.Stage, _ seconds: Double, _ finished: ChildProcess.Finished) -> QEMUError {
+            .timeout(stage: stage, board: board, image: image, plan: plan, seconds: seconds, killed: finished.killed)
+        }
         let build = try command("/bin/bash", [targetsDirectory + "/build-firmware.sh", board.rawValue, payloadPath, workDirectory,
-                                               "\(flash)", "\(sram)", "\(arenaBytes)", "\(profile.stackBytes)", profile.name], timeout: 300)
+                                               "\(flash)", "\(sram)", "\(arenaBytes)", "\(profile.stackBytes)", profile.name],
+                                timeoutSeconds: buildTimeoutSeconds, graceSeconds: graceSeconds)
+        if build.timedOut { throw timeout(.build, buildTimeoutSeconds, build) }
         guard build.status == 0 else {
             if build.output.contains("will not fit in region") || build.output.contains("overflowed by") {
                 throw .doesNotFit(detail: build.output.split(separator: "\n").filter { $0.contains("ld.lld") }.joined(separator: "\n"))
@@ -112,9 +124,9 @@ public enum QEMURunner {
         }
         let run = try command("/usr/bin/env", ["qemu-system-arm", "-M", board.machine, "-cpu", board.cpu, "-nographic", "-monitor", "none",
                                               "-serial", "none", "-icount", "shift=0",
-                                              "-semihosting-config", "enable=on,target=native", "-kernel", workDirectory + "/image.elf"],
-                              timeout: timeoutSeconds, directory: workDirectory)
-        if run.timedOut { throw .timeout(seconds: timeoutSeconds) }
+                                              "-semihosting-config", "enable=on,target=native", "-kernel", image],
+                              directory: workDirectory, timeoutSeconds: timeoutSeconds, graceSeconds: graceSeconds)
+        if run.timedOut { throw timeout(.run, timeoutSeconds, run) }
         if run.status == 127 || run.output.contains("No such file or directory") && run.output.contains("qemu") {
             throw .missingQEMU
         }
@@ -158,56 +170,15 @@ public enum QEMURunner {
         return r
     }
 
-    struct Finished { var status: Int32; var output: String; var timedOut: Bool }
-
     /// Size of the checkpoint flash file: generous for the plans a board can hold.
     public static var flashBytesForCheckpoints = 1 << 20
 
-    static func command(_ executable: String, _ arguments: [String], timeout: Double, directory: String? = nil) throws(QEMUError) -> Finished {
-        let p = Process()
-        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        p.standardInput = FileHandle.nullDevice
-        do { try p.run() } catch { throw .io("cannot start \(executable): \(error)") }
-        final class Collected: @unchecked Sendable { var data = Data() }
-        let collected = Collected()
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue(label: "halfstep.qemu.output").async {
-            collected.data = pipe.fileHandleForReading.readDataToEndOfFile()
-            done.signal()
-        }
-        var timedOut = false
-        if done.wait(timeout: .now() + timeout) == .timedOut {
-            timedOut = true
-            p.terminate()
-            done.wait()
-        }
-        p.waitUntilExit()
-        return Finished(status: p.terminationStatus, output: String(decoding: collected.data, as: UTF8.self), timedOut: timedOut)
-    }
-}
-
-/// Why a QEMU run could not be carried out.
-public enum QEMUError: Error, CustomStringConvertible {
-    case missingQEMU
-    case build(String)
-    case doesNotFit(detail: String)
-    case timeout(seconds: Double)
-    case io(String)
-    case noBoard(core: String)
-
-    public var description: String {
-        switch self {
-        case .missingQEMU: return "qemu-system-arm is not installed (Debian: apt-get install -y qemu-system-arm)"
-        case .build(let output): return "the firmware did not build:\n" + output
-        case .doesNotFit(let detail): return "the firmware image does not fit the part (it was sized to the part's memories, not the board's 4 MiB):\n" + detail
-        case .timeout(let s): return "the QEMU run did not finish within \(Int(s)) s (a hang on the device); it was stopped"
-        case .io(let what): return what
-        case .noBoard(let core): return "no emulated board for a \(core) core (QEMU runs use mps2-an386 for Cortex-M4F/M33 and mps2-an500 for Cortex-M7)"
+    static func command(_ executable: String, _ arguments: [String], directory: String? = nil, timeoutSeconds: Double,
+                        graceSeconds: Double) throws(QEMUError) -> ChildProcess.Finished {
+        do {
+            return try ChildProcess.run(executable, arguments, directory: directory, timeoutSeconds: timeoutSeconds, graceSeconds: graceSeconds)
+        } catch {
+            throw .io(error.description)
         }
     }
 }
