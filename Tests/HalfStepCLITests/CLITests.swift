@@ -7,8 +7,8 @@ struct CLITests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let digits = root + "/Tools/examples/digits"
 
-    /// The `halfstep` the tests run: a release build made once per test run (`ReleaseCLI`).
-    static var binary: String { get throws { try ReleaseCLI.binary.get() } }
+    /// The `halfstep` the tests run: the one built beside the test bundle (`TestedCLI`).
+    static var binary: String { get throws { try TestedCLI.binary.get() } }
 
     struct Result { var status: Int32; var out: String; var err: String }
 

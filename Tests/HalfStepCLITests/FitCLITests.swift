@@ -5,8 +5,8 @@ import Testing
 ///
 /// The MobileNetV2 search pins the channel fraction at 1 (`--train-channels 1`), the same 108-plan
 /// search as `PlanFitSearchTests.mobileNet`; the unpinned search is the command (~1 min in
-/// a release build). `halfstep` is the release build of `ReleaseCLI` (`HALFSTEP_CLI` may name a
-/// debug one).
+/// a release build). `halfstep` is the one `TestedCLI` finds (`HALFSTEP_CLI` may name
+/// another).
 struct FitCLITests {
     let cli = CLITests()
     static let mobileNet = CLITests.root + "/Tools/examples/mobilenetv2"
@@ -32,8 +32,8 @@ struct FitCLITests {
     }
 
     /// nrf52840's profile (256 KiB RAM, 1 MiB flash, Cortex-M4F at 64 MHz) with its stack moved to a
-    /// region of its own and made roomy. A debug `halfstep` (`HALFSTEP_CLI`) needs ~4x a release
-    /// build's stack (MobileNetV2 at batch 1: 27.7 KiB high-water against 6.6 KiB) and overflows the
+    /// region of its own and made roomy. An unoptimised `halfstep` needed ~4x a release
+    /// build's stack (MobileNetV2 at batch 1: 27.7 KiB high-water against 6.6 KiB) and overflowed the
     /// part's 8 KiB.
     func part() throws -> String {
         let source = CLITests.root + "/Targets/profiles/nrf52840.json"
