@@ -39,6 +39,25 @@ struct TrainerTests {
         #expect(s.trainer.counters.appliedSteps + s.trainer.counters.skippedSteps == 101)
     }
 
+    @Test("the training loop's heap allocations do not grow with the step count: 300 steps allocate no more than 100")
+    func loopAllocationsDoNotGrow() throws {
+        func allocations(steps: Int) throws -> Int {
+            let s = try session(options(batch: 16))
+            s.step(data, samples: 0 ..< 16)   // warm up: first-use runtime work is not the loop's
+            var printed = 0
+            hs_heap_counting_begin()
+            let summary = try TrainingLoop.run(s, train: data, eval: nil, settings: .init(steps: steps, shuffleSeed: 3)) { p in
+                if p.step == p.steps { printed += 1 }
+            }
+            let count = hs_heap_counting_end()
+            #expect(summary.steps == steps && printed == 1)
+            return count
+        }
+        // 512 samples in batches of 16: 100 steps cross 3 epochs, 300 steps 9.
+        let short = try allocations(steps: 100), long = try allocations(steps: 300)
+        #expect(long <= short, "\(short) allocations for 100 steps, \(long) for 300")
+    }
+
     @Test("an overflowing loss scale skips the step, leaves the weights untouched and halves the scale")
     func overflowSkipsStep() throws {
         let s = try session(options(batch: 16, lossScale: .dynamic(initial: 1e9, growthInterval: 2000)))

@@ -109,13 +109,14 @@ func runTraining(_ session: TrainingSession, _ data: Dataset, _ eval: Dataset?, 
     let every = Terminal.stderrIsTTY ? max(1, settings.steps / 200) : max(1, settings.steps / 10)
     do {
         return try TrainingLoop.run(session, train: data, eval: eval, settings: settings) { p in
+            // Only the lines printed are formatted: formatting allocates, and a line per step made
+            // the host loop's heap allocations grow with the step count (~11 a step).
+            guard !quiet && (p.step % every == 0 || p.step == p.steps || p.evaluation != nil) else { return }
             var line = "step \(p.step)/\(p.steps)  epoch \(p.epoch)  loss \(fmt(Double(p.result.loss)))  scale \(formatScaleCLI(p.result.lossScale))"
             if p.result.status == .skippedOverflow { line += "  (overflow: step skipped)" }
             line += "  \(Int(p.stepsPerSecond)) steps/s"
             if let e = p.evaluation { line += "  eval acc \(pct(e.accuracy))" }
-            if !quiet && (p.step % every == 0 || p.step == p.steps || p.evaluation != nil) {
-                Terminal.progress(line, final: p.step == p.steps)
-            }
+            Terminal.progress(line, final: p.step == p.steps)
         }
     } catch {
         throw Failure(error.description)

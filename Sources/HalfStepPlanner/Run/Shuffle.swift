@@ -37,7 +37,8 @@ public struct EpochSampler {
     /// Sample indices of the next batch.
     public mutating func next() -> ArraySlice<Int> {
         if order.isEmpty || cursor + batch > count {
-            order = Array(0 ..< count)
+            // Refilled in place: a new array per epoch made the host loop allocate as it ran.
+            if order.count == count { for i in 0 ..< count { order[i] = i } } else { order = Array(0 ..< count) }
             // Fisher–Yates with our own generator so the order never depends on the platform.
             var i = count - 1
             while i > 0 {

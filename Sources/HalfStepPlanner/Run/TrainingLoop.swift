@@ -84,6 +84,7 @@ public enum TrainingLoop {
         var history: [(step: Int, loss: Float, scale: Float, applied: Bool)] = []
         history.reserveCapacity(settings.steps)
         var underflowRate: [Double] = []
+        underflowRate.reserveCapacity(settings.steps)
         var evalHistory: [(step: Int, accuracy: Double)] = []
         var last = session.trainer.counters
         let clock = ContinuousClock()
