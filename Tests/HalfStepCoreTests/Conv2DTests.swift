@@ -121,4 +121,70 @@ struct Conv2DTests {
         Conv2D.forward(y: b.view, x: Buffer(x).view, weight: .half(Buffer(w32.map { Float16($0) }).view), bias: nil, rows: rows, window: g)
         #expect(a.array.map(\.bitPattern) == b.array.map(\.bitPattern))
     }
+
+    /// Windows wide enough that the blocked interior paths run beside the border: 4 outputs per
+    /// group (4×4 blocks), depthwise and 2 outputs per group (1×4 blocks), stride 2, a kernel
+    /// wider than tall, and a row too narrow for any interior.
+    static let blockedCases: [Case] = [
+        Case(name: "3x3 stride 1 pad 1, 9 outputs", window: .init(channels: 3, outputs: 9, height: 7, width: 13, outHeight: 7, outWidth: 13,
+                                                                   kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                                                   padTop: 1, padLeft: 1, group: 1, trainedOutputs: 9)),
+        Case(name: "3x3 stride 2 pad 1", window: .init(channels: 2, outputs: 8, height: 12, width: 19, outHeight: 6, outWidth: 10,
+                                                       kernelHeight: 3, kernelWidth: 3, strideHeight: 2, strideWidth: 2,
+                                                       padTop: 1, padLeft: 1, group: 1, trainedOutputs: 8)),
+        Case(name: "depthwise 3x3 stride 1", window: .init(channels: 5, outputs: 5, height: 6, width: 11, outHeight: 6, outWidth: 11,
+                                                           kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                                                           padTop: 1, padLeft: 1, group: 5, trainedOutputs: 5)),
+        Case(name: "2 outputs per group, 2x5 no padding", window: .init(channels: 4, outputs: 4, height: 5, width: 12, outHeight: 4, outWidth: 8,
+                                                                        kernelHeight: 2, kernelWidth: 5, strideHeight: 1, strideWidth: 1,
+                                                                        padTop: 0, padLeft: 0, group: 2, trainedOutputs: 4)),
+        Case(name: "5x5 pad 2 on a 4-wide input", window: .init(channels: 2, outputs: 4, height: 4, width: 4, outHeight: 4, outWidth: 4,
+                                                                kernelHeight: 5, kernelWidth: 5, strideHeight: 1, strideWidth: 1,
+                                                                padTop: 2, padLeft: 2, group: 1, trainedOutputs: 4)),
+    ]
+
+    /// y as the one-output loop computes it: per output, fp32 products summed in (channel, kernel
+    /// row, kernel column) order with padding taps skipped, the bias added, rounded to fp16 once.
+    static func oneOutputLoop(_ g: Window2D, x: [Float16], w: [Float16], b: [Float16], rows: Int) -> [Float16] {
+        let cg = g.channels / g.group, mg = g.outputs / g.group
+        var y = [Float16](repeating: 0, count: rows * g.outputElements)
+        for n in 0 ..< rows {
+            for m in 0 ..< g.outputs {
+                for oh in 0 ..< g.outHeight {
+                    for ow in 0 ..< g.outWidth {
+                        var acc: Float = 0
+                        for c in 0 ..< cg {
+                            let ci = (m / mg) * cg + c
+                            for kh in 0 ..< g.kernelHeight {
+                                for kw in 0 ..< g.kernelWidth {
+                                    let ih = oh * g.strideHeight - g.padTop + kh, iw = ow * g.strideWidth - g.padLeft + kw
+                                    guard ih >= 0, ih < g.height, iw >= 0, iw < g.width else { continue }
+                                    acc += Float(x[((n * g.channels + ci) * g.height + ih) * g.width + iw])
+                                        * Float(w[((m * cg + c) * g.kernelHeight + kh) * g.kernelWidth + kw])
+                                }
+                            }
+                        }
+                        y[((n * g.outputs + m) * g.outHeight + oh) * g.outWidth + ow] = Float16(acc + Float(b[m]))
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    @Test("blocked forward equals the one-output loop bit for bit, borders and interior", arguments: blockedCases)
+    func blockedForwardIsBitExact(_ c: Case) {
+        let g = c.window
+        var rng = TestRandom(21)
+        var x = rng.halves(rows * g.inputElements, -4, 4)
+        let w = rng.halves(g.outputs * g.weightsPerOutput), b = rng.halves(g.outputs)
+        // Values where a changed order or an added padding product would show: infinities, NaN,
+        // signed zeros, and a product that overflows fp16 but not the fp32 sum.
+        let specials: [Float16] = [.infinity, -.infinity, .nan, -0.0, 0.0, 60000, -60000]
+        for (k, v) in specials.enumerated() { x[(k * 37) % x.count] = v }
+        let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+        Conv2D.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
+        let expected = Self.oneOutputLoop(g, x: x, w: w, b: b, rows: rows)
+        #expect(y.array.map(\.bitPattern) == expected.map(\.bitPattern), "\(c)")
+    }
 }
