@@ -39,7 +39,7 @@ struct TrainerTests {
         #expect(s.trainer.counters.appliedSteps + s.trainer.counters.skippedSteps == 101)
     }
 
-    @Test("the training loop's heap allocations do not grow with the step count: 300 steps allocate no more than 100")
+    @Test("the training loop's heap allocations do not grow with the step count: 2,000 steps allocate about what 100 do")
     func loopAllocationsDoNotGrow() throws {
         func allocations(steps: Int) throws -> Int {
             let s = try session(options(batch: 16))
@@ -53,9 +53,12 @@ struct TrainerTests {
             #expect(summary.steps == steps && printed == 1)
             return count
         }
-        // 512 samples in batches of 16: 100 steps cross 3 epochs, 300 steps 9.
-        let short = try allocations(steps: 100), long = try allocations(steps: 300)
-        #expect(long <= short, "\(short) allocations for 100 steps, \(long) for 300")
+        _ = try allocations(steps: 10)   // the runtime's one-time work (metadata, caches) happens here
+        // 512 samples in batches of 16: 100 steps cross 3 epochs, 2,000 steps 63. A loop that
+        // allocated per step or per epoch would differ by 60 or more; the Swift runtime's own
+        // bookkeeping varies by a few allocations between runs.
+        let short = try allocations(steps: 100), long = try allocations(steps: 2000)
+        #expect(long - short <= 10, "\(short) allocations for 100 steps, \(long) for 2,000")
     }
 
     @Test("an overflowing loss scale skips the step, leaves the weights untouched and halves the scale")
