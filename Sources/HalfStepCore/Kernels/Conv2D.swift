@@ -18,34 +18,68 @@ public enum Conv2D {
     static func forward<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                            bias: ParameterView?, rows: Int, _ g: Window2D) {
         if g.isPointwise { return pointwiseForward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
-        let cg = g.channelsPerGroup, mg = g.outputs / g.group
+        // Every output sums its taps in one order (channel, kernel row, kernel column, padding taps
+        // skipped): the one-output loop's, which Conv2DTests pins bit for bit. The loops below only
+        // block it: 4 outputs of one group share each loaded input (1 where groups are narrower, as
+        // in depthwise), padding is skipped by clipping the kernel's row and column ranges once
+        // per pixel instead of testing every tap, and on interior pixels 4 pixels share each
+        // loaded weight.
+        let mg = g.outputs / g.group, cg = g.channelsPerGroup
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
+        let columns = interiorRange(out: g.outWidth, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth, size: g.width)
         var n = 0
         while n < rows {
             var m = 0
             while m < g.outputs {
-                let firstChannel = (m / mg) * cg
-                let b: Float = bias.map { $0.computeValue(m) } ?? 0
-                let wm = w.slice(m * g.weightsPerOutput, g.weightsPerOutput)
-                let yo = y.slice((n * g.outputs + m) * outPlane, outPlane)
+                let block = mg - m % mg >= 4 ? 4 : 1
+                let xGroup = (n * g.channels + (m / mg) * cg) * plane
+                let b0: Float = bias.map { $0.computeValue(m) } ?? 0
+                let b1: Float = block == 4 ? (bias.map { $0.computeValue(m + 1) } ?? 0) : 0
+                let b2: Float = block == 4 ? (bias.map { $0.computeValue(m + 2) } ?? 0) : 0
+                let b3: Float = block == 4 ? (bias.map { $0.computeValue(m + 3) } ?? 0) : 0
+                let y0 = (n * g.outputs + m) * outPlane
                 var oh = 0
                 while oh < g.outHeight {
+                    let ih0 = oh * g.strideHeight - g.padTop
+                    let khLo = max(0, -ih0), khHi = min(g.kernelHeight, g.height - ih0)
+                    let rowInside = khLo == 0 && khHi == g.kernelHeight
                     var ow = 0
                     while ow < g.outWidth {
-                        var acc: Float = 0
+                        if rowInside && ow >= columns.lowerBound && ow + 4 <= columns.upperBound {
+                            if block == 4 {
+                                interiorBlock4x4(y: y, x: x, w: w, bias: bias, n: n, m: m, oh: oh, ow: ow, g)
+                            } else {
+                                interiorBlock1x4(y: y, x: x, w: w, bias: bias, n: n, m: m, oh: oh, ow: ow, g)
+                            }
+                            ow += 4
+                            continue
+                        }
+                        let iw0 = ow * g.strideWidth - g.padLeft
+                        let kwLo = max(0, -iw0), kwHi = min(g.kernelWidth, g.width - iw0)
+                        // Offsets of tap (kh, kw) = (0, 0) of channel 0; clipped taps are never read.
+                        let xOrigin = xGroup + ih0 * g.width + iw0, wOrigin = m * wpo
+                        let at = y0 + oh * g.outWidth + ow
+                        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
                         var c = 0
                         while c < cg {
-                            let xc = x.slice((n * g.channels + firstChannel + c) * plane, plane)
-                            var kh = 0
-                            while kh < g.kernelHeight {
-                                let ih = oh * g.strideHeight - g.padTop + kh
-                                if ih >= 0 && ih < g.height {
-                                    var kw = 0
-                                    while kw < g.kernelWidth {
-                                        let iw = ow * g.strideWidth - g.padLeft + kw
-                                        if iw >= 0 && iw < g.width {
-                                            acc += Float(xc[ih * g.width + iw]) * wm[(c * g.kernelHeight + kh) * g.kernelWidth + kw].computeValue
-                                        }
+                            var kh = khLo
+                            while kh < khHi {
+                                let xr = xOrigin + c * plane + kh * g.width
+                                let wr = wOrigin + c * kk + kh * g.kernelWidth
+                                var kw = kwLo
+                                if block == 4 {
+                                    while kw < kwHi {
+                                        let xv = Float(x[xr + kw])
+                                        a0 += xv * w[wr + kw].computeValue
+                                        a1 += xv * w[wr + wpo + kw].computeValue
+                                        a2 += xv * w[wr + 2 * wpo + kw].computeValue
+                                        a3 += xv * w[wr + 3 * wpo + kw].computeValue
+                                        kw += 1
+                                    }
+                                } else {
+                                    while kw < kwHi {
+                                        a0 += Float(x[xr + kw]) * w[wr + kw].computeValue
                                         kw += 1
                                     }
                                 }
@@ -53,15 +87,98 @@ public enum Conv2D {
                             }
                             c += 1
                         }
-                        yo[oh * g.outWidth + ow] = Float16(acc + b)
+                        y[at] = Float16(a0 + b0)
+                        if block == 4 {
+                            y[at + outPlane] = Float16(a1 + b1)
+                            y[at + 2 * outPlane] = Float16(a2 + b2)
+                            y[at + 3 * outPlane] = Float16(a3 + b3)
+                        }
                         ow += 1
                     }
                     oh += 1
                 }
-                m += 1
+                m += block
             }
             n += 1
         }
+    }
+
+    /// Output positions `lo ..< hi` along one axis whose whole kernel lies inside the input (no
+    /// tap in the padding).
+    @inlinable
+    static func interiorRange(out: Int, stride: Int, pad: Int, kernel: Int, size: Int) -> Range<Int> {
+        // First o with o·stride − pad ≥ 0, and first o with o·stride − pad + kernel > size.
+        let lo = min(out, (pad + stride - 1) / stride)
+        let limit = size - kernel + pad
+        let hi = limit < 0 ? lo : max(lo, min(out, limit / stride + 1))
+        return lo ..< hi
+    }
+
+    /// Outputs `m ..< m+4` (one group) at pixels `ow ..< ow+4` of row `oh`, every tap inside the input.
+    @inlinable
+    static func interiorBlock4x4<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
+                                                    bias: ParameterView?, n: Int, m: Int, oh: Int, ow: Int, _ g: Window2D) {
+        let cg = g.channelsPerGroup, mg = g.outputs / g.group, plane = g.height * g.width
+        let firstChannel = (m / mg) * cg, sw = g.strideWidth, kk = g.kernelHeight * g.kernelWidth
+        let w0 = m * g.weightsPerOutput, w1 = w0 + g.weightsPerOutput, w2 = w1 + g.weightsPerOutput, w3 = w2 + g.weightsPerOutput
+        let ih0 = oh * g.strideHeight - g.padTop, iw0 = ow * sw - g.padLeft
+        var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+        var c = 0
+        while c < cg {
+            let xc = (n * g.channels + firstChannel + c) * plane + ih0 * g.width + iw0
+            var kh = 0
+            while kh < g.kernelHeight {
+                let xr = xc + kh * g.width
+                let wr = c * kk + kh * g.kernelWidth
+                var kw = 0
+                while kw < g.kernelWidth {
+                    let i = xr + kw
+                    let xv = SIMD4<Float>(Float(x[i]), Float(x[i + sw]), Float(x[i + 2 * sw]), Float(x[i + 3 * sw]))
+                    a0 += xv * w[w0 + wr + kw].computeValue
+                    a1 += xv * w[w1 + wr + kw].computeValue
+                    a2 += xv * w[w2 + wr + kw].computeValue
+                    a3 += xv * w[w3 + wr + kw].computeValue
+                    kw += 1
+                }
+                kh += 1
+            }
+            c += 1
+        }
+        let outPlane = g.outHeight * g.outWidth, at = oh * g.outWidth + ow
+        storePixels(y, at: (n * g.outputs + m) * outPlane + at, a0, bias, m)
+        storePixels(y, at: (n * g.outputs + m + 1) * outPlane + at, a1, bias, m + 1)
+        storePixels(y, at: (n * g.outputs + m + 2) * outPlane + at, a2, bias, m + 2)
+        storePixels(y, at: (n * g.outputs + m + 3) * outPlane + at, a3, bias, m + 3)
+    }
+
+    /// Output `m` at pixels `ow ..< ow+4` of row `oh`, every tap inside the input (depthwise and
+    /// other narrow groups).
+    @inlinable
+    static func interiorBlock1x4<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
+                                                    bias: ParameterView?, n: Int, m: Int, oh: Int, ow: Int, _ g: Window2D) {
+        let cg = g.channelsPerGroup, mg = g.outputs / g.group, plane = g.height * g.width
+        let firstChannel = (m / mg) * cg, sw = g.strideWidth, kk = g.kernelHeight * g.kernelWidth
+        let w0 = m * g.weightsPerOutput
+        let ih0 = oh * g.strideHeight - g.padTop, iw0 = ow * sw - g.padLeft
+        var a0 = SIMD4<Float>(repeating: 0)
+        var c = 0
+        while c < cg {
+            let xc = (n * g.channels + firstChannel + c) * plane + ih0 * g.width + iw0
+            var kh = 0
+            while kh < g.kernelHeight {
+                let xr = xc + kh * g.width
+                let wr = w0 + c * kk + kh * g.kernelWidth
+                var kw = 0
+                while kw < g.kernelWidth {
+                    let i = xr + kw
+                    a0 += SIMD4<Float>(Float(x[i]), Float(x[i + sw]), Float(x[i + 2 * sw]), Float(x[i + 3 * sw])) * w[wr + kw].computeValue
+                    kw += 1
+                }
+                kh += 1
+            }
+            c += 1
+        }
+        storePixels(y, at: (n * g.outputs + m) * (g.outHeight * g.outWidth) + oh * g.outWidth + ow, a0, bias, m)
     }
 
     /// 1×1 convolution: per sample `y[m, p] = Σc W[m, c] x[c, p]`, blocked 4 outputs × 4 pixels.
