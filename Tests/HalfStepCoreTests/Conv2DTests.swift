@@ -187,4 +187,74 @@ struct Conv2DTests {
         let expected = Self.oneOutputLoop(g, x: x, w: w, b: b, rows: rows)
         #expect(y.array.map(\.bitPattern) == expected.map(\.bitPattern), "\(c)")
     }
+
+    /// dx and dW as the one-output loops compute them: dx sums (output channel, kernel row, kernel
+    /// column), dW sums (sample, output row, output column), in fp32, each rounded once.
+    static func oneOutputGradients(_ g: Window2D, dy: [Float16], x: [Float16], w: [Float16], rows: Int) -> (dx: [Float16], dW: [Float16]) {
+        let cg = g.channels / g.group, mg = g.outputs / g.group
+        var dx = [Float16](repeating: 0, count: rows * g.inputElements)
+        for n in 0 ..< rows {
+            for c in 0 ..< g.channels {
+                let group = c / cg, local = c % cg
+                for ih in 0 ..< g.height {
+                    for iw in 0 ..< g.width {
+                        var acc: Float = 0
+                        for ml in 0 ..< mg {
+                            let m = group * mg + ml
+                            for kh in 0 ..< g.kernelHeight {
+                                let th = ih + g.padTop - kh
+                                guard th >= 0, th % g.strideHeight == 0, th / g.strideHeight < g.outHeight else { continue }
+                                for kw in 0 ..< g.kernelWidth {
+                                    let tw = iw + g.padLeft - kw
+                                    guard tw >= 0, tw % g.strideWidth == 0, tw / g.strideWidth < g.outWidth else { continue }
+                                    acc += Float(dy[((n * g.outputs + m) * g.outHeight + th / g.strideHeight) * g.outWidth + tw / g.strideWidth])
+                                        * Float(w[((m * cg + local) * g.kernelHeight + kh) * g.kernelWidth + kw])
+                                }
+                            }
+                        }
+                        dx[((n * g.channels + c) * g.height + ih) * g.width + iw] = Float16(acc)
+                    }
+                }
+            }
+        }
+        var dW = [Float16](repeating: 0, count: g.outputs * g.weightsPerOutput)
+        for m in 0 ..< g.outputs {
+            for c in 0 ..< cg {
+                for kh in 0 ..< g.kernelHeight {
+                    for kw in 0 ..< g.kernelWidth {
+                        var acc: Float = 0
+                        for n in 0 ..< rows {
+                            for oh in 0 ..< g.outHeight {
+                                let ih = oh * g.strideHeight - g.padTop + kh
+                                guard ih >= 0, ih < g.height else { continue }
+                                for ow in 0 ..< g.outWidth {
+                                    let iw = ow * g.strideWidth - g.padLeft + kw
+                                    guard iw >= 0, iw < g.width else { continue }
+                                    acc += Float(dy[((n * g.outputs + m) * g.outHeight + oh) * g.outWidth + ow])
+                                        * Float(x[((n * g.channels + (m / mg) * cg + c) * g.height + ih) * g.width + iw])
+                                }
+                            }
+                        }
+                        dW[((m * cg + c) * g.kernelHeight + kh) * g.kernelWidth + kw] = Float16(acc)
+                    }
+                }
+            }
+        }
+        return (dx, dW)
+    }
+
+    @Test("blocked backward gives the one-output loops' dx and dW bit for bit, borders and interior", arguments: blockedCases)
+    func blockedBackwardIsBitExact(_ c: Case) {
+        let g = c.window
+        var rng = TestRandom(23)
+        var dy = rng.halves(rows * g.outputElements, -4, 4)
+        let x = rng.halves(rows * g.inputElements, -4, 4), w = rng.halves(g.outputs * g.weightsPerOutput)
+        let specials: [Float16] = [.infinity, -.infinity, .nan, -0.0, 0.0, 60000, -60000]
+        for (k, v) in specials.enumerated() { dy[(k * 29) % dy.count] = v }
+        let dx = Buffer(repeating: Float16(0), count: rows * g.inputElements), dW = Buffer(repeating: Float16(0), count: g.outputs * g.weightsPerOutput)
+        Conv2D.backward(dx: dx.view, dW: dW.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: rows, window: g)
+        let expected = Self.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
+        #expect(dx.array.map(\.bitPattern) == expected.dx.map(\.bitPattern), "\(c): dx")
+        #expect(dW.array.map(\.bitPattern) == expected.dW.map(\.bitPattern), "\(c): dW")
+    }
 }

@@ -310,46 +310,75 @@ public enum Conv2D {
             }
             return
         }
+        // Each dx element sums over (output channel, kernel row, kernel column) in that order, as
+        // the one-output loop does; the taps that reach an output position are found by clipping
+        // and striding the kernel ranges once per element, and 4 input channels of one group share
+        // each loaded dy.
+        let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
+        let sh = g.strideHeight, sw = g.strideWidth
         var n = 0
         while n < rows {
             var c = 0
             while c < g.channels {
                 let group = c / cg, local = c - group * cg
-                let out = dx.slice((n * g.channels + c) * plane, plane)
+                let block = cg - local >= 4 ? 4 : 1
+                let dGroup = (n * g.outputs + group * mg) * outPlane
+                let xOut = (n * g.channels + c) * plane
                 var ih = 0
                 while ih < g.height {
+                    let th0 = ih + g.padTop
+                    let khMin = max(0, th0 - (g.outHeight - 1) * sh), khMax = min(g.kernelHeight - 1, th0)
+                    let khFirst = khMin + (th0 - khMin) % sh
                     var iw = 0
                     while iw < g.width {
-                        var acc: Float = 0
-                        var ml = 0
-                        while ml < mg {
-                            let m = group * mg + ml
-                            let d = dy.slice((n * g.outputs + m) * outPlane, outPlane)
-                            var kh = 0
-                            while kh < g.kernelHeight {
-                                let th = ih + g.padTop - kh
-                                if th >= 0 && th % g.strideHeight == 0 && th / g.strideHeight < g.outHeight {
-                                    let oh = th / g.strideHeight
-                                    var kw = 0
-                                    while kw < g.kernelWidth {
-                                        let tw = iw + g.padLeft - kw
-                                        if tw >= 0 && tw % g.strideWidth == 0 && tw / g.strideWidth < g.outWidth {
-                                            acc += Float(d[oh * g.outWidth + tw / g.strideWidth])
-                                                * w[m * g.weightsPerOutput + (local * g.kernelHeight + kh) * g.kernelWidth + kw].computeValue
+                        let tw0 = iw + g.padLeft
+                        let kwMin = max(0, tw0 - (g.outWidth - 1) * sw), kwMax = min(g.kernelWidth - 1, tw0)
+                        let kwFirst = kwMin + (tw0 - kwMin) % sw
+                        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                        if khMin <= khMax && kwMin <= kwMax {
+                            var ml = 0
+                            while ml < mg {
+                                let d = dGroup + ml * outPlane
+                                let wm = (group * mg + ml) * wpo + local * kk
+                                var kh = khFirst
+                                while kh <= khMax {
+                                    let dr = d + ((th0 - kh) / sh) * g.outWidth
+                                    let wr = wm + kh * g.kernelWidth
+                                    var kw = kwFirst, ow = (tw0 - kwFirst) / sw
+                                    if block == 4 {
+                                        while kw <= kwMax {
+                                            let dv = Float(dy[dr + ow])
+                                            a0 += dv * w[wr + kw].computeValue
+                                            a1 += dv * w[wr + kk + kw].computeValue
+                                            a2 += dv * w[wr + 2 * kk + kw].computeValue
+                                            a3 += dv * w[wr + 3 * kk + kw].computeValue
+                                            kw += sw
+                                            ow -= 1
                                         }
-                                        kw += 1
+                                    } else {
+                                        while kw <= kwMax {
+                                            a0 += Float(dy[dr + ow]) * w[wr + kw].computeValue
+                                            kw += sw
+                                            ow -= 1
+                                        }
                                     }
+                                    kh += sh
                                 }
-                                kh += 1
+                                ml += 1
                             }
-                            ml += 1
                         }
-                        out[ih * g.width + iw] = Float16(acc)
+                        let at = xOut + ih * g.width + iw
+                        dx[at] = Float16(a0)
+                        if block == 4 {
+                            dx[at + plane] = Float16(a1)
+                            dx[at + 2 * plane] = Float16(a2)
+                            dx[at + 3 * plane] = Float16(a3)
+                        }
                         iw += 1
                     }
                     ih += 1
                 }
-                c += 1
+                c += block
             }
             n += 1
         }
@@ -362,30 +391,49 @@ public enum Conv2D {
                                rows: Int, _ g: Window2D) {
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        // Each dW element sums over (sample, output row, output column) in that order, as the
+        // one-output loop does; the output positions whose tap lies inside the input are clipped
+        // once per kernel position, and 4 output channels of one group share each loaded input.
+        let sh = g.strideHeight, sw = g.strideWidth, wpo = g.weightsPerOutput
         var m = 0
         while m < g.trainedOutputs {
+            let block = mg - m % mg >= 4 && m + 4 <= g.trainedOutputs ? 4 : 1
             let firstChannel = (m / mg) * cg
             var c = 0
             while c < cg {
                 var kh = 0
                 while kh < g.kernelHeight {
+                    // Output rows with 0 ≤ oh·sh − padTop + kh < height.
+                    let ohLo = g.padTop - kh > 0 ? (g.padTop - kh + sh - 1) / sh : 0
+                    let ohTop = g.height - 1 + g.padTop - kh
+                    let ohHi = ohTop < 0 ? 0 : min(g.outHeight, ohTop / sh + 1)
                     var kw = 0
                     while kw < g.kernelWidth {
-                        var acc: Float = 0
+                        let owLo = g.padLeft - kw > 0 ? (g.padLeft - kw + sw - 1) / sw : 0
+                        let owTop = g.width - 1 + g.padLeft - kw
+                        let owHi = owTop < 0 ? 0 : min(g.outWidth, owTop / sw + 1)
+                        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
                         var n = 0
                         while n < rows {
-                            let d = dy.slice((n * g.outputs + m) * outPlane, outPlane)
-                            let xc = x.slice((n * g.channels + firstChannel + c) * plane, plane)
-                            var oh = 0
-                            while oh < g.outHeight {
-                                let ih = oh * g.strideHeight - g.padTop + kh
-                                if ih >= 0 && ih < g.height {
-                                    var ow = 0
-                                    while ow < g.outWidth {
-                                        let iw = ow * g.strideWidth - g.padLeft + kw
-                                        if iw >= 0 && iw < g.width {
-                                            acc += Float(d[oh * g.outWidth + ow]) * Float(xc[ih * g.width + iw])
-                                        }
+                            let d0 = (n * g.outputs + m) * outPlane
+                            let xc = (n * g.channels + firstChannel + c) * plane
+                            var oh = ohLo
+                            while oh < ohHi {
+                                let dr = d0 + oh * g.outWidth
+                                let xr = xc + (oh * sh - g.padTop + kh) * g.width - g.padLeft + kw
+                                var ow = owLo
+                                if block == 4 {
+                                    while ow < owHi {
+                                        let xv = Float(x[xr + ow * sw])
+                                        a0 += Float(dy[dr + ow]) * xv
+                                        a1 += Float(dy[dr + outPlane + ow]) * xv
+                                        a2 += Float(dy[dr + 2 * outPlane + ow]) * xv
+                                        a3 += Float(dy[dr + 3 * outPlane + ow]) * xv
+                                        ow += 1
+                                    }
+                                } else {
+                                    while ow < owHi {
+                                        a0 += Float(dy[dr + ow]) * Float(x[xr + ow * sw])
                                         ow += 1
                                     }
                                 }
@@ -393,14 +441,20 @@ public enum Conv2D {
                             }
                             n += 1
                         }
-                        dW[m * g.weightsPerOutput + (c * g.kernelHeight + kh) * g.kernelWidth + kw] = Float16(acc)
+                        let at = m * wpo + (c * g.kernelHeight + kh) * g.kernelWidth + kw
+                        dW[at] = Float16(a0)
+                        if block == 4 {
+                            dW[at + wpo] = Float16(a1)
+                            dW[at + 2 * wpo] = Float16(a2)
+                            dW[at + 3 * wpo] = Float16(a3)
+                        }
                         kw += 1
                     }
                     kh += 1
                 }
                 c += 1
             }
-            m += 1
+            m += block
         }
     }
 }
