@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 
-/// A short libFuzzer run of every parser (ONNX/protobuf, .npy, .hsplan verifier, target profiles,
-/// command line) with the address sanitizer; the long runs are documented in the issue notes.
+/// A short libFuzzer run of every parser (ONNX/protobuf, .npy, the .hsplan verifier with its CRC
+/// resealed and as the bytes come, target profiles, command line) with the address sanitizer; the
+/// long runs are documented in the issue notes.
 struct FuzzTests {
     @Test("every parser survives a short fuzzing run without a crash or sanitizer report")
     func shortFuzzRun() throws {
@@ -18,7 +19,7 @@ struct FuzzTests {
         let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         #expect(p.terminationStatus == 0, "\(output)")
-        for target in ["onnx", "npy", "plan", "profile", "cli"] {
+        for target in ["onnx", "npy", "plan", "plan-raw", "profile", "cli"] {
             #expect(output.contains("\(target): ") && output.contains("no crash"), "\(target): \(output)")
         }
     }

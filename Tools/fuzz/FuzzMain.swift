@@ -3,8 +3,14 @@ import HalfStepCore
 import HalfStepPlanner
 
 // One libFuzzer entry for every parser; HALFSTEP_FUZZ_TARGET picks which one a run exercises:
-// onnx (protobuf + ONNX reader + importer), npy, plan (the core's verifier), profile, cli.
+// onnx (protobuf + ONNX reader + importer), npy, plan (the core's verifier, `inspect` and one
+// training step), plan-raw (the same on the bytes as they come), profile, cli.
 // Any error thrown is a correct answer; a crash, a hang or a sanitizer report is a finding.
+//
+// `plan` reseals the CRC of every input before loading it (`PlanFormat.seal`): almost every
+// mutation libFuzzer makes would otherwise die at the checksum and never reach the section, tensor
+// and op checks behind it. `plan-raw` keeps the input's own CRC, which fuzzes the header and
+// checksum path itself (and what a plan damaged in transit looks like).
 let target = ProcessInfo.processInfo.environment["HALFSTEP_FUZZ_TARGET"] ?? "onnx"
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -26,7 +32,9 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             _ = try? Dataset.make(array, inputsPath: "x", NpyArray(uint8: [UInt8](repeating: 0, count: array.shape.first ?? 0), shape: [array.shape.first ?? 0]),
                                   labelsPath: "y", expectedFeatures: nil, classes: 10)
         }
-    case "plan":
+    case "plan", "plan-raw":
+        var bytes = bytes
+        if target == "plan" { bytes.withUnsafeMutableBytes { PlanFormat.seal($0) } }
         if let loaded = try? LoadedPlan(bytes: bytes, path: "fuzz.hsplan") {
             _ = PlanReport(loaded).text()
             if let session = try? TrainingSession(loaded), session.batch <= 64 {

@@ -2,6 +2,9 @@
 # Builds the libFuzzer binary for every HalfStep parser (address sanitizer on):
 #   Tools/fuzz/build.sh [OUT_DIR]       -> OUT_DIR/halfstep-fuzz
 # Run one parser:  HALFSTEP_FUZZ_TARGET=onnx OUT_DIR/halfstep-fuzz Tools/fuzz/corpus/onnx -max_total_time=60
+# Targets: onnx, npy, plan, plan-raw, profile, cli. `plan` reseals every input's CRC before the
+# verifier sees it (so mutations reach the op contracts, `inspect` and a training step);
+# `plan-raw` keeps the bytes as they are (the header and CRC check). Both read corpus/plan.
 #
 # The binary is cached by a digest of every source it compiles, the flags and the compiler
 # (Tools/build-cache.sh): OUT_DIR/halfstep-fuzz links to the cache entry, and a second build of the

@@ -30,8 +30,7 @@ public enum PlanVerifier {
         guard let declared = Int(exactly: h.fileBytes), declared == file else {
             throw .sizeMismatch(header: h.fileBytes, actual: file)
         }
-        let covered = UnsafeRawBufferPointer(rebasing: bytes[PlanFormat.crcStart...])
-        let crc = CRC32.checksum(covered)
+        let crc = PlanFormat.checksum(bytes)
         if crc != h.crc { throw .badChecksum(stored: h.crc, computed: crc) }
 
         // Operands are 16-bit and 0xFFFF means "none"; an arena must be addressable by an Int

@@ -85,8 +85,7 @@ public enum PlanWriter {
             for (i, b) in names.enumerated() { raw[Int(h.namesOffset) + i] = b }
             for (i, b) in data.enumerated() { raw[dataStart + i] = b }
             h.store(to: base)
-            h.crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(raw)[PlanFormat.crcStart...]))
-            h.store(to: base)
+            PlanFormat.seal(raw)
         }
         return out
     }
