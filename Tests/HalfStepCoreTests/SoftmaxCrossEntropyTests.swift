@@ -63,4 +63,20 @@ struct SoftmaxCrossEntropyTests {
             #expect(abs(Double(d2.array[i]) / Double(d1.array[i]) - 1024) <= 1024 * 2e-3)
         }
     }
+
+    @Test("a label outside the classes makes the loss NaN and reads no logit outside its row",
+          arguments: [Int32(-1), 10, Int32.max, Int32.min])
+    func labelOutsideTheClassesGivesNaN(_ bad: Int32) {
+        var rng = TestRandom(9)
+        let z = rng.halves(n * c, -2, 2)
+        var labels = (0 ..< n).map { Int32($0) }
+        labels[2] = bad
+        let loss = Buffer<Float>([0]), d = Buffer(repeating: Float16(0), count: n * c)
+        SoftmaxCrossEntropy.forwardBackward(loss: loss.view, dlogits: d.view, logits: Buffer(z).view, labels: Buffer(labels).view,
+                                            rows: n, classes: c, scale: 1)
+        #expect(loss.array[0].isNaN)
+        #expect(SoftmaxCrossEntropy.loss(logits: Buffer(z).view, labels: Buffer(labels).view, rows: n, classes: c).isNaN)
+        // The bad row's gradient is the softmax alone: every entry positive, none with the −1 of a label.
+        #expect((0 ..< c).allSatisfy { d.array[2 * c + $0] > 0 })
+    }
 }

@@ -258,4 +258,95 @@ struct PlanBoundaryTests {
             #expect(e == .op(index: 0, problem: .badParameter(slot: 0, value: v)))
         }
     }
+
+    @Test("a growth interval of 2^31 or more is refused: the loss scaler counts clean steps in a 32-bit Int")
+    func growthIntervalEdges() {
+        #expect(verify(config: { $0.growthInterval = 0x7FFF_FFFF }) == nil)
+        for v: UInt32 in [0, 0x8000_0000, 0xFFFF_FFFF] {
+            #expect(verify(config: { $0.growthInterval = v }) == .config(problem: .badHyperparameter(byteOffset: 40)))
+        }
+    }
+
+    @Test("a dense weight gradient of some rows only is refused when the plan accumulates in fp16, whose kernels write every row")
+    func partialRowsWithHalfAccumulation() throws {
+        var o = options(batch: 2)
+        o.accumulateHalf = true
+        let half = try Planner.plan(makeMLP([6, 5, 4, 3]), options: o, source: "half.onnx")
+        let plan = try LoadedPlan(bytes: half.bytes, path: "half.hsplan").plan
+        let backward = (0 ..< plan.opCount).first { plan.op($0).opcode == .denseBackward }!
+        let m = UInt32(plan.op(backward).param(2))
+        let e = Self.verify(half.bytes) { $0.setParamBits(5, m - 1) }
+        #expect(e == .op(index: backward, problem: .badParameter(slot: 5, value: m - 1)))
+        #expect(Self.verify(half.bytes) { $0.setParamBits(5, m) } == nil)
+    }
+
+    /// `bytes` with the first op `change` selects edited, resealed and verified (nil: accepted).
+    static func verify(_ bytes: [UInt8], op index: Int? = nil, _ change: (inout OpRecord) -> Void) -> PlanError? {
+        var b = bytes
+        b.withUnsafeMutableBytes { raw in
+            let p = raw.baseAddress!, h = PlanHeader(from: p)
+            let plan = try! LoadedPlan(bytes: bytes, path: "unedited.hsplan").plan
+            let i = index ?? (0 ..< plan.opCount).first { plan.op($0).opcode == .denseBackward }!
+            let at = p + Int(h.opTableOffset) + i * PlanFormat.opRecordBytes
+            var r = OpRecord(from: at)
+            change(&r)
+            r.store(to: at)
+            PlanFormat.seal(raw)
+        }
+        do { _ = try LoadedPlan(bytes: b, path: "edited.hsplan"); return nil } catch {
+            if case .invalid(_, let e) = error { return e }
+            return nil
+        }
+    }
+
+    @Test("persistent tensors (parameters, optimizer state) that need more bytes than the arena are refused")
+    func persistentStateBeyondTheArena() throws {
+        // The trained layer's master weight copied over every tensor the config does not name:
+        // each copy is a valid record on its own, but they cannot all have a place of their own.
+        let c = plan.program.config
+        let named = Set([c.inputTensor, c.labelsTensor, c.logitsTensor, c.lossTensor].map(Int.init))
+        let master = record(self.master)
+        let copies = (0 ..< Int(header.tensorCount)).filter { !named.contains($0) }
+        try #require(copies.count * Int(master.bytes) > Int(header.arenaBytes))
+        let e = verify { p, h in
+            for i in copies { master.store(to: p + Int(h.tensorTableOffset) + i * PlanFormat.tensorRecordBytes) }
+        }
+        guard case .tensor(let index, .stateExceedsArena(let state, let arena))? = e else {
+            Issue.record("expected stateExceedsArena, got \(String(describing: e))")
+            return
+        }
+        #expect(state > arena && arena == header.arenaBytes)
+        #expect(copies.contains(index))
+    }
+}
+
+/// The labels hold class indices the loss uses as offsets into its logits row, so only the caller
+/// writes them and the loss reads no other int32 tensor as labels. An activation mask is the one
+/// other int32 tensor a plan has: with a batch of 2 and a 20-wide ReLU layer its mask is 2 words,
+/// the labels' count, so only these checks tell the two apart.
+struct PlanLabelsTests {
+    let bytes: [UInt8] = {
+        // Biases only: the last layer's backward needs no saved input, so the ReLU keeps a mask.
+        var o = options(batch: 2, train: .biases)
+        o.activationMasks = true
+        return try! Planner.plan(makeMLP([6, 20, 3]), options: o, source: "masks.onnx").bytes
+    }()
+    var plan: Plan { try! LoadedPlan(bytes: bytes, path: "masks.hsplan").plan }
+    var labels: Int { Int(plan.config.labelsTensor) }
+    func first(_ code: OpCode) -> Int { (0 ..< plan.opCount).first { plan.op($0).opcode == code }! }
+
+    @Test("an op that would write the labels tensor is refused naming its slot")
+    func maskWriterOntoTheLabels() {
+        let writer = first(.activationMaskForward)
+        let e = PlanBoundaryTests.verify(bytes, op: writer) { $0.setOperand(1, labels) }
+        #expect(e == .op(index: writer, problem: .overwritesLabels(slot: 1, tensor: labels)))
+    }
+
+    @Test("a loss that reads its class indices from another int32 tensor is refused")
+    func lossReadingAMask() {
+        let mask = plan.op(first(.activationMaskForward)).operand(1)!
+        let loss = first(.softmaxCrossEntropy)
+        let e = PlanBoundaryTests.verify(bytes, op: loss) { $0.setOperand(1, mask) }
+        #expect(e == .op(index: loss, problem: .notTheLabels(slot: 1, tensor: mask)))
+    }
 }

@@ -7,6 +7,11 @@ public enum SoftmaxCrossEntropy {
     /// Writes the mean loss over `rows` rows to `loss[0]` (unscaled, fp32) and
     /// `dlogits = scale · (softmax(logits) − onehot(labels)) / rows`, rounded to fp16.
     /// `scale` is the loss scale (1 without loss scaling); labels must be in `0 ..< classes`.
+    ///
+    /// The trainer checks the labels before a step, but a corrupt plan that passes the verifier
+    /// can still write over them during forward. A label outside `0 ..< classes` never indexes
+    /// the logits: its row's loss is NaN, which the trainer treats as an overflow (the step's
+    /// updates are skipped), and its gradient is the softmax alone.
     @inlinable
     public static func forwardBackward(
         loss: TensorView<Float>,        // [1]
@@ -22,7 +27,8 @@ public enum SoftmaxCrossEntropy {
             let row = n * classes
             let (peak, sum) = normalizer(logits, row: row, classes: classes)
             let label = Int(labels[n])
-            total += peak + Elementary.log(sum) - Float(logits[row + label])
+            total += UInt(bitPattern: label) < UInt(classes)
+                ? peak + Elementary.log(sum) - Float(logits[row + label]) : .nan
             let inverseSum = 1 / sum
             var c = 0
             while c < classes {
@@ -44,7 +50,10 @@ public enum SoftmaxCrossEntropy {
         while n < rows {
             let row = n * classes
             let (peak, sum) = normalizer(logits, row: row, classes: classes)
-            total += peak + Elementary.log(sum) - Float(logits[row + Int(labels[n])])
+            let label = Int(labels[n])
+            // Outside `0 ..< classes` (see `forwardBackward`): NaN, never an index past the row.
+            total += UInt(bitPattern: label) < UInt(classes)
+                ? peak + Elementary.log(sum) - Float(logits[row + label]) : .nan
             n += 1
         }
         return total / Float(rows)

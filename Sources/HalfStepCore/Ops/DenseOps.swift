@@ -109,6 +109,8 @@ public struct DenseBackward: StepOp {
         try c.operand(3, count: s.nk, half: true, written: true, optional: true)
         let trained = c.op.param(5) == 0 ? s.m : c.op.param(5)
         if trained > s.m { throw .badParameter(slot: 5, value: c.op.paramBits(5)) }
+        // The fp16-accumulation kernels write every row of dW: they have no partial-rows form.
+        if c.plan.config.accumulate == 1 && trained != s.m { throw .badParameter(slot: 5, value: c.op.paramBits(5)) }
         try c.operand(4, count: try c.product(trained, s.k, slot: 5), half: true, written: true, optional: true)
         try c.operand(5, count: s.m, half: true, written: true, optional: true)
     }

@@ -76,6 +76,7 @@ public struct OpContract {
         let found = r.elementCount ?? -1
         if found != count && !(atLeast && found > count) { throw .operandShape(slot: slot, tensor: t, expected: count, found: found) }
         if written && r.region != .arena { throw .writesFlash(slot: slot, tensor: t) }
+        if written && r.role == .labels { throw .overwritesLabels(slot: slot, tensor: t) }
     }
 
     /// The element count of the tensor in `slot` (checked in range), or -1.

@@ -36,6 +36,7 @@ public struct SoftmaxCrossEntropyLoss: StepOp {
         let nc = try c.product(n, classes, slot: 1)
         try c.operand(0, count: nc, half: true)
         try c.operand(1, count: n, int: true)
+        if let t = c.op.operand(1), t != Int(c.plan.config.labelsTensor) { throw .notTheLabels(slot: 1, tensor: t) }
         try c.operand(2, count: 1, float: true, written: true)
         try c.operand(3, count: nc, half: true, written: true)
     }

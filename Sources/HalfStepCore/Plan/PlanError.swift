@@ -57,6 +57,11 @@ public enum TensorProblem: Equatable, Sendable {
     case nameOutOfBounds
     /// A trainable or flash tensor with no initial value, or a flash tensor marked trainable.
     case inconsistentFlags(flags: UInt16)
+    /// The tensors that persist across steps (parameters, master copies, optimizer state), summed
+    /// up to and including this one, need more bytes than the arena holds (or than 2^31 − 64 Ki,
+    /// what a checkpoint slot can hold): they cannot all have a place of their own in it
+    /// (`stateBytes` is the sum so far, each tensor rounded up to 4).
+    case stateExceedsArena(stateBytes: UInt32, arenaBytes: UInt32)
 }
 
 /// What is wrong with one op record.
@@ -85,6 +90,11 @@ public enum OpProblem: Error, Equatable, Sendable {
     case badOperandCount(found: Int, expected: Int)
     /// The op cannot run in this phase (updates only in the update phase, the loss only in the loss phase).
     case wrongPhase(raw: UInt8)
+    /// The op would write the labels tensor, which only the caller fills (class indices the loss
+    /// reads as offsets: a value written there could send the loss outside its logits).
+    case overwritesLabels(slot: Int, tensor: Int)
+    /// The loss reads its class indices from a tensor that is not the config's labels tensor.
+    case notTheLabels(slot: Int, tensor: Int)
 }
 
 /// What is wrong with the training configuration.

@@ -68,8 +68,21 @@ public enum PlanVerifier {
     public static func verifyBody(_ plan: Plan) throws(PlanError) {
         let h = plan.header
         var i = 0
+        // Persistent tensors each need a place of their own, so their sum (each rounded up to 4,
+        // as checkpoints store them) is at most the arena; checkpoints size a slot by it
+        // (`Checkpoint.slotBytes`, an Int on the device), hence the 64 KiB kept below 2^31 for
+        // the header, the scalars and a flash page. Each addend is below 2^31 + 4 and the sum
+        // before it below 2^31: no UInt32 overflow.
+        var persistent: UInt32 = 0
         while i < plan.tensorCount {
-            try verifyTensor(plan.tensor(i), index: i, header: h)
+            let t = plan.tensor(i)
+            try verifyTensor(t, index: i, header: h)
+            if Checkpoint.persists(t) {
+                persistent += (t.bytes + 3) & ~3
+                if persistent > h.arenaBytes || persistent > UInt32(PlanFormat.maxElements) - (1 << 16) {
+                    throw .tensor(index: i, problem: .stateExceedsArena(stateBytes: persistent, arenaBytes: h.arenaBytes))
+                }
+            }
             i += 1
         }
         do throws(ConfigProblem) {
@@ -177,7 +190,8 @@ public enum PlanVerifier {
         try finite(c.growthFactor, 32, min: 1)
         try finite(c.backoffFactor, 36)
         if !(c.backoffFactor > 0 && c.backoffFactor < 1) { throw .badHyperparameter(byteOffset: 36) }
-        if c.growthInterval == 0 { throw .badHyperparameter(byteOffset: 40) }
+        // The loss scaler counts clean steps in an Int: 2^31 and above trap on a 32-bit device.
+        if c.growthInterval == 0 || c.growthInterval > UInt32(PlanFormat.maxElements) { throw .badHyperparameter(byteOffset: 40) }
 
         /// Tensor `t` has the kind and `batch × perSample` elements.
         func ref(_ t: UInt16, _ at: Int, _ dtype: DType, _ role: TensorRole, perSample: UInt32, batch: Bool = true) throws(ConfigProblem) {

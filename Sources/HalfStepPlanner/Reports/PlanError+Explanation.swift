@@ -51,6 +51,7 @@ extension TensorProblem {
         case .misaligned(let offset): return "offset \(offset) is not aligned to its element width"
         case .nameOutOfBounds: return "its name reaches outside the names section"
         case .inconsistentFlags(let flags): return "flags 0x\(String(flags, radix: 16)) are inconsistent (trainable without an initial value, or trainable in flash)"
+        case .stateExceedsArena(let state, let arena): return "the tensors that persist across steps, up to this one, need \(state) bytes: more than the \(arena)-byte arena (each needs its own place)"
         }
     }
 }
@@ -70,6 +71,8 @@ extension OpProblem {
         case .badParameter(let slot, let value): return "parameter \(slot) = \(value) is out of range"
         case .badOperandCount(let found, let expected): return "the record says \(found) operands; this op has \(expected)"
         case .wrongPhase(let raw): return "this op cannot run in phase \(raw) (updates run in the update phase, the loss alone in the loss phase)"
+        case .overwritesLabels(let slot, let tensor): return "operand \(slot) writes tensor \(tensor), the labels: only the caller fills them"
+        case .notTheLabels(let slot, let tensor): return "operand \(slot) reads class indices from tensor \(tensor), which is not the config's labels tensor"
         case .unexpectedOperand(let slot, let tensor): return "operand \(slot) names tensor \(tensor), but this op has no slot \(slot)"
         }
     }
