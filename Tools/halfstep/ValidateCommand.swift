@@ -136,7 +136,7 @@ struct ValidationReport {
             Limit(name: "heap allocations", budget: 0, used: result.heapAllocations, unit: "", note: "during \(result.steps) steps"),
             Limit(name: "writes to flash", budget: 0, used: 0, unit: "", note: "the image is mapped read-only: a write would have stopped the run"),
         ]
-        cycles = CostModel.forCore(profile.core).cycles(result.stepWork, ops: result.opsPerStep)
+        cycles = CostModel.forCore(profile.core).cycles(result.familyWork)
     }
 
     var passed: Bool { limits.allSatisfy(\.passed) }
@@ -162,7 +162,7 @@ struct ValidationReport {
         s += "\n\narena \(memory.arenaBytes) B (liveness bound \(memory.lowerBoundBytes) B)\n"
         let w = result.stepWork
         s += "time per step (estimate, \(profile.core.rawValue) cost model): ~\(Int(cycles)) cycles = \(fmt(millisecondsPerStep, 2)) ms at \(profile.clockHz / 1_000_000) MHz, \(fmt(1000 / millisecondsPerStep, 1)) steps/s\n"
-        s += "  work per step: \(w.macs) MACs, \(w.conversions) fp16<->fp32 conversions, \(w.loads) loads, \(w.stores) stores, \(w.transcendentals) exp/log/sqrt\n"
+        s += "  work per step: \(w.macs) MACs, \(w.conversions) fp16<->fp32 conversions, \(w.loads) loads, \(w.stores) stores, \(w.transcendentals) exp/log\n"
         s += "loss: \(fmt(Double(result.firstLoss))) at the first step, \(fmt(Double(result.lastLoss))) at the last (\(result.overflows) overflow steps skipped)\n\n"
         s += verdict
         return s

@@ -47,6 +47,7 @@ public struct ActivationForward: StepOp {
         if kind == .sigmoid { w.transcendentals = rows * e }
         return w
     }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { ActivationParams.describe(&d, kind, n: n, e: e, inPlace: x == y) }
 }
@@ -92,6 +93,7 @@ public struct ActivationBackward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * e, reads: 2) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { ActivationParams.describe(&d, kind, n: n, e: e, inPlace: dy == dx) }
 }
@@ -133,6 +135,7 @@ public struct ActivationMaskForward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * e, reads: 1) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { d.text("N="); d.int(n); d.text(" E="); d.int(e); d.text(", 1 bit per element") }
 }
@@ -172,6 +175,7 @@ public struct ActivationMaskBackward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * e, reads: 1) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { d.text("N="); d.int(n); d.text(" E="); d.int(e); d.text(", 1 bit per element") }
 }

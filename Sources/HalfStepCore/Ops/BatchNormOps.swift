@@ -47,6 +47,7 @@ public struct BatchNormForward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * channels * plane, reads: 1, other: 3) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { ChannelPlane.describe(&d, n: n, channels: channels, plane: plane) }
 }
@@ -102,6 +103,7 @@ public struct BatchNormBackward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * channels * plane, reads: 2, other: 3) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { ChannelPlane.describe(&d, n: n, channels: channels, plane: plane) }
 }

@@ -53,6 +53,7 @@ public struct Conv2DForward: StepOp {
         w.other = outputs
         return w
     }
+    public var family: KernelFamily { .convolution(window, backward: false) }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         ConvShape.describe(&d, n: n, window)
@@ -121,6 +122,7 @@ public struct Conv2DBackward: StepOp {
         w.stores = stores
         return w
     }
+    public var family: KernelFamily { .convolution(window, backward: true) }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         ConvShape.describe(&d, n: n, window)

@@ -59,6 +59,7 @@ public struct DenseForward: StepOp {
         w.other = rows * m * 2
         return w
     }
+    public var family: KernelFamily { .denseForward }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         DenseShape.describe(&d, n: n, k: k, m: m, alpha: alpha, beta: beta)
@@ -154,6 +155,7 @@ public struct DenseBackward: StepOp {
         }
         return w
     }
+    public var family: KernelFamily { .denseBackward }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         DenseShape.describe(&d, n: n, k: k, m: m, alpha: alpha, beta: beta)

@@ -35,6 +35,7 @@ public struct ElementwiseAdd: StepOp {
     public func run(_ c: inout StepContext) { Elementwise.add(y: c.half(y), a: c.half(a), b: c.half(b), count: c.rows * e) }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * e, reads: 2) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { d.text("N="); d.int(n); d.text(" E="); d.int(e) }
 }
@@ -70,6 +71,7 @@ public struct AccumulateActivationGradient: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * e, reads: 2) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { d.text("N="); d.int(n); d.text(" E="); d.int(e) }
 }
@@ -109,6 +111,7 @@ public struct AccumulateGradient: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(count, reads: 2) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { d.int(count); d.text(" elements, summed over micro-batches") }
 }
@@ -157,6 +160,7 @@ public struct ChannelScale: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * channels * plane, reads: 1) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { ChannelPlane.describe(&d, n: n, channels: channels, plane: plane) }
 }
@@ -209,6 +213,7 @@ public struct CopyRows: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * length, reads: 1) }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) { d.text("N="); d.int(n); d.text(" "); d.int(length); d.text(" elements") }
 }

@@ -96,6 +96,7 @@ public struct ExpandDepthwiseForward: StepOp {
         w.other = w.stores * 2
         return w
     }
+    public var family: KernelFamily { .expandDepthwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         let g = window

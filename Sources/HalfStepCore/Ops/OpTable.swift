@@ -99,6 +99,13 @@ extension OpRecord {
         return code.visit(&v)
     }
 
+    /// The kernel family of this record's op (nil for an unknown opcode).
+    public var family: KernelFamily? {
+        guard let code = opcode else { return nil }
+        var v = FamilyVisitor(record: self)
+        return code.visit(&v)
+    }
+
     /// Describes this (verified) record's op into `d`.
     public func describe<D: OpDescriber>(_ d: inout D) {
         guard let code = opcode else { return }
@@ -127,6 +134,11 @@ struct WorkVisitor: OpVisitor {
     let record: OpRecord
     let rows: Int
     func visit<Op: StepOp>(_ type: Op.Type) -> OpWork { Op(record).work(rows: rows) }
+}
+
+struct FamilyVisitor: OpVisitor {
+    let record: OpRecord
+    func visit<Op: StepOp>(_ type: Op.Type) -> KernelFamily { Op(record).family }
 }
 
 struct DescribeVisitor<D: OpDescriber>: OpVisitor {

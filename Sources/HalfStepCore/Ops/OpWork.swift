@@ -14,7 +14,8 @@ public struct OpWork: Equatable, Sendable {
     public var loads: Int = 0
     /// Element stores to memory.
     public var stores: Int = 0
-    /// exp, log and square-root evaluations.
+    /// exp and log evaluations: software routines on every Cortex-M (a square root is one FPU
+    /// instruction where there is an FPU, and counts as `other`).
     public var transcendentals: Int = 0
     /// Other arithmetic (adds, compares, scaling) per element.
     public var other: Int = 0
@@ -42,6 +43,13 @@ public struct OpWork: Equatable, Sendable {
         w.stores = elements
         w.other = other * elements
         return w
+    }
+
+    /// Loads, conversions, stores and other operations beyond those of the multiply-accumulates:
+    /// each MAC's two operand loads and conversions belong to its inner loop, so only the rest
+    /// (bias adds, output stores and conversions, elementwise passes) counts here.
+    public var elementwiseOperations: Int {
+        max(0, loads - 2 * macs) + max(0, conversions - 2 * macs) + stores + other
     }
 
     /// The work of `op` on `rows` batch rows (nothing for an unknown opcode).

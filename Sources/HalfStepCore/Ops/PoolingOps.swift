@@ -28,6 +28,7 @@ public struct MaxPoolForward: StepOp {
     public func run(_ c: inout StepContext) { MaxPool2D.forward(y: c.half(y), x: c.half(x), rows: c.rows, window: window) }
 
     public func work(rows: Int) -> OpWork { PoolShape.work(window, rows: rows, forward: true) }
+    public var family: KernelFamily { .pooling }
 
     public func describe<D: OpDescriber>(_ d: inout D) { WindowText.describe(&d, n: n, window) }
 }
@@ -67,6 +68,7 @@ public struct MaxPoolBackward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { PoolShape.work(window, rows: rows, forward: false) }
+    public var family: KernelFamily { .pooling }
 
     public func describe<D: OpDescriber>(_ d: inout D) { WindowText.describe(&d, n: n, window) }
 }
@@ -95,6 +97,7 @@ public struct AveragePoolForward: StepOp {
     public func run(_ c: inout StepContext) { AveragePool2D.forward(y: c.half(y), x: c.half(x), rows: c.rows, window: window) }
 
     public func work(rows: Int) -> OpWork { PoolShape.work(window, rows: rows, forward: true) }
+    public var family: KernelFamily { .pooling }
 
     public func describe<D: OpDescriber>(_ d: inout D) { WindowText.describe(&d, n: n, window) }
 }
@@ -128,6 +131,7 @@ public struct AveragePoolBackward: StepOp {
     public func run(_ c: inout StepContext) { AveragePool2D.backward(dx: c.half(dx), dy: c.half(dy), rows: c.rows, window: window) }
 
     public func work(rows: Int) -> OpWork { PoolShape.work(window, rows: rows, forward: false) }
+    public var family: KernelFamily { .pooling }
 
     public func describe<D: OpDescriber>(_ d: inout D) { WindowText.describe(&d, n: n, window) }
 }
@@ -164,6 +168,7 @@ public struct GlobalAveragePoolForward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * channels * plane, reads: 1) }
+    public var family: KernelFamily { .pooling }
 
     public func describe<D: OpDescriber>(_ d: inout D) { ChannelPlane.describe(&d, n: n, channels: channels, plane: plane) }
 }
@@ -200,6 +205,7 @@ public struct GlobalAveragePoolBackward: StepOp {
     }
 
     public func work(rows: Int) -> OpWork { .elementwise(rows * channels * plane, reads: 1) }
+    public var family: KernelFamily { .pooling }
 
     public func describe<D: OpDescriber>(_ d: inout D) { ChannelPlane.describe(&d, n: n, channels: channels, plane: plane) }
 }

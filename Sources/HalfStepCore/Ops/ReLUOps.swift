@@ -40,6 +40,7 @@ public struct ReLUForward: StepOp {
         w.other = n
         return w
     }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         d.text("N="); d.int(n); d.text(" E="); d.int(e)
@@ -88,6 +89,7 @@ public struct ReLUBackward: StepOp {
         w.other = n
         return w
     }
+    public var family: KernelFamily { .elementwise }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         d.text("N="); d.int(n); d.text(" E="); d.int(e)

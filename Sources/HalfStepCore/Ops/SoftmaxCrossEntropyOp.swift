@@ -56,6 +56,7 @@ public struct SoftmaxCrossEntropyLoss: StepOp {
         w.other = 4 * rows * classes
         return w
     }
+    public var family: KernelFamily { .loss }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         d.text("N="); d.int(n); d.text(" C="); d.int(classes)

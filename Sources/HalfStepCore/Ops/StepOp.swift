@@ -35,6 +35,8 @@ public protocol StepOp {
     func run(_ context: inout StepContext)
     /// The work of `rows` batch rows, counted as the reference loops do it (see `OpWork`).
     func work(rows: Int) -> OpWork
+    /// The kernel family the cost model prices this op's work by.
+    var family: KernelFamily { get }
     /// The op's shape and settings for reports, in words and numbers.
     func describe<D: OpDescriber>(_ d: inout D)
 }

@@ -40,6 +40,7 @@ public struct SGDUpdate: UpdateOp {
     }
 
     public func work(rows: Int) -> OpWork { slots.work(otherPerElement: 5, transcendentalsPerElement: 0) }
+    public var family: KernelFamily { .update }
 }
 
 /// operands `[param, grad, m, r, compensation?]`: Adam, or AdamW when the plan's optimizer says so.
@@ -79,7 +80,10 @@ public struct AdamUpdate: UpdateOp {
                            beta1Power: c.beta1Power, beta2Power: c.beta2Power, inverseScale: c.inverseScale)
     }
 
-    public func work(rows: Int) -> OpWork { slots.work(otherPerElement: 14, transcendentalsPerElement: 2) }
+    /// The square root and the divide per element are one FPU instruction each (VSQRT, VDIV) on
+    /// every core with an FPU, so they count as arithmetic, not as software transcendentals.
+    public func work(rows: Int) -> OpWork { slots.work(otherPerElement: 16, transcendentalsPerElement: 0) }
+    public var family: KernelFamily { .update }
 }
 
 /// The operand and parameter slots both update ops share.

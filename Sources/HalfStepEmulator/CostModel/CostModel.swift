@@ -2,73 +2,156 @@ import HalfStepCore
 
 /// Turns the core's work counts into estimated instructions and cycles on a Cortex-M core.
 ///
-/// The model counts instructions, then multiplies by an assumed cycles-per-instruction:
-/// - Instructions per unit of work were calibrated on QEMU (`validate --qemu`, `-icount`,
-///   digits MLP, batch 32): the register-blocked Dense kernels (4 × 5 forward, 4 × 6 input
-///   gradient, 5 × 4 weight gradient) take 2.8–2.9 instructions per MAC on the 64-wide layers and
-///   3.1 on the 10-wide classifier, dispatch included; elementwise work (ReLU, update arithmetic)
-///   about 3.6 instructions per load, store or operation. The model uses 2.9 per MAC; the
-///   residual against QEMU's per-step count is printed by `validate --qemu`.
+/// Each op is priced by its kernel family (`StepOp.family`): a fixed part (dispatch, views,
+/// loop setup), instructions per multiply-accumulate (its operand loads and fp16 conversions
+/// included) and per remaining elementwise operation (`OpWork.elementwiseOperations`), plus a
+/// price per exp, log or square root. One figure per MAC for every family cannot hold: on QEMU's
+/// Cortex-M4F a register-blocked Dense GEMM takes 2.8 instructions per MAC and a depthwise
+/// window on a 4×4 plane more than 30.
+///
+/// - The M4F and M7 rates are fitted to QEMU's per-op instruction counts (`validate --qemu
+///   --json`: `op_instructions`, `op_fixed_instructions`, `op_work`) on the digits MLP (batch 32),
+///   the digits CNN (batch 8, every layer trained) and the MobileNetV2 `--fit` plan for
+///   256 KiB / 1 MiB; `Tools/costmodel/fit.py` redoes the fit from those files, and
+///   `validate --qemu` prints the residual against QEMU for any plan.
 /// - Cycles per instruction are assumptions from the Technical Reference Manuals until a cycle
 ///   counter is available (QEMU does not emulate DWT.CYCCNT): Cortex-M4F/M33 1.25 (VFMA 3 cycles,
 ///   loads 2, pipelined), Cortex-M7 0.8 (dual issue), Cortex-M55 0.8.
 /// - Cortex-M0+ has no FPU: each fp32 multiply-add is two software float calls (RP2040 boot-ROM
-///   routines, roughly 60–70 cycles each) and an fp16 conversion about 20; the per-MAC figure is
-///   set accordingly.
+///   routines, roughly 60–70 cycles each) and an fp16 conversion about 20; its rates are set
+///   accordingly, not measured.
 public struct CostModel: Sendable, Equatable {
-    /// Instructions per multiply-accumulate, including its operand loads and fp16 conversions.
-    public var instructionsPerMAC: Double
-    /// Instructions per remaining load, store, conversion or elementwise operation.
-    public var instructionsPerElementwise: Double
-    /// Instructions per exp, log or square root.
+    /// What the ops of one kernel family cost, in instructions.
+    public struct Rate: Sendable, Equatable {
+        /// Instructions per op run, whatever its size (dispatch, views, loop setup).
+        public var perOp: Double
+        /// Instructions per multiply-accumulate, its operand loads and conversions included.
+        public var perMAC: Double
+        /// Instructions per elementwise operation beyond the MACs (`OpWork.elementwiseOperations`).
+        public var perElementwise: Double
+
+        public init(perOp: Double, perMAC: Double, perElementwise: Double) {
+            self.perOp = perOp; self.perMAC = perMAC; self.perElementwise = perElementwise
+        }
+    }
+
+    /// The rate of each kernel family.
+    public var rates: [KernelFamily: Rate]
+    /// Instructions per exp, log or square root, in any family.
     public var instructionsPerTranscendental: Double
-    /// Fixed instructions per op (dispatch, views).
-    public var instructionsPerOp: Double
     /// Assumed cycles per instruction.
     public var cyclesPerInstruction: Double
+
+    /// The rate of `family` (every family has one in the bundled models).
+    public func rate(_ family: KernelFamily) -> Rate {
+        rates[family] ?? Rate(perOp: 300, perMAC: 3, perElementwise: 4)
+    }
+
+    /// Estimated instructions of `ops` runs of `family` doing `work` in all.
+    public func instructions(_ family: KernelFamily, _ work: OpWork, ops: Int) -> Double {
+        let r = rate(family)
+        return Double(ops) * r.perOp + Double(work.macs) * r.perMAC + Double(work.elementwiseOperations) * r.perElementwise
+            + Double(work.transcendentals) * instructionsPerTranscendental
+    }
+
+    /// Estimated instructions of one training step whose work is `work` (`Plan.familyWork`).
+    public func instructions(_ work: [KernelFamily: FamilyWork]) -> Double {
+        work.reduce(0) { $0 + instructions($1.key, $1.value.work, ops: $1.value.ops) }
+    }
+
+    /// Estimated cycles of one training step whose work is `work`.
+    public func cycles(_ work: [KernelFamily: FamilyWork]) -> Double {
+        instructions(work) * cyclesPerInstruction
+    }
 
     /// The model for `core`.
     public static func forCore(_ core: TargetProfile.Core) -> CostModel {
         switch core {
         case .cortexM0Plus:
-            return CostModel(instructionsPerMAC: 150, instructionsPerElementwise: 25, instructionsPerTranscendental: 900,
-                             instructionsPerOp: 300, cyclesPerInstruction: 1.0)
+            // Software floating point: every family is MAC- or conversion-bound alike.
+            let r = Rate(perOp: 300, perMAC: 150, perElementwise: 25)
+            return CostModel(rates: Dictionary(uniqueKeysWithValues: KernelFamily.all.map { ($0, r) }),
+                             instructionsPerTranscendental: 900, cyclesPerInstruction: 1.0)
         case .cortexM4F, .cortexM33:
-            return CostModel(instructionsPerMAC: 2.9, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
-                             instructionsPerOp: 300, cyclesPerInstruction: 1.25)
+            return CostModel(rates: m4fRates, instructionsPerTranscendental: 40, cyclesPerInstruction: 1.25)
         case .cortexM7, .cortexM55:
-            return CostModel(instructionsPerMAC: 2.9, instructionsPerElementwise: 3.6, instructionsPerTranscendental: 40,
-                             instructionsPerOp: 300, cyclesPerInstruction: 0.8)
+            return CostModel(rates: m7Rates, instructionsPerTranscendental: 40, cyclesPerInstruction: 0.8)
         }
     }
 
-    /// Estimated instructions for `work` spread over `ops` ops.
-    public func instructions(_ work: OpWork, ops: Int) -> Double {
-        // MAC-bound work already includes the loads and conversions of its operands.
-        let elementwise = max(0, work.loads - 2 * work.macs) + max(0, work.conversions - 2 * work.macs) + work.stores + work.other
-        return Double(work.macs) * instructionsPerMAC + Double(elementwise) * instructionsPerElementwise
-            + Double(work.transcendentals) * instructionsPerTranscendental + Double(ops) * instructionsPerOp
-    }
+    /// Fitted on QEMU's Cortex-M4F (mps2-an386); see the type's documentation.
+    static let m4fRates: [KernelFamily: Rate] = [
+        .denseForward: Rate(perOp: 2120, perMAC: 2.60, perElementwise: 1.35),
+        .denseBackward: Rate(perOp: 4760, perMAC: 2.56, perElementwise: 2.14),
+        .convolutionForward: Rate(perOp: 1760, perMAC: 4.24, perElementwise: 22.85),
+        .convolutionBackward: Rate(perOp: 4280, perMAC: 9.51, perElementwise: 0.00),
+        .pointwiseForward: Rate(perOp: 2160, perMAC: 5.28, perElementwise: 1.69),
+        .pointwiseBackward: Rate(perOp: 1960, perMAC: 11.01, perElementwise: 10.83),
+        .depthwiseForward: Rate(perOp: 2200, perMAC: 28.79, perElementwise: 0.00),
+        .depthwiseBackward: Rate(perOp: 2000, perMAC: 16.09, perElementwise: 108.11),
+        .expandDepthwise: Rate(perOp: 3320, perMAC: 29.66, perElementwise: 0.00),
+        .pooling: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 18.08),
+        .elementwise: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.93),
+        .loss: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.93),
+        .update: Rate(perOp: 365, perMAC: 0.00, perElementwise: 2.56),
+    ]
 
-    /// Estimated cycles for `work` spread over `ops` ops.
-    public func cycles(_ work: OpWork, ops: Int) -> Double {
-        instructions(work, ops: ops) * cyclesPerInstruction
-    }
+    /// Fitted on QEMU's Cortex-M7 (mps2-an500); see the type's documentation.
+    static let m7Rates: [KernelFamily: Rate] = [
+        .denseForward: Rate(perOp: 2280, perMAC: 2.61, perElementwise: 1.30),
+        .denseBackward: Rate(perOp: 5000, perMAC: 2.56, perElementwise: 2.14),
+        .convolutionForward: Rate(perOp: 1920, perMAC: 4.24, perElementwise: 22.93),
+        .convolutionBackward: Rate(perOp: 4440, perMAC: 9.51, perElementwise: 0.00),
+        .pointwiseForward: Rate(perOp: 2320, perMAC: 5.28, perElementwise: 1.70),
+        .pointwiseBackward: Rate(perOp: 2120, perMAC: 11.01, perElementwise: 10.85),
+        .depthwiseForward: Rate(perOp: 2360, perMAC: 28.92, perElementwise: 0.00),
+        .depthwiseBackward: Rate(perOp: 2160, perMAC: 16.08, perElementwise: 108.14),
+        .expandDepthwise: Rate(perOp: 3640, perMAC: 32.41, perElementwise: 0.00),
+        .pooling: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 18.09),
+        .elementwise: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.83),
+        .loss: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.83),
+        .update: Rate(perOp: 382, perMAC: 0.00, perElementwise: 2.54),
+    ]
+}
+
+extension KernelFamily {
+    /// Every family (the core's enum is not `CaseIterable`: `allCases` allocates in Embedded Swift).
+    public static var all: [KernelFamily] { (0 ... UInt8.max).compactMap(KernelFamily.init(rawValue:)) }
+}
+
+/// The work of one family's ops in a step, and how many op runs it spans.
+public struct FamilyWork: Sendable, Equatable {
+    /// Their work summed.
+    public var work = OpWork()
+    /// Op runs (an op of the forward, loss or backward phase runs once per micro-batch).
+    public var ops = 0
+
+    public init() {}
 }
 
 extension Plan {
     /// The work of one full training step: every op on `rows` rows per micro-batch, the forward,
     /// loss and backward ops once per micro-batch, the updates once.
     public func stepWork(rows: Int) -> OpWork {
-        var total = OpWork()
+        familyWork(rows: rows).values.reduce(OpWork()) { $0 + $1.work }
+    }
+
+    /// `stepWork(rows:)` by kernel family, with the op runs of each: what `CostModel` prices.
+    public func familyWork(rows: Int) -> [KernelFamily: FamilyWork] {
+        var byFamily: [KernelFamily: FamilyWork] = [:]
         var i = 0
         while i < opCount {
             let o = op(i)
-            let w = OpWork.of(o, rows: rows)
-            var repeats = o.phase == .update ? 1 : config.microBatches
-            while repeats > 0 { total = total + w; repeats -= 1 }
+            if let family = o.family {
+                let w = OpWork.of(o, rows: rows)
+                let repeats = o.phase == .update ? 1 : Int(config.microBatches)
+                var f = byFamily[family] ?? FamilyWork()
+                for _ in 0 ..< repeats { f.work = f.work + w }
+                f.ops += repeats
+                byFamily[family] = f
+            }
             i += 1
         }
-        return total
+        return byFamily
     }
 }

@@ -33,6 +33,8 @@ public enum Emulator {
         public var lastLoss: Float
         /// Work of one full step at the plan's batch size.
         public var stepWork: OpWork
+        /// `stepWork` by kernel family, what the cost model prices.
+        public var familyWork: [KernelFamily: FamilyWork]
         public var opsPerStep: Int
     }
 
@@ -85,7 +87,8 @@ public enum Emulator {
         return Result(arenaBytes: plan.arenaBytes, arenaTouchedBytes: touched, flashBytes: planBytes.count, stackBytes: stackBytes,
                       stackHighWaterBytes: Int(report.high_water_bytes), heapAllocations: job.heapAllocations,
                       steps: steps, appliedSteps: job.applied, overflows: job.overflows,
-                      firstLoss: job.firstLoss, lastLoss: job.lastLoss, stepWork: plan.stepWork(rows: batch), opsPerStep: plan.opCount)
+                      firstLoss: job.firstLoss, lastLoss: job.lastLoss, stepWork: plan.stepWork(rows: batch),
+                      familyWork: plan.familyWork(rows: batch), opsPerStep: plan.opCount)
     }
 
     /// Everything the training thread needs, and what it found.

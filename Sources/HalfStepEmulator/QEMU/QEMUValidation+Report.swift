@@ -42,7 +42,8 @@ extension QEMUValidation {
 
     /// The same as `text()` as a JSON object (for `JSONSerialization`): board, exit status, fault,
     /// footprint (bytes by section), stack high-water (bytes), instructions per step and per MAC,
-    /// per-op and per-op fixed instructions (keyed by op index), the cost model's estimate,
+    /// per-op and per-op fixed instructions and per-op kernel family and work (keyed by op index),
+    /// the cost model's estimate,
     /// `bit_exact`, `first_mismatch` and the device's per-step losses.
     public func json() -> [String: Any] {
         [
@@ -51,6 +52,10 @@ extension QEMUValidation {
             "instructions_per_step": Int(instructionsPerStep), "instructions_per_mac": instructionsPerStep / Double(max(macsPerStep, 1)),
             "op_instructions": Dictionary(uniqueKeysWithValues: device.opTicks.map { ("\($0.key)", $0.value * QEMURunner.Result.instructionsPerTick) }),
             "op_fixed_instructions": Dictionary(uniqueKeysWithValues: device.opIdleTicks.map { ("\($0.key)", $0.value * QEMURunner.Result.instructionsPerTick) }),
+            "op_work": Dictionary(uniqueKeysWithValues: opWork.map { i, o in
+                ("\(i)", ["family": "\(o.family)", "macs": o.work.macs, "elementwise": o.work.elementwiseOperations,
+                          "transcendentals": o.work.transcendentals] as [String: Any])
+            }),
             "model_instructions_per_step": Int(modelInstructionsPerStep),
             "bit_exact": mismatch == nil, "first_mismatch": mismatch?.description as Any,
             "device_losses": device.steps.map { Double(Float(bitPattern: $0.loss)) },

@@ -33,6 +33,8 @@ public struct QEMUValidation {
     public var opNames: [Int: String]
     /// Op index → its multiply-accumulates on one micro-batch (the firmware times each op once, on one).
     public var opMACs: [Int: Int]
+    /// Op index → its kernel family and work on one micro-batch, for fitting the cost model.
+    public var opWork: [Int: (family: KernelFamily, work: OpWork)]
     /// Multiply-accumulates of one training step.
     public var macsPerStep: Int
     /// The cost model's instruction estimate for one step, for the residual against QEMU.
@@ -109,15 +111,17 @@ public struct QEMUValidation {
         } catch {
             throw .qemu(error)
         }
-        var opNames: [Int: String] = [:], opMACs: [Int: Int] = [:]
+        var opNames: [Int: String] = [:], opMACs: [Int: Int] = [:], opWork: [Int: (family: KernelFamily, work: OpWork)] = [:]
         for i in 0 ..< plan.opCount {
             let op = plan.op(i)
             opNames[i] = op.opcode.map { "\($0)" } ?? "?"
-            opMACs[i] = OpWork.of(op, rows: batch).macs   // the firmware times each op once, on one micro-batch
+            let work = OpWork.of(op, rows: batch)   // the firmware times each op once, on one micro-batch
+            opMACs[i] = work.macs
+            if let family = op.family { opWork[i] = (family, work) }
         }
         return QEMUValidation(board: board, device: device, hostSteps: hostSteps, hostTensors: hostTensors,
                               hostDiagnostics: hostDiagnostics, tensorNames: names,
-                              tensorBytes: bytes, opNames: opNames, opMACs: opMACs, macsPerStep: plan.stepWork(rows: batch).macs,
-                              modelInstructionsPerStep: CostModel.forCore(profile.core).instructions(plan.stepWork(rows: batch), ops: plan.opCount))
+                              tensorBytes: bytes, opNames: opNames, opMACs: opMACs, opWork: opWork, macsPerStep: plan.stepWork(rows: batch).macs,
+                              modelInstructionsPerStep: CostModel.forCore(profile.core).instructions(plan.familyWork(rows: batch)))
     }
 }
