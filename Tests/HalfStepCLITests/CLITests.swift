@@ -160,15 +160,40 @@ struct ProvenanceCLITests {
 
 /// `halfstep bench` runs end to end (its figures are wall-clock and are not asserted).
 struct BenchCLITests {
-    @Test("bench --json reports steps per second, kernel throughput and memory for every batch size asked")
+    @Test("bench --json reports steps per second, kernel throughput and memory for every batch size asked, the CNN's host steps/s and each plan's estimate on every part")
     func benchRuns() throws {
-        let r = try CLITests().run(["bench", "--batches", "4,16", "--steps", "20", "--no-qemu", "--python", "/nonexistent/python", "--json"])
+        let r = try CLITests().run(["bench", "--models", "mlp,cnn", "--batches", "4,16", "--steps", "20", "--no-qemu",
+                                    "--python", "/nonexistent/python", "--json"])
         #expect(r.status == 0, "\(r.err)")
         let object = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any]
         let plans = object?["plans"] as? [[String: Any]] ?? []
         #expect(plans.map { $0["batch"] as? Int ?? 0 } == [4, 4, 16, 16])
         #expect(plans.allSatisfy { ($0["steps_per_second"] as? Double ?? 0) > 0 && ($0["arena_bytes"] as? Int ?? 0) > 0 })
         #expect((object?["dense_forward_macs_per_second"] as? Double ?? 0) > 0)
+        let models = object?["models"] as? [[String: Any]] ?? []
+        #expect(models.map { $0["model"] as? String ?? "" } == ["cnn"])
+        #expect(models.first?["batch"] as? Int == 32 && (models.first?["steps_per_second"] as? Double ?? 0) > 0)
+        #expect(object?["qemu_runs"] == nil)
+        // Each plan priced on each bundled part: cycles depend on the core alone, the time on the clock too.
+        let estimates = object?["estimates"] as? [[String: Any]] ?? []
+        let parts = try FileManager.default.contentsOfDirectory(atPath: CLITests.root + "/Targets/profiles").filter { $0.hasSuffix(".json") }
+        #expect(estimates.count == 2 * parts.count)
+        for e in estimates {
+            let cycles = e["cycles_per_step"] as? Double ?? 0, clock = e["clock_hz"] as? Int ?? 0, ms = e["ms_per_step"] as? Double ?? 0
+            #expect(cycles > 0 && abs(ms - cycles / Double(clock) * 1000) < 1e-9 * ms, "\(e)")
+            let sameCore = estimates.filter { $0["core"] as? String == e["core"] as? String && $0["model"] as? String == e["model"] as? String }
+            #expect(sameCore.allSatisfy { $0["cycles_per_step"] as? Double == cycles }, "\(e)")
+        }
+    }
+
+    @Test("bench refuses an unknown model or board, naming the ones it knows, with the usage exit status")
+    func benchRefusesUnknownNames() throws {
+        let r = try CLITests().run(["bench", "--models", "mlp,resnet"])
+        #expect(r.status == 2)
+        #expect(r.err.contains("--models mlp,resnet: expected a comma list of mlp, cnn, mobilenetv2"), "\(r.err)")
+        let b = try CLITests().run(["bench", "--boards", "mps2-an999"])
+        #expect(b.status == 2)
+        #expect(b.err.contains("mps2-an386, mps2-an500"), "\(b.err)")
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import HalfStepCore
+import HalfStepTestSupport
 @testable import HalfStepEmulator
 @testable import HalfStepPlanner
 
@@ -107,5 +108,32 @@ struct EmulatorTests {
         }
         #expect(cycles(.cortexM0Plus) > 5 * cycles(.cortexM4F))
         #expect(cycles(.cortexM7) < cycles(.cortexM4F))
+    }
+
+    @Test("every kernel family has its own rate on every core the cost model knows")
+    func everyFamilyPriced() {
+        #expect(KernelFamily.all.count == 13)
+        for core in [TargetProfile.Core.cortexM0Plus, .cortexM4F, .cortexM33, .cortexM7, .cortexM55] {
+            let model = CostModel.forCore(core)
+            for family in KernelFamily.all { #expect(model.rates[family] != nil, "\(core) has no rate for \(family)") }
+        }
+    }
+
+    @Test("a CNN step's work by kernel family adds up to its whole work, each convolution in the family its window says")
+    func familyWorkAddsUp() throws {
+        let g = try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx"))
+        var o = PlanOptions()
+        o.batch = 8
+        let loaded = try LoadedPlan(bytes: try Planner.plan(g, options: o, source: "cnn").bytes, path: "cnn")
+        let byFamily = loaded.plan.familyWork(rows: 8)
+        #expect(byFamily.values.reduce(OpWork()) { $0 + $1.work } == loaded.plan.stepWork(rows: 8))
+        #expect(byFamily.values.reduce(0) { $0 + $1.ops } == loaded.plan.opCount)
+        // The digits CNN has a 3×3 convolution, a depthwise one and two 1×1 ones, all trained.
+        for family in [KernelFamily.convolutionForward, .convolutionBackward, .depthwiseForward, .depthwiseBackward,
+                       .pointwiseForward, .pointwiseBackward, .denseForward, .pooling, .elementwise, .loss, .update] {
+            #expect((byFamily[family]?.work.macs ?? 0) > 0 || (byFamily[family]?.ops ?? 0) > 0, "no \(family) work")
+        }
+        #expect(byFamily[.expandDepthwise] == nil)
+        withExtendedLifetime(loaded) {}
     }
 }
