@@ -87,6 +87,23 @@ struct CLITests {
         #expect(r.err.contains("budget is 16.0 KiB") && r.err.contains("largest at the peak") && r.err.contains("--train last:1"))
     }
 
+    @Test("plan prints the cost model's instructions per step beside the SRAM, and with --target the time per step at that part's clock")
+    func planEstimatesTime() throws {
+        let model = Self.digits + "/mlp.onnx"
+        let plain = try run(["plan", model, "-o", temporary("est.hsplan")])
+        #expect(plain.status == 0, "\(plain.err)")
+        #expect(plain.out.contains("on a cortex-m4f (cost model)"), "\(plain.out)")
+        let targeted = try run(["plan", model, "-o", temporary("est.hsplan"), "--target", "stm32h743", "--json"])
+        #expect(targeted.status == 0, "\(targeted.err)")
+        let e = (try JSONSerialization.jsonObject(with: Data(targeted.out.utf8)) as? [String: Any])?["estimate"] as? [String: Any]
+        let instructions = e?["instructions_per_step"] as? Int ?? 0, ms = e?["milliseconds_per_step"] as? Double ?? 0
+        #expect(e?["core"] as? String == "cortex-m7" && e?["part"] as? String == "stm32h743")
+        // Forward, input gradient and weight gradient of each layer, less the first layer's input gradient.
+        #expect(e?["macs_per_step"] as? Int == 3 * 32 * (64 * 64 + 64 * 32 + 32 * 10) - 32 * 64 * 64)
+        // The M7's assumed 0.8 cycles per instruction at 480 MHz.
+        #expect(instructions > 0 && abs(ms - Double(instructions) * 0.8 / 480e6 * 1000) < 0.01, "\(String(describing: e))")
+    }
+
     @Test("a missing or corrupt input file is named")
     func badFiles() throws {
         #expect(try run(["plan", "/nonexistent.onnx", "-o", temporary("x")]).err.contains("/nonexistent.onnx: cannot read"))

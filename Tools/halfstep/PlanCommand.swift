@@ -83,8 +83,23 @@ struct PlanCommand: Command {
         }
         var summary = PlanSummary(graph: graph, result: result, options: options, output: output)
         summary.fit = fitLines.isEmpty ? nil : fitLines
+        summary.estimate = try estimate(result.bytes, options: options, target: a.value("--target"))
         Terminal.out(a.switches.contains("--json") ? summary.json() : summary.text())
         return .success
+    }
+
+    /// The cost model's step time: on `--target`'s core and clock, else on a Cortex-M4F (no time).
+    func estimate(_ bytes: [UInt8], options: PlanOptions, target: String?) throws -> PlanSummary.StepEstimate {
+        let profile = try target.map { try loadProfile($0) }
+        let core = profile?.core ?? .cortexM4F
+        let loaded: LoadedPlan
+        do { loaded = try LoadedPlan(bytes: bytes, path: "plan") } catch { throw Failure(error.description) }
+        let work = loaded.plan.familyWork(rows: Int(loaded.plan.config.batch))   // rows per micro-batch
+        let model = CostModel.forCore(core)
+        let instructions = model.instructions(work)
+        return PlanSummary.StepEstimate(core: core.rawValue, instructionsPerStep: Int(instructions),
+                                        macsPerStep: work.values.reduce(0) { $0 + $1.work.macs }, part: profile?.name,
+                                        millisecondsPerStep: profile.map { instructions * model.cyclesPerInstruction / Double($0.clockHz) * 1000 })
     }
 
     /// Runs the `--fit` search; returns the chosen options and the lines explaining the choice.

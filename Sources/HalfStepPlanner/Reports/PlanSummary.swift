@@ -45,6 +45,27 @@ public struct PlanSummary: Codable, Sendable, Equatable {
     public var notes: [String]
     /// `--fit`'s choice and reasons, one line each (`PlanFit.Result.summaryLines`); nil without `--fit`.
     public var fit: [String]? = nil
+    /// The cost model's time for one training step (set by the caller, which has the cost model).
+    public var estimate: StepEstimate? = nil
+
+    /// What one training step of the plan costs on a core, by the cost model.
+    public struct StepEstimate: Codable, Sendable, Equatable {
+        /// The core priced, e.g. `cortex-m4f`.
+        public var core: String
+        /// Estimated instructions per step.
+        public var instructionsPerStep: Int
+        /// Multiply-accumulates per step.
+        public var macsPerStep: Int
+        /// The part whose clock gives `millisecondsPerStep` (nil: no part, no time).
+        public var part: String?
+        /// Milliseconds per step at that part's clock.
+        public var millisecondsPerStep: Double?
+
+        public init(core: String, instructionsPerStep: Int, macsPerStep: Int, part: String? = nil, millisecondsPerStep: Double? = nil) {
+            self.core = core; self.instructionsPerStep = instructionsPerStep; self.macsPerStep = macsPerStep
+            self.part = part; self.millisecondsPerStep = millisecondsPerStep
+        }
+    }
 
     /// The summary of `result`, planned from `graph` with `options` and written to `output`.
     public init(graph: Graph, result: Planner.Result, options: PlanOptions, output: String) {
@@ -80,6 +101,15 @@ public struct PlanSummary: Codable, Sendable, Equatable {
         return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
     }
 
+    /// The estimate line (with its leading newline), or nothing.
+    var estimateText: String {
+        guard let e = estimate else { return "" }
+        var s = String(format: "\n  time (est.)   %.2f M instructions per step (%.2f per MAC) on a %@", Double(e.instructionsPerStep) / 1e6,
+                       Double(e.instructionsPerStep) / Double(max(1, e.macsPerStep)), e.core)
+        if let part = e.part, let ms = e.millisecondsPerStep { s += String(format: ", ~%.1f ms per step on the %@", ms, part) }
+        return s + " (cost model)"
+    }
+
     /// The summary as text: `fit` and `note` lines first, then the plan's figures, one per line,
     /// with the share of each budget used and left. No trailing newline.
     public func text() -> String {
@@ -96,7 +126,7 @@ public struct PlanSummary: Codable, Sendable, Equatable {
           batch         \(batch)\(microBatch < batch ? " as \(batch / microBatch) micro-batches of \(microBatch), gradients summed before one update" : "")
           SRAM arena    \(arenaBytes) B (\(formatBytes(arenaBytes)))\(budget(arenaBytes, sramBudget))
           lower bound   \(lowerBoundBytes) B: the arena is within \(String(format: "%.1f%%", 100 * (Double(arenaBytes) / Double(max(lowerBoundBytes, 1)) - 1))) of the liveness bound
-          flash (plan)  \(flashBytes) B (\(formatBytes(flashBytes)))\(budget(flashBytes, flashBudget))
+          flash (plan)  \(flashBytes) B (\(formatBytes(flashBytes)))\(budget(flashBytes, flashBudget))\(estimateText)
           fp32 storage  would need \(fp32ArenaBytes) B SRAM (x\(String(format: "%.2f", Double(fp32ArenaBytes) / Double(max(arenaBytes, 1))))) and \(fp32FlashBytes) B flash (x\(String(format: "%.2f", Double(fp32FlashBytes) / Double(max(flashBytes, 1)))))
         """
     }
