@@ -112,7 +112,7 @@ struct EmulatorTests {
 
     @Test("every kernel family has its own rate on every core the cost model knows")
     func everyFamilyPriced() {
-        #expect(KernelFamily.all.count == 13)
+        #expect(KernelFamily.all.count == 14)
         for core in [TargetProfile.Core.cortexM0Plus, .cortexM4F, .cortexM33, .cortexM7, .cortexM55] {
             let model = CostModel.forCore(core)
             for family in KernelFamily.all { #expect(model.rates[family] != nil, "\(core) has no rate for \(family)") }

@@ -45,19 +45,23 @@ struct QEMUValidationTests {
 
     /// The digits CNN (every layer trained, batch 8): 3×3, strided, depthwise and 1×1 convolutions,
     /// BatchNorm, pooling and a Dense classifier, each priced by its own kernel family.
-    func digitsCNNPlan() throws -> LoadedPlan {
+    func digitsCNNPlan(panels: Bool = false) throws -> LoadedPlan {
         var o = PlanOptions()
         o.batch = 8
+        o.convPanels = panels
         let plan = try Planner.plan(try importedGraph(path: fixture("Tools/examples/digits-cnn/model.onnx")), options: o, source: "model.onnx")
         return try LoadedPlan(bytes: plan.bytes, path: "digits-cnn.hsplan")
     }
 
+    /// The runs also prove parity: `passed` holds only when the device's weights, losses and
+    /// scales equal the host's bit for bit (with convolution panels on too).
     @Test("the cost model's step estimate is within 15% of QEMU's instruction count for the digits MLP and CNN on the Cortex-M4F and M7",
-          arguments: [("mlp", QEMURunner.Board.mps2AN386), ("mlp", .mps2AN500), ("cnn", .mps2AN386), ("cnn", .mps2AN500)])
+          arguments: [("mlp", QEMURunner.Board.mps2AN386), ("mlp", .mps2AN500), ("cnn", .mps2AN386), ("cnn", .mps2AN500),
+                      ("cnn --conv-panels on", .mps2AN386)])
     func costModelResidual(model: String, board: QEMURunner.Board) throws {
-        let loaded = model == "mlp" ? try digitsPlan(batch: 32) : try digitsCNNPlan()
+        let loaded = model == "mlp" ? try digitsPlan(batch: 32) : try digitsCNNPlan(panels: model.hasSuffix("on"))
         let v = try QEMUValidation.run(loaded: loaded, data: try digitsData(), profile: try TargetProfile.resolve(board.rawValue),
-                                       board: board, reserve: (0, 0), steps: 2, seed: 0, workDirectory: work("cost-\(model)-\(board.rawValue)"))
+                                       board: board, reserve: (0, 0), steps: 2, seed: 0, workDirectory: work("cost-\(model.prefix(3))-\(model.count)-\(board.rawValue)"))
         #expect(v.passed, "\(v.device.output.suffix(400))")
         let residual = v.modelInstructionsPerStep / v.instructionsPerStep - 1
         #expect(abs(residual) <= 0.15, "\(model) on \(board.rawValue): model \(Int(v.modelInstructionsPerStep)), QEMU \(Int(v.instructionsPerStep))")

@@ -16,7 +16,7 @@ struct OpTableTests {
 
     @Test("every opcode's table entry is the op type that declares that opcode")
     func tableEntriesDeclareTheirOwnOpcode() {
-        #expect(Self.opcodes.count == 27)
+        #expect(Self.opcodes.count == 28)
         for code in Self.opcodes {
             var v = CodeVisitor()
             #expect(code.visit(&v) == code, "OpCode.\(code) maps to the op of OpCode.\(code.visit(&v))")
@@ -88,6 +88,7 @@ struct OpTableTests {
         o = PlanOptions()
         o.batch = 2
         o.train = .none
+        o.convPanels = true
         cases.append((cnn, o))
         o = PlanOptions()
         o.batch = 1

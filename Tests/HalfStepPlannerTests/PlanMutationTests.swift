@@ -14,7 +14,7 @@ import HalfStepTestSupport
 /// accepted, no refusal is a CRC error, and a slot edit is refused naming the op it edited.
 struct PlanMutationTests {
     /// One example plan, with options that between them use most opcodes: Adam with fp16 Kahan
-    /// updates (MLP); micro-batches, activation masks and recomputation (CNN, whose model brings
+    /// updates (MLP); micro-batches, activation masks, recomputation and a convolution panel (CNN, whose model brings
     /// convolutions, pooling, BatchNorm, an activation, a residual add and a concat); the fused
     /// expansion-depthwise blocks and global pooling (MobileNetV2). No loss scaling, so that the
     /// first step applies its updates instead of backing off (the updates run too).
@@ -41,7 +41,7 @@ struct PlanMutationTests {
                 o.batch = 2; o.optimizer = .adam; o.update = .fp16Kahan
             case .cnn:
                 o.batch = 4; o.microBatch = 2; o.activationMasks = true; o.recompute = true; o.momentum = 0.9
-                o.update = .fp16Stochastic
+                o.update = .fp16Stochastic; o.convPanels = true
             case .mobileNetV2:
                 // Batch 1 and the last two layers: planning it is the slow part of a debug build.
                 o.batch = 1; o.train = .last(2)
@@ -334,7 +334,12 @@ struct PlanCorruptionTests {
         // writes an activation planned into bytes the labels also use, after the trainer checked
         // them; the loss then read a class index of millions. The plan is well formed op by op
         // (the verifier does not model lifetimes); the loss kernel must not index past its row.
-        var bytes = try PlanMutationTests.Example.cnn.bytes()
+        // The survey's plan: the CNN example's options before it gained a convolution panel, whose
+        // scratch tensor renumbers the tensors after it.
+        var options = PlanMutationTests.Example.cnn.options
+        options.convPanels = false
+        let model = PlanMutationTests.Example.cnn.model
+        var bytes = try Planner.plan(importedGraph(path: fixture(model)), options: options, source: model).bytes
         let plan = try LoadedPlan(bytes: bytes, path: "cnn").plan
         let at = Int(plan.header.opTableOffset) + 3 * PlanFormat.opRecordBytes + 6
         #expect(plan.op(3).opcode == .maxPoolForward)

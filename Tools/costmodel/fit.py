@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 TRANSCENDENTAL = 40.0
-ORDER = ["denseForward", "denseBackward", "convolutionForward", "convolutionBackward", "pointwiseForward",
+ORDER = ["denseForward", "denseBackward", "convolutionForward", "convolutionBackward", "convolutionPanel", "pointwiseForward",
          "pointwiseBackward", "depthwiseForward", "depthwiseBackward", "expandDepthwise", "pooling", "elementwise",
          "loss", "update"]
 

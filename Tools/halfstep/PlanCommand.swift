@@ -45,10 +45,14 @@ struct PlanCommand: Command {
       --micro-batch M         run each step as --batch/M micro-batches of M samples whose weight gradients
                               are summed before one update: activations for M samples, plus an fp16
                               gradient sum per trainable tensor (not with --fuse-updates)
+      --conv-panels on|off    speed for SRAM: run each convolution that is neither 1x1 nor depthwise forward
+                              through an im2col panel (a planned scratch of 16 output pixels' taps) and a
+                              register-blocked product, instead of the direct kernel; same results for finite
+                              weights (default off; with --fit, on where the budget allows)
       --fit                   choose the levers above (what trains, channels, fused updates, update mode,
-                              momentum, micro-batches, ReLU masks, recomputation, BatchNorm folding) to fit
-                              --budget/--target while training as many parameters as possible; prints
-                              what it chose and why
+                              momentum, micro-batches, ReLU masks, recomputation, BatchNorm folding,
+                              convolution panels) to fit --budget/--target while training as many parameters
+                              as possible; prints what it chose and why
       --prefer ORDER          with --fit: what to keep when choosing, e.g. layers,channels,momentum,master
                               (default: trainable parameters first, then fp32 master copies, then momentum)
       --frontier FILE.svg     with --fit: write memory vs trainable parameters for every plan tried (SVG,
@@ -63,7 +67,7 @@ struct PlanCommand: Command {
             "-o", "--output", "--batch", "--train", "--optimizer", "--lr", "--momentum", "--weight-decay",
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
             "--target", "--reserve", "--accumulate", "--train-channels", "--prefer", "--frontier",
-            "--micro-batch",
+            "--micro-batch", "--conv-panels",
         ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit", "--relu-masks", "--recompute"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
@@ -117,6 +121,7 @@ struct PlanCommand: Command {
         pinned.masks = a.switches.contains("--relu-masks")
         pinned.recompute = a.switches.contains("--recompute")
         pinned.microBatch = a.value("--micro-batch") != nil
+        pinned.panels = a.value("--conv-panels") != nil
         var prefer = PlanFit.Objective.allCases
         if let p = a.value("--prefer") {
             var order: [PlanFit.Objective] = []
@@ -191,6 +196,11 @@ struct PlanCommand: Command {
             o.microBatch = try a.int("--micro-batch", in: 1 ... 65535, default: 1, verb: "plan")
         }
         o.foldBatchNorm = a.switches.contains("--fold-batchnorm")
+        switch a.value("--conv-panels") {
+        case nil, "off": o.convPanels = false
+        case "on": o.convPanels = true
+        case let other?: throw UsageError("--conv-panels \(other): expected on or off", verb: "plan")
+        }
         if let f = a.value("--train-channels") {
             guard let v = Double(f) else { throw UsageError("--train-channels \(f): expected a fraction 0 < F <= 1, e.g. 0.25", verb: "plan") }
             o.trainedChannelFraction = v

@@ -13,6 +13,9 @@ public enum KernelFamily: UInt8, Sendable {
     case convolutionForward
     /// The gradients of such a convolution.
     case convolutionBackward
+    /// Convolution forward through an im2col panel (`--conv-panels`): a register-blocked product
+    /// over contiguous taps, plus the panel copy.
+    case convolutionPanel
     /// 1×1 convolution forward (a matrix product per sample).
     case pointwiseForward
     /// 1×1 convolution gradients.

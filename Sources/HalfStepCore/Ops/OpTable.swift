@@ -38,6 +38,7 @@ extension OpCode {
         case .accumulateGradient: return visitor.visit(AccumulateGradient.self)
         case .activationMaskForward: return visitor.visit(ActivationMaskForward.self)
         case .activationMaskBackward: return visitor.visit(ActivationMaskBackward.self)
+        case .conv2dPanelForward: return visitor.visit(Conv2DPanelForward.self)
         }
     }
 

@@ -21,6 +21,10 @@
 /// without a version change: it comes after every name, so no `nameOffset` and no byte the device
 /// reads moved, and the core never reads the names section beyond each tensor's name range. Plans
 /// without it (earlier planners) are still version 1; `HalfStepPlanner.PlanProvenance` defines it.
+///
+/// Opcode 28 (`conv2dPanelForward`, the `--conv-panels` lever) was also added without a version
+/// change: only plans that use it contain it, every other plan's bytes are unchanged, and a core
+/// that predates it refuses such a plan at its op record (unknown opcode) before running anything.
 public enum PlanFormat {
     /// `"HSPL"` read as a little-endian UInt32.
     public static let magic: UInt32 = 0x4C50_5348
@@ -168,6 +172,9 @@ public enum OpCode: UInt16, Sendable {
     case activationMaskForward = 26
     /// operands `[dy, mask, dx]`; params `[N, E]`: `dx = dy` where the mask bit is set, else 0.
     case activationMaskBackward = 27
+    /// operands `[x, W, b?, y, panel]`; params as `conv2dForward`: the forward pass through an
+    /// im2col panel of T pixels × K taps (`Conv2DPanel`; T = the panel's elements / K).
+    case conv2dPanelForward = 28
 }
 
 /// How a trainable tensor absorbs its update.

@@ -98,6 +98,11 @@ public struct PlanOptions: Sendable, Equatable {
     /// input its own backward keeps anyway, instead of being kept since the forward pass
     /// (`--recompute`).
     public var recompute = false
+    /// Speed lever: each convolution with a window other than 1×1 and not depthwise runs its
+    /// forward pass through an im2col panel (`Conv2DPanel`), a planned scratch of a few output
+    /// pixels' taps, instead of the direct kernel (`--conv-panels on`). Costs that scratch in SRAM
+    /// where a panel is live at the peak; same results for finite weights.
+    public var convPanels = false
     /// Run each frozen expansion + depthwise pair of an inverted residual block as one op, one
     /// hidden channel at a time, so its expanded activation never exists (on by default; off
     /// only to measure what it saves).

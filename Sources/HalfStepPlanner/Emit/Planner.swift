@@ -115,6 +115,18 @@ public enum Planner {
             levers.append(("--state fp16", { $0.state = .fp32 }))
         }
         var notes: [String] = []
+        if options.convPanels {
+            var o = options
+            o.convPanels = false
+            o.sramBudget = nil
+            o.flashBudget = nil
+            if let without = try? measure(graph, options: o, source: source) {
+                let cost = arenaBytes - without.arenaBytes
+                notes.append(cost > 0
+                    ? "lever --conv-panels on (speed): costs \(cost) B SRAM (arena \(arenaBytes) B; \(without.arenaBytes) B without it)"
+                    : "lever --conv-panels on (speed): costs no SRAM on this plan (its panels are not live at the peak)")
+            }
+        }
         for (name, off) in levers {
             var o = options
             off(&o)

@@ -74,7 +74,9 @@ extension Lowering {
             }
             try node.op.rule.forward(node, index: index, &self)
         }
-        if let note = fusion.note { program.notes.append(note) }
+        for note in [fusion.note, panels.note] {
+            if let note { program.notes.append(note) }
+        }
 
         let (logits, loss) = try SoftmaxCrossEntropyLowering.lower(labels: labels, classes: classes, &self)
 

@@ -29,7 +29,7 @@ public enum PlanFit {
     /// The levers a user pinned on the command line (the search leaves them as given).
     public struct Pinned: Sendable, Equatable {
         public var train = false, channels = false, update = false, momentum = false, fuse = false, fold = false
-        public var masks = false, recompute = false, microBatch = false
+        public var masks = false, recompute = false, microBatch = false, panels = false
         public init() {}
     }
 
@@ -53,6 +53,7 @@ public enum PlanFit {
             if options.activationMasks { f.append("--relu-masks") }
             if options.recompute { f.append("--recompute") }
             if let m = options.microBatch, m < options.batch { f.append("--micro-batch \(m)") }
+            if options.convPanels { f.append("--conv-panels on") }
             return f.joined(separator: " ")
         }
     }
@@ -183,7 +184,23 @@ public enum PlanFit {
             }
         }
         let fitting = tried.filter { $0.fits && $0.trainedElements > 0 }
-        let best = preferUnfused ?? fitting.min { better($0, $1) }
+        var best = preferUnfused ?? fitting.min { better($0, $1) }
+
+        // Convolution panels, a speed lever, only where the budget leaves room for them.
+        var panelNote: String? = nil
+        if !pinned.panels, let chosen = best, !chosen.options.convPanels,
+           graph.nodes.contains(where: { if case .conv(_, _, let w) = $0.op { return ConvolutionPanelPass.applies(to: w) }; return false }) {
+            var o = chosen.options
+            o.convPanels = true
+            if let c = measureCandidate(o) {
+                if c.fits {
+                    best = c
+                    panelNote = "convolution panels on (faster forward convolutions): the arena grows by \(c.arenaBytes - chosen.arenaBytes) B to \(c.arenaBytes) B, within the budget"
+                } else {
+                    panelNote = "convolution panels off: with them the plan needs \(c.arenaBytes) B SRAM, \(c.flashBytes) B flash"
+                }
+            }
+        }
         let smallest = tried.filter { $0.trainedElements > 0 }.min { ($0.arenaBytes, $0.flashBytes) < ($1.arenaBytes, $1.flashBytes) }
 
         var reasons: [String] = []
@@ -192,6 +209,7 @@ public enum PlanFit {
             reasons.append("greedy phase added \(greedyAdded.count) unit\(greedyAdded.count == 1 ? "" : "s") to the best suffix: \(greedyAdded.prefix(6).joined(separator: ", "))\(greedyAdded.count > 6 ? ", …" : "")")
         }
         if let unfusedNote { reasons.append(unfusedNote) }
+        if let panelNote { reasons.append(panelNote) }
         if let best {
             reasons.append("\(fitting.count) fit; ranked by \(prefer.map(\.rawValue).joined(separator: ", ")), then the smaller arena")
             let most = tried.max { $0.trainedElements < $1.trainedElements }!
@@ -210,11 +228,11 @@ public enum PlanFit {
 
     /// The trade-off as CSV: one row per candidate.
     public static func csv(_ result: Result) -> String {
-        var s = "train,train_channels,update,momentum,micro_batch,fuse_updates,fold_batchnorm,relu_masks,recompute,trained_elements,arena_bytes,lower_bound_bytes,flash_bytes,fits,chosen\n"
+        var s = "train,train_channels,update,momentum,micro_batch,fuse_updates,fold_batchnorm,relu_masks,recompute,conv_panels,trained_elements,arena_bytes,lower_bound_bytes,flash_bytes,fits,chosen\n"
         for c in result.tried {
             let o = c.options
             // The selection may hold commas (`layers:a,b`): quoted, as CSV does.
-            s += "\"\(o.train)\",\(formatFraction(o.trainedChannelFraction)),\(o.update.name),\(formatFraction(Double(o.effectiveMomentum))),\(o.microBatch ?? o.batch),\(o.fuseUpdates),\(o.foldBatchNorm),\(o.activationMasks),\(o.recompute),"
+            s += "\"\(o.train)\",\(formatFraction(o.trainedChannelFraction)),\(o.update.name),\(formatFraction(Double(o.effectiveMomentum))),\(o.microBatch ?? o.batch),\(o.fuseUpdates),\(o.foldBatchNorm),\(o.activationMasks),\(o.recompute),\(o.convPanels),"
             s += "\(c.trainedElements),\(c.arenaBytes),\(c.lowerBoundBytes),\(c.flashBytes),\(c.fits),\(c == result.best)\n"
         }
         return s

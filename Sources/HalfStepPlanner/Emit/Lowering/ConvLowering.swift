@@ -14,7 +14,11 @@ struct ConvLowering: LoweringRule {
         let wt = l.parameterTensor(weight), bt = bias.map { l.parameterTensor($0) }
         let yt = l.newValue(node.outputs[0])
         try l.fits(window, node)
-        l.emit(Conv2DForward(x: xt, w: wt, b: bt, y: yt, n: l.n, window: window), .forward, node: node.name)
+        if let panel = l.convolutionPanel(window, node: node) {
+            l.emit(Conv2DPanelForward(x: xt, w: wt, b: bt, y: yt, panel: panel, n: l.n, window: window), .forward, node: node.name)
+        } else {
+            l.emit(Conv2DForward(x: xt, w: wt, b: bt, y: yt, n: l.n, window: window), .forward, node: node.name)
+        }
     }
 
     func backward(_ node: Graph.Node, dy: Int, _ l: inout Lowering) throws(PlannerError) -> [Int] {

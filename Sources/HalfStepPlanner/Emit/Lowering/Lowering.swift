@@ -41,6 +41,7 @@ struct Lowering {
     var recompute = RecomputePass()
     var fusion = ExpandDepthwiseFusionPass()
     var microBatch = MicroBatchPass()
+    var panels = ConvolutionPanelPass()
 
     init(graph: Graph, options: PlanOptions) {
         self.graph = graph
