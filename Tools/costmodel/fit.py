@@ -2,6 +2,7 @@
 """Fits CostModel's per-family rates to QEMU instruction counts.
 
 usage: Tools/costmodel/fit.py M4F.json[,M4F.json...] M7.json[,M7.json...]
+       (Tools/costmodel/measure.sh makes the files for the calibration plans and runs this)
 
 Each file is the output of `halfstep validate PLAN --qemu --json` (its "qemu" object holds, per op,
 the instructions of one run on one micro-batch, of the same op on zero rows, and the op's kernel
