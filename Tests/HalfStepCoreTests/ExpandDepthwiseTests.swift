@@ -175,13 +175,28 @@ struct ExpandDepthwiseOrderTests {
         return y
     }
 
-    /// `count` fp16 values in [lo, hi]; with `special`, about one in 12 is NaN, ±inf, ±65504, ±0,
-    /// a subnormal or large enough that products and sums overflow fp16.
-    static func values(_ rng: inout TestRandom, _ count: Int, _ lo: Double, _ hi: Double, special: Bool) -> [Float16] {
+    /// What a case's data is made of.
+    enum Data: CaseIterable, Sendable {
+        /// Uniform in a range.
+        case plain
+        /// About one in 12 NaN, ±inf, ±65504, ±0, a subnormal or large enough that products and
+        /// sums overflow fp16.
+        case special
+        /// Powers of two from 2^-6 to 2^12 of either sign: products 2^24 apart, so an fp32 sum
+        /// loses its small terms or keeps them depending on its order, and the fp16 result shows it.
+        case cancelling
+    }
+
+    /// `count` fp16 values in [lo, hi] (`.plain`), or as `data` says.
+    static func values(_ rng: inout TestRandom, _ count: Int, _ lo: Double, _ hi: Double, _ data: Data) -> [Float16] {
         let specials: [Float16] = [.nan, .infinity, -.infinity, 65504, -65504, 0, -0.0, 6e-8, -6e-8, 300, -300, 2000]
+        let powers: [Float16] = [4096, -4096, 1, -1, 0.015625, -0.015625, 64, -0.5]
         return rng.halves(count, lo, hi).map { v in
-            guard special, rng.next() % 12 == 0 else { return v }
-            return specials[Int(rng.next() % UInt64(specials.count))]
+            switch data {
+            case .plain: return v
+            case .special: return rng.next() % 12 == 0 ? specials[Int(rng.next() % UInt64(specials.count))] : v
+            case .cancelling: return powers[Int(rng.next() % UInt64(powers.count))]
+            }
         }
     }
 
@@ -190,13 +205,13 @@ struct ExpandDepthwiseOrderTests {
         want.indices.filter { got[$0].bitPattern != want[$0].bitPattern && !(got[$0].isNaN && want[$0].isNaN) }
     }
 
-    @Test("the fused forward equals the one-output loop bit for bit", arguments: cases, [false, true])
-    func fusedEqualsOneOutputLoop(_ c: Case, special: Bool) {
+    @Test("the fused forward equals the one-output loop bit for bit", arguments: cases, Data.allCases)
+    func fusedEqualsOneOutputLoop(_ c: Case, data: Data) {
         let rows = 2, g = c.window, plane = c.height * c.width, taps = c.kernel * c.kernel
         var rng = TestRandom(UInt64(41 + c.channels * 131 + c.hidden * 7 + c.height))
-        let x = Self.values(&rng, rows * c.channels * plane, -3, 3, special: special)
-        let we = Self.values(&rng, c.hidden * c.channels, -2, 2, special: special)
-        let wd = Self.values(&rng, c.hidden * taps, -1.5, 1.5, special: special)
+        let x = Self.values(&rng, rows * c.channels * plane, -3, 3, data)
+        let we = Self.values(&rng, c.hidden * c.channels, -2, 2, data)
+        let wd = Self.values(&rng, c.hidden * taps, -1.5, 1.5, data)
         let be = rng.halves(c.hidden, -1, 1), bd = rng.halves(c.hidden, -1, 1)
         // fp16 weights, then fp32 masters that compute sees rounded to fp16 (a share of them off the fp16 grid).
         for master in [false, true] {
@@ -219,9 +234,9 @@ struct ExpandDepthwiseOrderTests {
                                     rows: rows, channels: c.channels, window: g, first: c.first, second: c.second)
             let got = Array(y.array[0 ..< rows * g.outputElements])
             let bad = Self.mismatches(got, want)
-            #expect(bad.isEmpty, "\(c) master \(master) special \(special): \(bad.count) of \(want.count) outputs differ, first at \(bad.first ?? -1): \(bad.first.map { "\(got[$0]) vs \(want[$0])" } ?? "")")
+            #expect(bad.isEmpty, "\(c) master \(master) \(data): \(bad.count) of \(want.count) outputs differ, first at \(bad.first ?? -1): \(bad.first.map { "\(got[$0]) vs \(want[$0])" } ?? "")")
             #expect(y.array.dropFirst(rows * g.outputElements).allSatisfy { $0.bitPattern == sentinel.bitPattern }, "\(c): wrote past the rows run")
-            if !special {
+            if data == .plain {
                 // Finite data must reach finite, non-trivial outputs, or the case proves little.
                 #expect(want.contains { $0 != 0 && $0.isFinite })
             }

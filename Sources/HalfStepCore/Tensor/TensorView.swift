@@ -45,6 +45,15 @@ public struct TensorView<Scalar> {
 }
 
 extension TensorView where Scalar == Float16 {
+    /// Copies `source`'s elements over the first `source.count` of this view (the two must not
+    /// overlap): one `memcpy` (fp16 is trivial, so overwriting needs no deinitialisation), a word
+    /// at a time where an element loop would go one by one.
+    @inlinable
+    public func copy(from source: TensorView<Float16>) {
+        assert(source.count <= count, "copy larger than the view")
+        base.initialize(from: source.base, count: source.count)
+    }
+
     /// Elements `i` and `i + 1`, widened, read as one 32-bit word (little-endian: element `i` is
     /// the low half). On a Cortex-M4F LLVM still reaches the high half with a shift rather than
     /// `vcvtt`, so a pair costs what two single reads do; kernels use it where one loop trip per
