@@ -173,12 +173,28 @@ public enum ExpandDepthwise {
         }
     }
 
-    /// Hidden channel h alone: 4 pixels share each loaded weight.
+    /// Hidden channel h alone: 8 pixels share each loaded weight (then 4, then 1).
     @inlinable
     static func expand1<A: Rounding, W: HalfComputable>(_: A.Type, _ p: TensorView<Float16>, x: TensorView<Float16>,
                                                         w: TensorView<W>, h: Int, _ bias: Float, channels: Int, plane: Int) {
         let w0 = w.slice(h * channels, channels)
         var q = 0
+        while q &+ 8 <= plane {
+            var a = SIMD4<Float>(repeating: 0), b = a
+            var c = 0
+            let xq = x.slice(q, x.count &- q)
+            var xi = 0
+            while c < channels {
+                let wv = w0[c].computeValue
+                a += SIMD4<Float>(Float(xq[xi]), Float(xq[xi &+ 1]), Float(xq[xi &+ 2]), Float(xq[xi &+ 3])) * wv
+                b += SIMD4<Float>(Float(xq[xi &+ 4]), Float(xq[xi &+ 5]), Float(xq[xi &+ 6]), Float(xq[xi &+ 7])) * wv
+                c &+= 1
+                xi &+= plane
+            }
+            A.store(p, q, a, bias)
+            A.store(p, q &+ 4, b, bias)
+            q &+= 8
+        }
         while q &+ 4 <= plane {
             var a = SIMD4<Float>(repeating: 0)
             var c = 0
