@@ -39,6 +39,14 @@ public enum ExpandDepthwise {
     public static func forward(y: TensorView<Float16>, x: TensorView<Float16>, expand: ParameterView, expandBias: ParameterView?,
                                depthwise: ParameterView, depthwiseBias: ParameterView?, scratch: TensorView<Float16>,
                                rows: Int, channels: Int, window g: Window2D, first: Activation, second: Activation) {
+        guard case .half(let expand) = expand, case .half(let depthwise) = depthwise else {
+            // fp32 master weights: accepted by the op but never planned (a fused block is frozen,
+            // and frozen weights are fp16), so they take the one-output loop and the blocked
+            // loops below are compiled for fp16 weights only (about 16 KB less code).
+            return forwardOneByOne(y: y, x: x, expand: expand, expandBias: expandBias, depthwise: depthwise,
+                                   depthwiseBias: depthwiseBias, scratch: scratch, rows: rows, channels: channels,
+                                   window: g, first: first, second: second)
+        }
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         let hiddenCount = g.channels
         var n = 0
@@ -60,13 +68,13 @@ public enum ExpandDepthwise {
                     // Three planes run the four-plane kernel with the last row computed twice
                     // into the same plane (the same values, written twice).
                     let p3 = block == 4 ? ys.slice((h + 1) * outPlane + 2 * plane, plane) : p2
-                    expandPlanes(p0, p1, p2, p3, x: xs, weight: expand, bias: expandBias, h: h, count: block,
+                    expandPlanes(p0, p1, p2, p3, x: xs, w: expand, bias: expandBias, h: h, count: block,
                                  channels: channels, plane: plane, first)
                 } else {
-                    expandPlanes(p0, p0, p0, p0, x: xs, weight: expand, bias: expandBias, h: h, count: 1,
+                    expandPlanes(p0, p0, p0, p0, x: xs, w: expand, bias: expandBias, h: h, count: 1,
                                  channels: channels, plane: plane, first)
                 }
-                depthwisePlane(y: ys.slice(h * outPlane, outPlane), hidden: p0, weight: depthwise, bias: depthwiseBias,
+                depthwisePlane(y: ys.slice(h * outPlane, outPlane), hidden: p0, w: depthwise, bias: depthwiseBias,
                                h: h, g, second)
                 var r = 1
                 while r < block {
@@ -74,7 +82,7 @@ public enum ExpandDepthwise {
                     // scratch, then move the result to its place.
                     let hidden = ys.slice((h + 1) * outPlane + (r - 1) * plane, plane)
                     let out = scratch.slice(0, outPlane)
-                    depthwisePlane(y: out, hidden: hidden, weight: depthwise, bias: depthwiseBias, h: h + r, g, second)
+                    depthwisePlane(y: out, hidden: hidden, w: depthwise, bias: depthwiseBias, h: h + r, g, second)
                     ys.slice((h + r) * outPlane, outPlane).copy(from: out)
                     r += 1
                 }
@@ -84,22 +92,67 @@ public enum ExpandDepthwise {
         }
     }
 
-    // MARK: - Expansion
-
-    /// Hidden planes h ..< h + count (count 4, 3 or 1) of one sample into p0 ... p3 (count 3: p3 is
-    /// p2, and row 3 repeats row 2).
+    /// The one-output loop (the definition the blocked loops keep to): every hidden value and
+    /// every output computed on its own, weights read through `ParameterView`.
     @inlinable
-    static func expandPlanes(_ p0: TensorView<Float16>, _ p1: TensorView<Float16>, _ p2: TensorView<Float16>, _ p3: TensorView<Float16>,
-                             x: TensorView<Float16>, weight: ParameterView, bias: ParameterView?, h: Int, count: Int,
-                             channels: Int, plane: Int, _ act: Activation) {
-        // The weight's storage and the activation are chosen once per call, so the inner loops
-        // run specialised for them.
-        switch weight {
-        case .half(let w): expandPlanes(p0, p1, p2, p3, x: x, w: w, bias: bias, h: h, count: count, channels: channels, plane: plane, act)
-        case .master(let w): expandPlanes(p0, p1, p2, p3, x: x, w: w, bias: bias, h: h, count: count, channels: channels, plane: plane, act)
+    static func forwardOneByOne(y: TensorView<Float16>, x: TensorView<Float16>, expand: ParameterView, expandBias: ParameterView?,
+                                depthwise: ParameterView, depthwiseBias: ParameterView?, scratch: TensorView<Float16>,
+                                rows: Int, channels: Int, window g: Window2D, first: Activation, second: Activation) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        let taps = g.kernelHeight * g.kernelWidth
+        var n = 0
+        while n < rows {
+            let xs = x.slice(n * channels * plane, channels * plane)
+            var h = 0
+            while h < g.channels {
+                let b: Float = expandBias.map { $0.computeValue(h) } ?? 0
+                var q = 0
+                while q < plane {
+                    var acc: Float = 0
+                    var c = 0
+                    while c < channels {
+                        acc += Float(xs[c * plane + q]) * expand.computeValue(h * channels + c)
+                        c += 1
+                    }
+                    scratch[q] = first.apply(Float16(acc + b))
+                    q += 1
+                }
+                let bd: Float = depthwiseBias.map { $0.computeValue(h) } ?? 0
+                let yo = y.slice((n * g.channels + h) * outPlane, outPlane)
+                var oh = 0
+                while oh < g.outHeight {
+                    let ih0 = oh * g.strideHeight - g.padTop
+                    let khLo = max(0, -ih0), khHi = min(g.kernelHeight, g.height - ih0)
+                    var ow = 0
+                    while ow < g.outWidth {
+                        let iw0 = ow * g.strideWidth - g.padLeft
+                        let kwLo = max(0, -iw0), kwHi = min(g.kernelWidth, g.width - iw0)
+                        var acc: Float = 0
+                        var kh = khLo
+                        while kh < khHi {
+                            var kw = kwLo
+                            while kw < kwHi {
+                                acc += Float(scratch[(ih0 + kh) * g.width + iw0 + kw]) * depthwise.computeValue(h * taps + kh * g.kernelWidth + kw)
+                                kw += 1
+                            }
+                            kh += 1
+                        }
+                        yo[oh * g.outWidth + ow] = second.apply(Float16(acc + bd))
+                        ow += 1
+                    }
+                    oh += 1
+                }
+                h += 1
+            }
+            n += 1
         }
     }
 
+    // MARK: - Expansion
+
+    /// Hidden planes h ..< h + count (count 4, 3 or 1) of one sample into p0 ... p3 (count 3: p3 is
+    /// p2, and row 3 repeats row 2). The activation is chosen once per call, so the inner loops
+    /// run specialised for it.
     @inlinable
     static func expandPlanes<W: HalfComputable>(_ p0: TensorView<Float16>, _ p1: TensorView<Float16>, _ p2: TensorView<Float16>,
                                                 _ p3: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>, bias: ParameterView?,
@@ -225,13 +278,10 @@ public enum ExpandDepthwise {
 
     /// Output plane of hidden channel h from its hidden plane.
     @inlinable
-    static func depthwisePlane(y: TensorView<Float16>, hidden: TensorView<Float16>, weight: ParameterView, bias: ParameterView?,
-                               h: Int, _ g: Window2D, _ act: Activation) {
+    static func depthwisePlane<W: HalfComputable>(y: TensorView<Float16>, hidden: TensorView<Float16>, w: TensorView<W>,
+                                                  bias: ParameterView?, h: Int, _ g: Window2D, _ act: Activation) {
         let b: Float = bias.map { $0.computeValue(h) } ?? 0
-        switch weight {
-        case .half(let w): depthwisePlane(y: y, hidden: hidden, w: w, bias: b, h: h, g, act)
-        case .master(let w): depthwisePlane(y: y, hidden: hidden, w: w, bias: b, h: h, g, act)
-        }
+        depthwisePlane(y: y, hidden: hidden, w: w, bias: b, h: h, g, act)
     }
 
     @inlinable
