@@ -100,3 +100,132 @@ struct PoolingTests {
         expectClose(dx.array, (0 ..< rows * channels * plane).map { Double(dy[$0 / plane]) / Double(plane) }, tolerance: .pooling, "dx (dy spread evenly)")
     }
 }
+
+/// Max and average pooling pinned bit for bit against one-output loops (each output, and each
+/// input gradient, computed on its own in the kernels' documented order) over windows with and
+/// without padding, strides 1 and 2, planes down to 1×1, ties, NaN and infinities.
+struct PoolingOrderTests {
+    struct Case: CustomStringConvertible, Sendable {
+        var height: Int, width: Int, kernel: Int, stride: Int, pad: Int
+        var description: String { "\(height)x\(width) k\(kernel) s\(stride) p\(pad)" }
+        func window(includePad: Bool) -> Window2D {
+            let oh = (height + 2 * pad - kernel) / stride + 1, ow = (width + 2 * pad - kernel) / stride + 1
+            return .init(channels: 3, outputs: 3, height: height, width: width, outHeight: oh, outWidth: ow,
+                         kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride, strideWidth: stride,
+                         padTop: pad, padLeft: pad, group: includePad ? 1 : 0, trainedOutputs: 0)
+        }
+    }
+
+    static let cases: [Case] = [
+        Case(height: 1, width: 1, kernel: 1, stride: 1, pad: 0),
+        Case(height: 1, width: 1, kernel: 3, stride: 1, pad: 1),
+        Case(height: 3, width: 3, kernel: 2, stride: 2, pad: 0),
+        Case(height: 3, width: 3, kernel: 3, stride: 2, pad: 1),
+        Case(height: 6, width: 6, kernel: 2, stride: 2, pad: 0),
+        Case(height: 6, width: 6, kernel: 3, stride: 1, pad: 1),
+        Case(height: 12, width: 12, kernel: 3, stride: 2, pad: 1),
+        Case(height: 12, width: 12, kernel: 2, stride: 2, pad: 1),
+        Case(height: 7, width: 5, kernel: 3, stride: 2, pad: 0),
+        Case(height: 5, width: 9, kernel: 3, stride: 1, pad: 2),
+    ]
+
+    /// Values on a coarse grid (ties in most windows), with NaN and ±inf sprinkled in when `special`.
+    static func values(_ rng: inout TestRandom, _ count: Int, special: Bool) -> [Float16] {
+        (0 ..< count).map { _ in
+            if special && rng.next() % 10 == 0 { return [Float16.nan, .infinity, -.infinity, 65504][Int(rng.next() % 4)] }
+            return Float16(Double(Int(rng.next() % 9)) / 4 - 1)
+        }
+    }
+
+    static func positions(_ g: Window2D, _ oh: Int, _ ow: Int) -> [Int] {
+        var out: [Int] = []
+        for kh in 0 ..< g.kernelHeight {
+            for kw in 0 ..< g.kernelWidth {
+                let ih = oh * g.strideHeight - g.padTop + kh, iw = ow * g.strideWidth - g.padLeft + kw
+                if ih >= 0, ih < g.height, iw >= 0, iw < g.width { out.append(ih * g.width + iw) }
+            }
+        }
+        return out
+    }
+
+    /// The first largest element of a window in row-major order; the first NaN wins outright.
+    static func argmax(_ x: ArraySlice<Float16>, _ at: [Int]) -> Int {
+        var best = -1, bestValue = -Float16.infinity
+        for i in at {
+            let v = x[x.startIndex + i]
+            if best < 0 || v > bestValue || v.isNaN { best = i; bestValue = v }
+            if v.isNaN { return best }
+        }
+        return best
+    }
+
+    static func divisor(_ g: Window2D, _ oh: Int, _ ow: Int) -> Float {
+        if g.group == 1 { return Float(g.kernelHeight * g.kernelWidth) }
+        let top = oh * g.strideHeight - g.padTop, left = ow * g.strideWidth - g.padLeft
+        let rowsIn = min(top + g.kernelHeight, g.height) - max(top, 0), colsIn = min(left + g.kernelWidth, g.width) - max(left, 0)
+        return Float(max(rowsIn, 1) * max(colsIn, 1))
+    }
+
+    static func same(_ got: [Float16], _ want: [Float16]) -> Bool {
+        got.count == want.count && zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) }
+    }
+
+    @Test("max pooling forward and backward equal the one-output loops bit for bit", arguments: cases, [false, true])
+    func maxPool(_ c: Case, special: Bool) {
+        let rows = 2, g = c.window(includePad: false), plane = c.height * c.width, outPlane = g.outHeight * g.outWidth
+        var rng = TestRandom(UInt64(51 + c.height * 17 + c.kernel * 3 + c.pad))
+        let x = Self.values(&rng, rows * g.inputElements, special: special), dy = Self.values(&rng, rows * g.outputElements, special: special)
+        var wantY: [Float16] = [], wantDx = [Float16](repeating: 0, count: x.count)
+        for nc in 0 ..< rows * g.channels {
+            let xc = x[nc * plane ..< (nc + 1) * plane]
+            for oh in 0 ..< g.outHeight {
+                for ow in 0 ..< g.outWidth {
+                    let at = Self.argmax(xc, Self.positions(g, oh, ow))
+                    wantY.append(xc[xc.startIndex + at])
+                    let i = nc * plane + at
+                    wantDx[i] = Float16(Float(wantDx[i]) + Float(dy[nc * outPlane + oh * g.outWidth + ow]))
+                }
+            }
+        }
+        let y = Buffer(repeating: Float16(7), count: wantY.count), dx = Buffer(repeating: Float16(7), count: x.count)
+        MaxPool2D.forward(y: y.view, x: Buffer(x).view, rows: rows, window: g)
+        MaxPool2D.backward(dx: dx.view, dy: Buffer(dy).view, x: Buffer(x).view, rows: rows, window: g)
+        #expect(Self.same(y.array, wantY), "\(c) y")
+        #expect(Self.same(dx.array, wantDx), "\(c) dx")
+    }
+
+    @Test("average pooling forward and backward equal the one-output loops bit for bit", arguments: cases, [false, true])
+    func averagePool(_ c: Case, includePad: Bool) {
+        let rows = 2, g = c.window(includePad: includePad), plane = c.height * c.width, outPlane = g.outHeight * g.outWidth
+        var rng = TestRandom(UInt64(61 + c.height * 17 + c.kernel * 3 + c.pad))
+        let x = Self.values(&rng, rows * g.inputElements, special: includePad)
+        let dy = rng.halves(rows * g.outputElements, -2, 2)
+        var wantY: [Float16] = [], wantDx: [Float16] = []
+        for nc in 0 ..< rows * g.channels {
+            for oh in 0 ..< g.outHeight {
+                for ow in 0 ..< g.outWidth {
+                    var acc: Float = 0
+                    for i in Self.positions(g, oh, ow) { acc += Float(x[nc * plane + i]) }
+                    wantY.append(Float16(acc / Self.divisor(g, oh, ow)))
+                }
+            }
+            // dx sums over the windows containing each input, output row then column.
+            for ih in 0 ..< g.height {
+                for iw in 0 ..< g.width {
+                    var acc: Float = 0
+                    for oh in 0 ..< g.outHeight {
+                        for ow in 0 ..< g.outWidth where Self.positions(g, oh, ow).contains(ih * g.width + iw) {
+                            acc += Float(dy[nc * outPlane + oh * g.outWidth + ow]) / Self.divisor(g, oh, ow)
+                        }
+                    }
+                    wantDx.append(Float16(acc))
+                }
+            }
+        }
+        let y = Buffer(repeating: Float16(7), count: wantY.count), dx = Buffer(repeating: Float16(7), count: x.count)
+        AveragePool2D.forward(y: y.view, x: Buffer(x).view, rows: rows, window: g)
+        AveragePool2D.backward(dx: dx.view, dy: Buffer(dy).view, rows: rows, window: g)
+        #expect(Self.same(y.array, wantY), "\(c) y")
+        #expect(Self.same(dx.array, wantDx), "\(c) dx")
+    }
+}

@@ -20,18 +20,22 @@ public enum Activation {
 
     @inlinable
     public static func forward(_ kind: Kind, y: TensorView<Float16>, x: TensorView<Float16>, count: Int, a: Float, b: Float) {
+        // The kind is chosen once per call, not per element: each case runs its own loop.
+        switch kind {
+        case .clip: map(y, x, count) { v in min(max(v, a), b) }
+        case .hardSigmoid: map(y, x, count) { v in max(0, min(1, a * v + b)) }
+        case .hardSwish: map(y, x, count) { v in v * max(0, min(1, v / 6 + 0.5)) }
+        case .sigmoid: map(y, x, count) { v in 1 / (1 + Elementary.exp(-v)) }
+        }
+    }
+
+    /// `y[i] = Float16(f(Float(x[i])))` for `i < count`.
+    @inlinable @inline(__always)
+    static func map(_ y: TensorView<Float16>, _ x: TensorView<Float16>, _ count: Int, _ f: (Float) -> Float) {
         var i = 0
         while i < count {
-            let v = Float(x[i])
-            let r: Float
-            switch kind {
-            case .clip: r = min(max(v, a), b)
-            case .hardSigmoid: r = max(0, min(1, a * v + b))
-            case .hardSwish: r = v * max(0, min(1, v / 6 + 0.5))
-            case .sigmoid: r = 1 / (1 + Elementary.exp(-v))
-            }
-            y[i] = Float16(r)
-            i += 1
+            y[i] = Float16(f(Float(x[i])))
+            i &+= 1
         }
     }
 
@@ -39,18 +43,22 @@ public enum Activation {
     @inlinable
     public static func backward(_ kind: Kind, dx: TensorView<Float16>, dy: TensorView<Float16>, saved: TensorView<Float16>,
                                 count: Int, a: Float, b: Float) {
+        switch kind {
+        case .clip: zipMap(dx, dy, saved, count) { d, s in s > a && s < b ? d : 0 }
+        case .hardSigmoid: zipMap(dx, dy, saved, count) { d, s in s > 0 && s < 1 ? d * a : 0 }
+        case .hardSwish: zipMap(dx, dy, saved, count) { d, s in s < -3 ? 0 : (s > 3 ? d : d * (s / 3 + 0.5)) }
+        case .sigmoid: zipMap(dx, dy, saved, count) { d, s in d * s * (1 - s) }
+        }
+    }
+
+    /// `dx[i] = Float16(f(Float(dy[i]), Float(saved[i])))` for `i < count`.
+    @inlinable @inline(__always)
+    static func zipMap(_ dx: TensorView<Float16>, _ dy: TensorView<Float16>, _ saved: TensorView<Float16>, _ count: Int,
+                       _ f: (Float, Float) -> Float) {
         var i = 0
         while i < count {
-            let s = Float(saved[i]), d = Float(dy[i])
-            let r: Float
-            switch kind {
-            case .clip: r = s > a && s < b ? d : 0
-            case .hardSigmoid: r = s > 0 && s < 1 ? d * a : 0
-            case .hardSwish: r = s < -3 ? 0 : (s > 3 ? d : d * (s / 3 + 0.5))
-            case .sigmoid: r = d * s * (1 - s)
-            }
-            dx[i] = Float16(r)
-            i += 1
+            dx[i] = Float16(f(Float(dy[i]), Float(saved[i])))
+            i &+= 1
         }
     }
 }

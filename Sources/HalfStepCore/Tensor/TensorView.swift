@@ -45,6 +45,29 @@ public struct TensorView<Scalar> {
 }
 
 extension TensorView where Scalar == Float16 {
+    /// Copies `source`'s elements over the first `source.count` of this view (the two must not
+    /// overlap), 4 elements per two 32-bit words: `initialize(from:)` compiles to an element
+    /// loop, `copyMemory` to a `memmove` whose backward case goes byte by byte. Word accesses
+    /// need not be aligned on a Cortex-M3 and up (`widenedPair` relies on the same).
+    @inlinable
+    public func copy(from source: TensorView<Float16>) {
+        assert(source.count <= count, "copy larger than the view")
+        let d = UnsafeMutableRawPointer(base), s = UnsafeRawPointer(source.base)
+        let bytes = source.count &* 2
+        var b = 0
+        while b &+ 8 <= bytes {
+            let w0 = s.loadUnaligned(fromByteOffset: b, as: UInt32.self)
+            let w1 = s.loadUnaligned(fromByteOffset: b &+ 4, as: UInt32.self)
+            d.storeBytes(of: w0, toByteOffset: b, as: UInt32.self)
+            d.storeBytes(of: w1, toByteOffset: b &+ 4, as: UInt32.self)
+            b &+= 8
+        }
+        while b < bytes {
+            d.storeBytes(of: s.loadUnaligned(fromByteOffset: b, as: UInt16.self), toByteOffset: b, as: UInt16.self)
+            b &+= 2
+        }
+    }
+
     /// Elements `i` and `i + 1`, widened, read as one 32-bit word (little-endian: element `i` is
     /// the low half). On a Cortex-M4F LLVM still reaches the high half with a shift rather than
     /// `vcvtt`, so a pair costs what two single reads do; kernels use it where one loop trip per
