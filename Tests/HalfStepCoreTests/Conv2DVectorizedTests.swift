@@ -54,6 +54,11 @@ struct Conv2DVectorizedTests {
         Case(name: "3->16, 3x3 pad 1, 6x6, first 5 outputs trained", window: window(3, 16, 6, 6, kernel: (3, 3), pad: (1, 1), trained: 5)),
         Case(name: "3->16, 3x3 pad 1, 6x6, first 13 outputs trained", window: window(3, 16, 6, 6, kernel: (3, 3), pad: (1, 1), trained: 13)),
         Case(name: "16->32, 3x3 pad 1, 12x12 (wide)", window: window(16, 32, 12, 12, kernel: (3, 3), pad: (1, 1))),
+        Case(name: "issue 13's strided layer: 16->32, 3x3 stride 2 pad 1, 8x8", window: window(16, 32, 8, 8, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
+        Case(name: "12->9, 3x3 stride 2 pad 1, 7x9 (8 channels and 4, 8 outputs and 1)", window: window(12, 9, 7, 9, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
+        Case(name: "8->8, 5x5 stride 3 pad 2, 11x10", window: window(8, 8, 11, 10, kernel: (5, 5), stride: (3, 3), pad: (2, 2))),
+        Case(name: "8->8, 3x3 no padding, 6x7 (shrinking, channel-lane dx)", window: window(8, 8, 6, 7, kernel: (3, 3), pad: (0, 0))),
+        Case(name: "16->16 in 2 groups, 3x3 stride 2 pad 1, 20x19 (wide rows)", window: window(16, 16, 20, 19, kernel: (3, 3), stride: (2, 2), pad: (1, 1), group: 2)),
     ]
 
     static let sentinel = Float16(bitPattern: 0x5A5A)

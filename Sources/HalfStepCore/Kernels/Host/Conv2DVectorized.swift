@@ -19,11 +19,15 @@
 ///   window the input (forward) or dy (dx) that 8 consecutive pixels read at one tap is 8
 ///   consecutive elements of a plane: one load; lanes whose tap lies outside are masked. Up to 4
 ///   output (forward) or input (dx) channels of one group share each loaded vector.
+/// - forward of any other window with 8 or more outputs per group (strided, shrinking): 8
+///   consecutive output channels; the 8 weights of a tap are gathered once and used by up to 8
+///   pixels. dx of any other window with 8 or more input channels per group: 8 consecutive input
+///   channels, over up to 8 pixels of one row that a stride gives the same taps.
 /// - dW with 8 or more outputs per group: 8 consecutive output channels, one weight element each;
 ///   dy of the 8 channels at a pixel is gathered once and used by up to 9 weight elements.
-/// Every other shape (strided or shrinking windows in forward and dx, narrow groups such as
-/// depthwise in dW, planes' last pixels that do not fill a vector) runs the portable loops or a
-/// one-output loop: those give the same bits by definition.
+/// Every other shape (narrow groups such as depthwise outside the same-size stride-1 case,
+/// channels or pixels left over from a vector) runs the portable loops or a one-output loop:
+/// those give the same bits by definition.
 ///
 /// Kernels never allocate and use no stack buffers: everything lives in registers (the emulator
 /// holds the host stack to a microcontroller's limits).
@@ -35,12 +39,18 @@ public enum Conv2DVectorized {
                                weight: ParameterView,       // [M, C/G, KH, KW]
                                bias: ParameterView?,        // [M]
                                rows: Int, window g: Window2D) {
-        guard g.isPointwise || isSameStrideOne(g) else {
-            return Conv2D.portableForward(y: y, x: x, weight: weight, bias: bias, rows: rows, window: g)
-        }
-        switch weight {
-        case .half(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
-        case .master(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
+        if g.isPointwise || isSameStrideOne(g) {
+            switch weight {
+            case .half(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
+            case .master(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
+            }
+        } else if g.outputs / g.group >= 8 {
+            switch weight {
+            case .half(let w): channelForward(y: y, x: x, w: w, bias: bias, rows: rows, g)
+            case .master(let w): channelForward(y: y, x: x, w: w, bias: bias, rows: rows, g)
+            }
+        } else {
+            Conv2D.portableForward(y: y, x: x, weight: weight, bias: bias, rows: rows, window: g)
         }
     }
 
@@ -59,6 +69,11 @@ public enum Conv2DVectorized {
                 switch weight {
                 case .half(let w): inputGradient(dx: dx, dy: dy, w: w, rows: rows, g)
                 case .master(let w): inputGradient(dx: dx, dy: dy, w: w, rows: rows, g)
+                }
+            } else if g.channelsPerGroup >= 8 {
+                switch weight {
+                case .half(let w): channelInputGradient(dx: dx, dy: dy, w: w, rows: rows, g)
+                case .master(let w): channelInputGradient(dx: dx, dy: dy, w: w, rows: rows, g)
                 }
             } else {
                 Conv2D.portableBackward(dx: dx, dW: nil, db: nil, dy: dy, x: x, weight: weight, rows: rows, window: g)
@@ -335,6 +350,268 @@ public enum Conv2DVectorized {
         }
     }
 
+    // MARK: - Channel lanes (strided and shrinking windows)
+
+    /// Forward for any window, 8 consecutive outputs of one group per vector. Outputs left over
+    /// in a group (fewer than 8) take the one-output loop.
+    static func channelForward<W: DenseVectorized.Operand>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
+                                                           bias: ParameterView?, rows: Int, _ g: Window2D) {
+        let mg = g.outputs / g.group, cg = g.channelsPerGroup
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth, wpo = g.weightsPerOutput
+        var n = 0
+        while n < rows {
+            var m = 0
+            while m < g.outputs {
+                let xGroup = (n * g.channels + (m / mg) * cg) * plane
+                if mg - m % mg < 8 {
+                    let yBase = (n * g.outputs + m) * outPlane
+                    var q = 0
+                    while q < outPlane {
+                        let oh = q / g.outWidth, ow = q - oh * g.outWidth
+                        let acc = outputSum(x: x, w: w, xGroup: xGroup, wBase: m * wpo, oh: oh, ow: ow, g)
+                        y[yBase + q] = Float16(acc + (bias.map { $0.computeValue(m) } ?? 0))
+                        q += 1
+                    }
+                    m += 1
+                    continue
+                }
+                var q = 0
+                while q < outPlane {
+                    // Constant block sizes, so each call specialises to straight-line code.
+                    switch min(8, outPlane - q) {
+                    case 8: channelForwardBlock(8, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    case 7: channelForwardBlock(7, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    case 6: channelForwardBlock(6, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    case 5: channelForwardBlock(5, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    case 4: channelForwardBlock(4, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    case 3: channelForwardBlock(3, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    case 2: channelForwardBlock(2, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    default: channelForwardBlock(1, y: y, x: x, w: w, bias: bias, n: n, m: m, q: q, g)
+                    }
+                    q += 8
+                }
+                m += 8
+            }
+            n += 1
+        }
+    }
+
+    /// Where one pixel's window starts in the input (row, column; negative in the padding).
+    struct Origin {
+        var row: Int, column: Int
+        @inline(__always) init(_ q: Int, _ g: Window2D) {
+            let oh = q / g.outWidth
+            row = oh * g.strideHeight - g.padTop
+            column = (q - oh * g.outWidth) * g.strideWidth - g.padLeft
+        }
+    }
+
+    /// Outputs `m ..< m + 8` at the `count` (1...8) output pixels from `q` (flattened, so a block
+    /// may span rows): per tap, the 8 weights are gathered once; each pixel whose tap lies inside
+    /// the input adds its input value times them.
+    @inline(__always)
+    static func channelForwardBlock<W: DenseVectorized.Operand>(_ count: Int, y: TensorView<Float16>, x: TensorView<Float16>,
+                                                                w: TensorView<W>, bias: ParameterView?, n: Int, m: Int, q: Int,
+                                                                _ g: Window2D) {
+        let mg = g.outputs / g.group, cg = g.channelsPerGroup
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
+        let xGroup = (n * g.channels + (m / mg) * cg) * plane
+        // Pixels past `count` repeat the first; never accumulated, never stored.
+        let o0 = Origin(q, g)
+        let o1 = count > 1 ? Origin(q + 1, g) : o0, o2 = count > 2 ? Origin(q + 2, g) : o0
+        let o3 = count > 3 ? Origin(q + 3, g) : o0, o4 = count > 4 ? Origin(q + 4, g) : o0
+        let o5 = count > 5 ? Origin(q + 5, g) : o0, o6 = count > 6 ? Origin(q + 6, g) : o0
+        let o7 = count > 7 ? Origin(q + 7, g) : o0
+        var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
+        var a4 = Vector(), a5 = Vector(), a6 = Vector(), a7 = Vector()
+        var c = 0
+        while c < cg {
+            let xc = xGroup + c * plane
+            var kh = 0
+            while kh < g.kernelHeight {
+                var kw = 0
+                while kw < g.kernelWidth {
+                    let wv = w.computeColumn8(m * wpo + c * kk + kh * g.kernelWidth + kw, stride: wpo)
+                    // The tap's input for a pixel, or nil in the padding (skipped).
+                    @inline(__always) func tap(_ o: Origin) -> Float? {
+                        let ih = o.row + kh, iw = o.column + kw
+                        guard UInt(bitPattern: ih) < UInt(g.height) && UInt(bitPattern: iw) < UInt(g.width) else { return nil }
+                        return Float(x[xc + ih * g.width + iw])
+                    }
+                    if let v = tap(o0) { a0 += v * wv }
+                    if count > 1, let v = tap(o1) { a1 += v * wv }
+                    if count > 2, let v = tap(o2) { a2 += v * wv }
+                    if count > 3, let v = tap(o3) { a3 += v * wv }
+                    if count > 4, let v = tap(o4) { a4 += v * wv }
+                    if count > 5, let v = tap(o5) { a5 += v * wv }
+                    if count > 6, let v = tap(o6) { a6 += v * wv }
+                    if count > 7, let v = tap(o7) { a7 += v * wv }
+                    kw += 1
+                }
+                kh += 1
+            }
+            c += 1
+        }
+        var b = Vector()
+        if let bias { for i in 0 ..< 8 { b[i] = bias.computeValue(m + i) } }
+        let yBase = (n * g.outputs + m) * outPlane + q
+        y.scatterRounded8(a0 + b, at: yBase, stride: outPlane)
+        if count > 1 { y.scatterRounded8(a1 + b, at: yBase + 1, stride: outPlane) }
+        if count > 2 { y.scatterRounded8(a2 + b, at: yBase + 2, stride: outPlane) }
+        if count > 3 { y.scatterRounded8(a3 + b, at: yBase + 3, stride: outPlane) }
+        if count > 4 { y.scatterRounded8(a4 + b, at: yBase + 4, stride: outPlane) }
+        if count > 5 { y.scatterRounded8(a5 + b, at: yBase + 5, stride: outPlane) }
+        if count > 6 { y.scatterRounded8(a6 + b, at: yBase + 6, stride: outPlane) }
+        if count > 7 { y.scatterRounded8(a7 + b, at: yBase + 7, stride: outPlane) }
+    }
+
+    /// dx for any window, 8 consecutive input channels of one group per vector. The pixels of a
+    /// block lie in one row, `strideWidth` apart, so they reach the same kernel rows and columns
+    /// (only whether the output column exists differs): each gathered weight vector serves all.
+    /// Channels left over in a group (fewer than 8) take the one-element loop.
+    static func channelInputGradient<W: DenseVectorized.Operand>(dx: TensorView<Float16>, dy: TensorView<Float16>, w: TensorView<W>,
+                                                                 rows: Int, _ g: Window2D) {
+        let cg = g.channelsPerGroup, plane = g.height * g.width, sw = g.strideWidth
+        var n = 0
+        while n < rows {
+            var c = 0
+            while c < g.channels {
+                if cg - c % cg < 8 {
+                    var p = 0
+                    while p < plane {
+                        dx[(n * g.channels + c) * plane + p] = Float16(inputSum(dy: dy, w: w, n: n, c: c, ih: p / g.width, iw: p % g.width, g))
+                        p += 1
+                    }
+                    c += 1
+                    continue
+                }
+                var ih = 0
+                while ih < g.height {
+                    var r = 0
+                    while r < sw && r < g.width {
+                        // Columns r, r + sw, r + 2·sw, ... in blocks of up to 8.
+                        let columns = (g.width - r + sw - 1) / sw
+                        var j = 0
+                        while j < columns {
+                            let iw = r + j * sw
+                            switch min(8, columns - j) {
+                            case 8: channelInputGradientBlock(8, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            case 7: channelInputGradientBlock(7, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            case 6: channelInputGradientBlock(6, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            case 5: channelInputGradientBlock(5, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            case 4: channelInputGradientBlock(4, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            case 3: channelInputGradientBlock(3, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            case 2: channelInputGradientBlock(2, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            default: channelInputGradientBlock(1, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            }
+                            j += 8
+                        }
+                        r += 1
+                    }
+                    ih += 1
+                }
+                c += 8
+            }
+            n += 1
+        }
+    }
+
+    /// Input channels `c ..< c + 8` at the `count` (1...8) pixels `(ih, iw + j·strideWidth)`,
+    /// each summing (output channel, kernel row, kernel column) in the portable order.
+    @inline(__always)
+    static func channelInputGradientBlock<W: DenseVectorized.Operand>(_ count: Int, dx: TensorView<Float16>, dy: TensorView<Float16>,
+                                                                      w: TensorView<W>, n: Int, c: Int, ih: Int, iw: Int, _ g: Window2D) {
+        let cg = g.channelsPerGroup, mg = g.outputs / g.group
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
+        let sh = g.strideHeight, sw = g.strideWidth
+        let group = c / cg, local = c - group * cg
+        let dGroup = (n * g.outputs + group * mg) * outPlane
+        // Kernel rows that reach an output row, as the portable kernel finds them.
+        let th0 = ih + g.padTop
+        let khMin = max(0, th0 - (g.outHeight - 1) * sh), khMax = min(g.kernelHeight - 1, th0)
+        let khFirst = khMin + (th0 - khMin) % sh
+        // Kernel columns of this stride class: kw ≡ iw + padLeft (mod sw), ascending; pixel j's
+        // output column at kwFirst is ow0 + j, one less at each later column.
+        let tw0 = iw + g.padLeft
+        let kwFirst = tw0 % sw, ow0 = (tw0 - kwFirst) / sw
+        var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
+        var a4 = Vector(), a5 = Vector(), a6 = Vector(), a7 = Vector()
+        if khMin <= khMax {
+            var ml = 0
+            while ml < mg {
+                let d = dGroup + ml * outPlane
+                let wm = (group * mg + ml) * wpo + local * kk
+                var kh = khFirst
+                while kh <= khMax {
+                    let dr = d + ((th0 - kh) / sh) * g.outWidth
+                    var kw = kwFirst, ow = ow0
+                    while kw < g.kernelWidth {
+                        let wv = w.computeColumn8(wm + kh * g.kernelWidth + kw, stride: kk)
+                        // Pixel j reads output column ow + j when it exists.
+                        @inline(__always) func tap(_ j: Int) -> Float? {
+                            let o = ow + j
+                            guard UInt(bitPattern: o) < UInt(g.outWidth) else { return nil }
+                            return Float(dy[dr + o])
+                        }
+                        if let v = tap(0) { a0 += v * wv }
+                        if count > 1, let v = tap(1) { a1 += v * wv }
+                        if count > 2, let v = tap(2) { a2 += v * wv }
+                        if count > 3, let v = tap(3) { a3 += v * wv }
+                        if count > 4, let v = tap(4) { a4 += v * wv }
+                        if count > 5, let v = tap(5) { a5 += v * wv }
+                        if count > 6, let v = tap(6) { a6 += v * wv }
+                        if count > 7, let v = tap(7) { a7 += v * wv }
+                        kw += sw
+                        ow -= 1
+                    }
+                    kh += sh
+                }
+                ml += 1
+            }
+        }
+        let out = (n * g.channels + c) * plane + ih * g.width + iw
+        dx.scatterRounded8(a0, at: out, stride: plane)
+        if count > 1 { dx.scatterRounded8(a1, at: out + sw, stride: plane) }
+        if count > 2 { dx.scatterRounded8(a2, at: out + 2 * sw, stride: plane) }
+        if count > 3 { dx.scatterRounded8(a3, at: out + 3 * sw, stride: plane) }
+        if count > 4 { dx.scatterRounded8(a4, at: out + 4 * sw, stride: plane) }
+        if count > 5 { dx.scatterRounded8(a5, at: out + 5 * sw, stride: plane) }
+        if count > 6 { dx.scatterRounded8(a6, at: out + 6 * sw, stride: plane) }
+        if count > 7 { dx.scatterRounded8(a7, at: out + 7 * sw, stride: plane) }
+    }
+
+    /// One dx element's sum, the portable order: output channel, kernel row, kernel column.
+    static func inputSum<W: HalfComputable>(dy: TensorView<Float16>, w: TensorView<W>, n: Int, c: Int, ih: Int, iw: Int,
+                                            _ g: Window2D) -> Float {
+        let cg = g.channelsPerGroup, mg = g.outputs / g.group, outPlane = g.outHeight * g.outWidth
+        let kk = g.kernelHeight * g.kernelWidth, group = c / cg, local = c - group * cg
+        var acc: Float = 0
+        var ml = 0
+        while ml < mg {
+            let m = group * mg + ml
+            var kh = 0
+            while kh < g.kernelHeight {
+                let th = ih + g.padTop - kh
+                if th >= 0 && th % g.strideHeight == 0 && th / g.strideHeight < g.outHeight {
+                    var kw = 0
+                    while kw < g.kernelWidth {
+                        let tw = iw + g.padLeft - kw
+                        if tw >= 0 && tw % g.strideWidth == 0 && tw / g.strideWidth < g.outWidth {
+                            acc += Float(dy[((n * g.outputs + m) * g.outHeight + th / g.strideHeight) * g.outWidth + tw / g.strideWidth])
+                                * w[(m * cg + local) * kk + kh * g.kernelWidth + kw].computeValue
+                        }
+                        kw += 1
+                    }
+                }
+                kh += 1
+            }
+            ml += 1
+        }
+        return acc
+    }
+
     // MARK: - Weight gradient
 
     /// `dW[m, c, kh, kw] = Σ (n, oh, ow) dy[n, m, oh, ow] · x[n, c, oh·sh − padTop + kh, ow·sw − padLeft + kw]`
@@ -468,7 +745,25 @@ public enum Conv2DVectorized {
     }
 }
 
+extension TensorView where Scalar: DenseVectorized.Operand {
+    /// Elements `i`, `i + stride`, … `i + 7·stride` as compute sees them (fp32 masters rounded to fp16).
+    @inline(__always)
+    func computeColumn8(_ i: Int, stride: Int) -> SIMD8<Float> {
+        assert(i >= 0 && i + 7 * stride < count, "tensor index out of range")
+        return Scalar.column(base + i, stride: stride)
+    }
+}
+
 extension TensorView where Scalar == Float16 {
+    /// Writes lane k of `v`, rounded to fp16, to element `i + k·stride`.
+    @inline(__always)
+    func scatterRounded8(_ v: SIMD8<Float>, at i: Int, stride: Int) {
+        let h = SIMD8<Float16>(Float16(v[0]), Float16(v[1]), Float16(v[2]), Float16(v[3]),
+                               Float16(v[4]), Float16(v[5]), Float16(v[6]), Float16(v[7]))
+        var k = 0
+        while k < 8 { self[i + k * stride] = h[k]; k += 1 }
+    }
+
     /// Elements `i ..< i + 8`, widened (exact). Host only: one unaligned load and one `vcvtph2ps`.
     @inline(__always)
     func widened8(_ i: Int) -> SIMD8<Float> {
