@@ -168,26 +168,26 @@ public enum Conv2DVectorized {
                         let xc = xGroup + c * plane
                         var kh = 0
                         while kh < kh1 {
-                            let rowOK = inside(row &+ Int32(truncatingIfNeeded: kh - pt), g.height)
+                            let rowOK = inside(row &+ Int32(truncatingIfNeeded: kh &- pt), g.height)
                             var kw = 0
                             while kw < kw1 {
-                                let ok = rowOK .& inside(column &+ Int32(truncatingIfNeeded: kw - pl), g.width)
+                                let ok = rowOK .& inside(column &+ Int32(truncatingIfNeeded: kw &- pl), g.width)
                                 if any(ok) {
-                                    let xv = planeVector(x, base: xc, start: q + (kh - pt) * g.width + kw - pl, plane: plane)
-                                    let t = m * wpo + c * kk + kh * kw1 + kw
+                                    let xv = planeVector(x, base: xc, start: q &+ (kh &- pt) &* g.width &+ kw &- pl, plane: plane)
+                                    let t = m &* wpo &+ c &* kk &+ kh &* kw1 &+ kw
                                     if all(ok) {
                                         a0 += xv * w[t].computeValue
                                         if block == 4 {
-                                            a1 += xv * w[t + wpo].computeValue
-                                            a2 += xv * w[t + 2 * wpo].computeValue
-                                            a3 += xv * w[t + 3 * wpo].computeValue
+                                            a1 += xv * w[t &+ wpo].computeValue
+                                            a2 += xv * w[t &+ 2 &* wpo].computeValue
+                                            a3 += xv * w[t &+ 3 &* wpo].computeValue
                                         }
                                     } else {
                                         a0 = masked(a0, xv * w[t].computeValue, ok)
                                         if block == 4 {
-                                            a1 = masked(a1, xv * w[t + wpo].computeValue, ok)
-                                            a2 = masked(a2, xv * w[t + 2 * wpo].computeValue, ok)
-                                            a3 = masked(a3, xv * w[t + 3 * wpo].computeValue, ok)
+                                            a1 = masked(a1, xv * w[t &+ wpo].computeValue, ok)
+                                            a2 = masked(a2, xv * w[t &+ 2 &* wpo].computeValue, ok)
+                                            a3 = masked(a3, xv * w[t &+ 3 &* wpo].computeValue, ok)
                                         }
                                     }
                                 }
@@ -275,26 +275,26 @@ public enum Conv2DVectorized {
                         let wm = (group * mg + ml) * wpo + local * kk
                         var kh = 0
                         while kh < kh1 {
-                            let rowOK = inside(row &+ Int32(truncatingIfNeeded: pt - kh), g.height)
+                            let rowOK = inside(row &+ Int32(truncatingIfNeeded: pt &- kh), g.height)
                             var kw = 0
                             while kw < kw1 {
-                                let ok = rowOK .& inside(column &+ Int32(truncatingIfNeeded: pl - kw), g.width)
+                                let ok = rowOK .& inside(column &+ Int32(truncatingIfNeeded: pl &- kw), g.width)
                                 if any(ok) {
-                                    let dv = planeVector(dy, base: d, start: q + (pt - kh) * g.width + pl - kw, plane: plane)
-                                    let t = wm + kh * kw1 + kw
+                                    let dv = planeVector(dy, base: d, start: q &+ (pt &- kh) &* g.width &+ pl &- kw, plane: plane)
+                                    let t = wm &+ kh &* kw1 &+ kw
                                     if all(ok) {
                                         a0 += dv * w[t].computeValue
                                         if block == 4 {
-                                            a1 += dv * w[t + kk].computeValue
-                                            a2 += dv * w[t + 2 * kk].computeValue
-                                            a3 += dv * w[t + 3 * kk].computeValue
+                                            a1 += dv * w[t &+ kk].computeValue
+                                            a2 += dv * w[t &+ 2 &* kk].computeValue
+                                            a3 += dv * w[t &+ 3 &* kk].computeValue
                                         }
                                     } else {
                                         a0 = masked(a0, dv * w[t].computeValue, ok)
                                         if block == 4 {
-                                            a1 = masked(a1, dv * w[t + kk].computeValue, ok)
-                                            a2 = masked(a2, dv * w[t + 2 * kk].computeValue, ok)
-                                            a3 = masked(a3, dv * w[t + 3 * kk].computeValue, ok)
+                                            a1 = masked(a1, dv * w[t &+ kk].computeValue, ok)
+                                            a2 = masked(a2, dv * w[t &+ 2 &* kk].computeValue, ok)
+                                            a3 = masked(a3, dv * w[t &+ 3 &* kk].computeValue, ok)
                                         }
                                     }
                                 }
@@ -425,19 +425,22 @@ public enum Conv2DVectorized {
         let o7 = count > 7 ? Origin(q + 7, g) : o0
         var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
         var a4 = Vector(), a5 = Vector(), a6 = Vector(), a7 = Vector()
+        // Index arithmetic wraps (`&+`): the verifier proved every index in range, and checked
+        // arithmetic kept an overflow flag per pixel and tap on the stack.
+        let width = g.width, height = g.height, kw1 = g.kernelWidth
         var c = 0
         while c < cg {
-            let xc = xGroup + c * plane
+            let xc = xGroup &+ c &* plane
             var kh = 0
             while kh < g.kernelHeight {
                 var kw = 0
-                while kw < g.kernelWidth {
-                    let wv = w.computeColumn8(m * wpo + c * kk + kh * g.kernelWidth + kw, stride: wpo)
+                while kw < kw1 {
+                    let wv = w.computeColumn8(m &* wpo &+ c &* kk &+ kh &* kw1 &+ kw, stride: wpo)
                     // The tap's input for a pixel, or nil in the padding (skipped).
                     @inline(__always) func tap(_ o: Origin) -> Float? {
-                        let ih = o.row + kh, iw = o.column + kw
-                        guard UInt(bitPattern: ih) < UInt(g.height) && UInt(bitPattern: iw) < UInt(g.width) else { return nil }
-                        return Float(x[xc + ih * g.width + iw])
+                        let ih = o.row &+ kh, iw = o.column &+ kw
+                        guard UInt(bitPattern: ih) < UInt(height) && UInt(bitPattern: iw) < UInt(width) else { return nil }
+                        return Float(x[xc &+ ih &* width &+ iw])
                     }
                     if let v = tap(o0) { a0 += v * wv }
                     if count > 1, let v = tap(o1) { a1 += v * wv }
@@ -447,11 +450,11 @@ public enum Conv2DVectorized {
                     if count > 5, let v = tap(o5) { a5 += v * wv }
                     if count > 6, let v = tap(o6) { a6 += v * wv }
                     if count > 7, let v = tap(o7) { a7 += v * wv }
-                    kw += 1
+                    kw &+= 1
                 }
-                kh += 1
+                kh &+= 1
             }
-            c += 1
+            c &+= 1
         }
         var b = Vector()
         if let bias { for i in 0 ..< 8 { b[i] = bias.computeValue(m + i) } }
@@ -538,22 +541,24 @@ public enum Conv2DVectorized {
         let kwFirst = tw0 % sw, ow0 = (tw0 - kwFirst) / sw
         var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
         var a4 = Vector(), a5 = Vector(), a6 = Vector(), a7 = Vector()
+        // Index arithmetic wraps (`&+`): the verifier proved every index in range.
+        let outWidth = g.outWidth, kw1 = g.kernelWidth
         if khMin <= khMax {
             var ml = 0
             while ml < mg {
-                let d = dGroup + ml * outPlane
-                let wm = (group * mg + ml) * wpo + local * kk
+                let d = dGroup &+ ml &* outPlane
+                let wm = (group &* mg &+ ml) &* wpo &+ local &* kk
                 var kh = khFirst
                 while kh <= khMax {
-                    let dr = d + ((th0 - kh) / sh) * g.outWidth
+                    let dr = d &+ ((th0 &- kh) / sh) &* outWidth
                     var kw = kwFirst, ow = ow0
-                    while kw < g.kernelWidth {
-                        let wv = w.computeColumn8(wm + kh * g.kernelWidth + kw, stride: kk)
+                    while kw < kw1 {
+                        let wv = w.computeColumn8(wm &+ kh &* kw1 &+ kw, stride: kk)
                         // Pixel j reads output column ow + j when it exists.
                         @inline(__always) func tap(_ j: Int) -> Float? {
-                            let o = ow + j
-                            guard UInt(bitPattern: o) < UInt(g.outWidth) else { return nil }
-                            return Float(dy[dr + o])
+                            let o = ow &+ j
+                            guard UInt(bitPattern: o) < UInt(outWidth) else { return nil }
+                            return Float(dy[dr &+ o])
                         }
                         if let v = tap(0) { a0 += v * wv }
                         if count > 1, let v = tap(1) { a1 += v * wv }
@@ -563,12 +568,12 @@ public enum Conv2DVectorized {
                         if count > 5, let v = tap(5) { a5 += v * wv }
                         if count > 6, let v = tap(6) { a6 += v * wv }
                         if count > 7, let v = tap(7) { a7 += v * wv }
-                        kw += sw
-                        ow -= 1
+                        kw &+= sw
+                        ow &-= 1
                     }
-                    kh += sh
+                    kh &+= sh
                 }
-                ml += 1
+                ml &+= 1
             }
         }
         let out = (n * g.channels + c) * plane + ih * g.width + iw
@@ -647,6 +652,7 @@ public enum Conv2DVectorized {
     /// Where weight element `t` (flattened (c, kh, kw) of one output) reads its input: the
     /// channel plane's offset from the group's first, and the kernel row and column.
     struct Tap {
+        /// Element offset from the window's (0, 0) tap in the group's first channel.
         var offset: Int, kh: Int, kw: Int
         @inline(__always)
         init(_ t: Int, _ g: Window2D) {
@@ -654,7 +660,7 @@ public enum Conv2DVectorized {
             let c = t / kk, r = t - c * kk
             kh = r / g.kernelWidth
             kw = r - kh * g.kernelWidth
-            offset = c * g.height * g.width
+            offset = c * g.height * g.width + kh * g.width + kw
         }
     }
 
@@ -679,37 +685,40 @@ public enum Conv2DVectorized {
         let l6 = lanes > 6 ? 6 * outPlane : 0, l7 = lanes > 7 ? 7 * outPlane : 0
         var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector(), a4 = Vector()
         var a5 = Vector(), a6 = Vector(), a7 = Vector(), a8 = Vector()
+        // Index arithmetic wraps (`&+`): the verifier proved every index in range, and checked
+        // arithmetic kept an overflow flag per pixel and tap on the stack.
+        let width = g.width, height = g.height
         var n = 0
         while n < rows {
-            let d0 = (n * g.outputs + m) * outPlane
-            let xGroup = (n * g.channels + (m / mg) * cg) * plane
+            let d0 = (n &* g.outputs &+ m) &* outPlane
+            let xGroup = (n &* g.channels &+ (m / mg) &* cg) &* plane
             var oh = 0
             while oh < g.outHeight {
-                let ih0 = oh * sh - pt
+                let ih0 = oh &* sh &- pt
                 let rowInside = rowsInside.contains(oh)
                 var ow = 0
                 while ow < g.outWidth {
-                    let iw0 = ow * sw - pl
-                    let xo = xGroup + ih0 * g.width + iw0
-                    let d = d0 + oh * g.outWidth + ow
-                    let dv = widened(SIMD8<UInt16>(dy[d].bitPattern, dy[d + l1].bitPattern, dy[d + l2].bitPattern, dy[d + l3].bitPattern,
-                                                   dy[d + l4].bitPattern, dy[d + l5].bitPattern, dy[d + l6].bitPattern, dy[d + l7].bitPattern))
+                    let iw0 = ow &* sw &- pl
+                    let xo = xGroup &+ ih0 &* width &+ iw0
+                    let d = d0 &+ oh &* g.outWidth &+ ow
+                    let dv = widened(SIMD8<UInt16>(dy[d].bitPattern, dy[d &+ l1].bitPattern, dy[d &+ l2].bitPattern, dy[d &+ l3].bitPattern,
+                                                   dy[d &+ l4].bitPattern, dy[d &+ l5].bitPattern, dy[d &+ l6].bitPattern, dy[d &+ l7].bitPattern))
                     if rowInside && columnsInside.contains(ow) {
-                        a0 += dv * Float(x[xo + t0.offset + t0.kh * g.width + t0.kw])
-                        if count > 1 { a1 += dv * Float(x[xo + t1.offset + t1.kh * g.width + t1.kw]) }
-                        if count > 2 { a2 += dv * Float(x[xo + t2.offset + t2.kh * g.width + t2.kw]) }
-                        if count > 3 { a3 += dv * Float(x[xo + t3.offset + t3.kh * g.width + t3.kw]) }
-                        if count > 4 { a4 += dv * Float(x[xo + t4.offset + t4.kh * g.width + t4.kw]) }
-                        if count > 5 { a5 += dv * Float(x[xo + t5.offset + t5.kh * g.width + t5.kw]) }
-                        if count > 6 { a6 += dv * Float(x[xo + t6.offset + t6.kh * g.width + t6.kw]) }
-                        if count > 7 { a7 += dv * Float(x[xo + t7.offset + t7.kh * g.width + t7.kw]) }
-                        if count > 8 { a8 += dv * Float(x[xo + t8.offset + t8.kh * g.width + t8.kw]) }
+                        a0 += dv * Float(x[xo &+ t0.offset])
+                        if count > 1 { a1 += dv * Float(x[xo &+ t1.offset]) }
+                        if count > 2 { a2 += dv * Float(x[xo &+ t2.offset]) }
+                        if count > 3 { a3 += dv * Float(x[xo &+ t3.offset]) }
+                        if count > 4 { a4 += dv * Float(x[xo &+ t4.offset]) }
+                        if count > 5 { a5 += dv * Float(x[xo &+ t5.offset]) }
+                        if count > 6 { a6 += dv * Float(x[xo &+ t6.offset]) }
+                        if count > 7 { a7 += dv * Float(x[xo &+ t7.offset]) }
+                        if count > 8 { a8 += dv * Float(x[xo &+ t8.offset]) }
                     } else {
                         // The tap's input, or nil when it lies in the padding (skipped).
                         @inline(__always) func tap(_ p: Tap) -> Float? {
-                            let ih = ih0 + p.kh, iw = iw0 + p.kw
-                            guard ih >= 0 && ih < g.height && iw >= 0 && iw < g.width else { return nil }
-                            return Float(x[xo + p.offset + p.kh * g.width + p.kw])
+                            let ih = ih0 &+ p.kh, iw = iw0 &+ p.kw
+                            guard UInt(bitPattern: ih) < UInt(height) && UInt(bitPattern: iw) < UInt(width) else { return nil }
+                            return Float(x[xo &+ p.offset])
                         }
                         if let v = tap(t0) { a0 += dv * v }
                         if count > 1, let v = tap(t1) { a1 += dv * v }
@@ -721,11 +730,11 @@ public enum Conv2DVectorized {
                         if count > 7, let v = tap(t7) { a7 += dv * v }
                         if count > 8, let v = tap(t8) { a8 += dv * v }
                     }
-                    ow += 1
+                    ow &+= 1
                 }
-                oh += 1
+                oh &+= 1
             }
-            n += 1
+            n &+= 1
         }
         // Lane i holds output m + i's element: scattered to rows wpo apart.
         let wpo = g.weightsPerOutput
