@@ -354,7 +354,7 @@ public enum Conv2DVectorized {
 
     /// Forward for any window, 8 consecutive outputs of one group per vector. Outputs left over
     /// in a group (fewer than 8) take the one-output loop.
-    static func channelForward<W: DenseVectorized.Operand>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
+    static func channelForward<W: Conv2DVectorized.Operand>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                                            bias: ParameterView?, rows: Int, _ g: Window2D) {
         let mg = g.outputs / g.group, cg = g.channelsPerGroup
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth, wpo = g.weightsPerOutput
@@ -410,7 +410,7 @@ public enum Conv2DVectorized {
     /// may span rows): per tap, the 8 weights are gathered once; each pixel whose tap lies inside
     /// the input adds its input value times them.
     @inline(__always)
-    static func channelForwardBlock<W: DenseVectorized.Operand>(_ count: Int, y: TensorView<Float16>, x: TensorView<Float16>,
+    static func channelForwardBlock<W: Conv2DVectorized.Operand>(_ count: Int, y: TensorView<Float16>, x: TensorView<Float16>,
                                                                 w: TensorView<W>, bias: ParameterView?, n: Int, m: Int, q: Int,
                                                                 _ g: Window2D) {
         let mg = g.outputs / g.group, cg = g.channelsPerGroup
@@ -473,7 +473,7 @@ public enum Conv2DVectorized {
     /// block lie in one row, `strideWidth` apart, so they reach the same kernel rows and columns
     /// (only whether the output column exists differs): each gathered weight vector serves all.
     /// Channels left over in a group (fewer than 8) take the one-element loop.
-    static func channelInputGradient<W: DenseVectorized.Operand>(dx: TensorView<Float16>, dy: TensorView<Float16>, w: TensorView<W>,
+    static func channelInputGradient<W: Conv2DVectorized.Operand>(dx: TensorView<Float16>, dy: TensorView<Float16>, w: TensorView<W>,
                                                                  rows: Int, _ g: Window2D) {
         let cg = g.channelsPerGroup, plane = g.height * g.width, sw = g.strideWidth
         var n = 0
@@ -523,7 +523,7 @@ public enum Conv2DVectorized {
     /// Input channels `c ..< c + 8` at the `count` (1...8) pixels `(ih, iw + j·strideWidth)`,
     /// each summing (output channel, kernel row, kernel column) in the portable order.
     @inline(__always)
-    static func channelInputGradientBlock<W: DenseVectorized.Operand>(_ count: Int, dx: TensorView<Float16>, dy: TensorView<Float16>,
+    static func channelInputGradientBlock<W: Conv2DVectorized.Operand>(_ count: Int, dx: TensorView<Float16>, dy: TensorView<Float16>,
                                                                       w: TensorView<W>, n: Int, c: Int, ih: Int, iw: Int, _ g: Window2D) {
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
@@ -754,12 +754,40 @@ public enum Conv2DVectorized {
     }
 }
 
-extension TensorView where Scalar: DenseVectorized.Operand {
+extension Conv2DVectorized {
+    /// A weight storage element that can be read eight at a time, `stride` apart, as compute sees
+    /// it. Its own protocol (rather than `DenseVectorized.Operand.column`) so the widening is the
+    /// spelled-out `widened`: perf found the stdlib's generic `SIMD8<Float>(SIMD8<Float16>)` left
+    /// as a call per gather in the dx kernel.
+    protocol Operand: HalfComputable {
+        /// Elements `i`, `i + stride`, … `i + 7·stride` as fp16 bit patterns (fp32 masters
+        /// rounded to nearest even, as `computeValue` does).
+        static func halfColumn(_ v: TensorView<Self>, _ i: Int, stride: Int) -> SIMD8<UInt16>
+    }
+}
+
+extension Float16: Conv2DVectorized.Operand {
+    @inline(__always)
+    static func halfColumn(_ v: TensorView<Float16>, _ i: Int, stride s: Int) -> SIMD8<UInt16> {
+        SIMD8<UInt16>(v[i].bitPattern, v[i &+ s].bitPattern, v[i &+ 2 &* s].bitPattern, v[i &+ 3 &* s].bitPattern,
+                      v[i &+ 4 &* s].bitPattern, v[i &+ 5 &* s].bitPattern, v[i &+ 6 &* s].bitPattern, v[i &+ 7 &* s].bitPattern)
+    }
+}
+
+extension Float: Conv2DVectorized.Operand {
+    @inline(__always)
+    static func halfColumn(_ v: TensorView<Float>, _ i: Int, stride s: Int) -> SIMD8<UInt16> {
+        let f = SIMD8<Float>(v[i], v[i &+ s], v[i &+ 2 &* s], v[i &+ 3 &* s], v[i &+ 4 &* s], v[i &+ 5 &* s], v[i &+ 6 &* s], v[i &+ 7 &* s])
+        return unsafeBitCast(DenseVectorized.rounded(f), to: SIMD8<UInt16>.self)
+    }
+}
+
+extension TensorView where Scalar: Conv2DVectorized.Operand {
     /// Elements `i`, `i + stride`, … `i + 7·stride` as compute sees them (fp32 masters rounded to fp16).
     @inline(__always)
     func computeColumn8(_ i: Int, stride: Int) -> SIMD8<Float> {
         assert(i >= 0 && i + 7 * stride < count, "tensor index out of range")
-        return Scalar.column(base + i, stride: stride)
+        return Conv2DVectorized.widened(Scalar.halfColumn(self, i, stride: stride))
     }
 }
 
