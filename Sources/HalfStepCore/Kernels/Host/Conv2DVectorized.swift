@@ -534,7 +534,7 @@ public enum Conv2DVectorized {
         // Kernel rows that reach an output row, as the portable kernel finds them.
         let th0 = ih + g.padTop
         let khMin = max(0, th0 - (g.outHeight - 1) * sh), khMax = min(g.kernelHeight - 1, th0)
-        let khFirst = khMin + (th0 - khMin) % sh
+        let khFirst = khMin + (th0 - khMin) % sh, ohFirst = (th0 - khFirst) / sh
         // Kernel columns of this stride class: kw ≡ iw + padLeft (mod sw), ascending; pixel j's
         // output column at kwFirst is ow0 + j, one less at each later column.
         let tw0 = iw + g.padLeft
@@ -548,9 +548,10 @@ public enum Conv2DVectorized {
             while ml < mg {
                 let d = dGroup &+ ml &* outPlane
                 let wm = (group &* mg &+ ml) &* wpo &+ local &* kk
-                var kh = khFirst
+                // Output row of kernel row kh, one less per step of sh (no division per row).
+                var kh = khFirst, oh = ohFirst
                 while kh <= khMax {
-                    let dr = d &+ ((th0 &- kh) / sh) &* outWidth
+                    let dr = d &+ oh &* outWidth
                     var kw = kwFirst, ow = ow0
                     while kw < kw1 {
                         let wv = w.computeColumn8(wm &+ kh &* kw1 &+ kw, stride: kk)
@@ -572,6 +573,7 @@ public enum Conv2DVectorized {
                         ow &-= 1
                     }
                     kh &+= sh
+                    oh &-= 1
                 }
                 ml &+= 1
             }
