@@ -8,6 +8,18 @@ public enum Conv2D {
     @inlinable
     public static func forward(y: TensorView<Float16>, x: TensorView<Float16>, weight: ParameterView,
                                bias: ParameterView?, rows: Int, window g: Window2D) {
+        #if arch(x86_64) || arch(arm64)
+        Conv2DVectorized.forward(y: y, x: x, weight: weight, bias: bias, rows: rows, window: g)
+        #else
+        portableForward(y: y, x: x, weight: weight, bias: bias, rows: rows, window: g)
+        #endif
+    }
+
+    /// `forward` in plain scalar code, the loops the device runs; any other implementation must
+    /// give its results bit for bit.
+    @inlinable
+    public static func portableForward(y: TensorView<Float16>, x: TensorView<Float16>, weight: ParameterView,
+                                       bias: ParameterView?, rows: Int, window g: Window2D) {
         switch weight {
         case .half(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
         case .master(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
@@ -246,6 +258,19 @@ public enum Conv2D {
     public static func backward(dx: TensorView<Float16>?, dW: TensorView<Float16>?, db: TensorView<Float16>?,
                                 dy: TensorView<Float16>, x: TensorView<Float16>, weight: ParameterView,
                                 rows: Int, window g: Window2D) {
+        #if arch(x86_64) || arch(arm64)
+        Conv2DVectorized.backward(dx: dx, dW: dW, db: db, dy: dy, x: x, weight: weight, rows: rows, window: g)
+        #else
+        portableBackward(dx: dx, dW: dW, db: db, dy: dy, x: x, weight: weight, rows: rows, window: g)
+        #endif
+    }
+
+    /// `backward` in plain scalar code, the loops the device runs; any other implementation must
+    /// give its results bit for bit.
+    @inlinable
+    public static func portableBackward(dx: TensorView<Float16>?, dW: TensorView<Float16>?, db: TensorView<Float16>?,
+                                        dy: TensorView<Float16>, x: TensorView<Float16>, weight: ParameterView,
+                                        rows: Int, window g: Window2D) {
         if let dx {
             switch weight {
             case .half(let w): inputGradient(dx: dx, dy: dy, w: w, rows: rows, g)
