@@ -207,7 +207,7 @@ struct BenchCLITests {
     func benchRefusesUnknownNames() throws {
         let r = try CLITests().run(["bench", "--models", "mlp,resnet"])
         #expect(r.status == 2)
-        #expect(r.err.contains("--models mlp,resnet: expected a comma list of mlp, cnn, mobilenetv2"), "\(r.err)")
+        #expect(r.err.contains("--models mlp,resnet: expected a comma list of mlp, cnn, strided, mobilenetv2"), "\(r.err)")
         let b = try CLITests().run(["bench", "--boards", "mps2-an999"])
         #expect(b.status == 2)
         #expect(b.err.contains("mps2-an386, mps2-an500"), "\(b.err)")

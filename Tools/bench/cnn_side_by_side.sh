@@ -2,13 +2,13 @@
 # A small CNN at one batch size, HalfStep on the host beside PyTorch CPU fp32 (one thread), in one
 # run: SGD lr 0.005 momentum 0.9, every parameter training. MODEL `digits` is the bundled digits CNN
 # (Tools/examples/digits-cnn); `strided` is issue 13's shape, two 3x3 convs (the second strided) and
-# a Linear layer, written as ONNX by Tools/bench/pytorch_cnn_step.py --export.
+# a Linear layer (Tools/examples/strided-cnn, written by Tools/fixtures/make_strided_cnn.py).
 # Runs are interleaved (HalfStep, PyTorch, HalfStep, ...) so a machine shared with other work slows
 # both sides alike; each side reports its best run. Wall-clock figures: run on an idle machine.
 #
 #   Tools/bench/cnn_side_by_side.sh [PYTHON] [BATCH] [STEPS] [ROUNDS] [MODEL]
 #
-# PYTHON needs torch and onnx (default python3); the halfstep binary is $HALFSTEP, by default
+# PYTHON needs torch (default python3); the halfstep binary is $HALFSTEP, by default
 # .build/release/halfstep (swift build -c release first).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -17,11 +17,11 @@ halfstep="${HALFSTEP:-$root/.build/release/halfstep}"
 data="$root/Tools/examples/digits"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-onnx="$root/Tools/examples/digits-cnn/model.onnx"
-if [ "$model" = strided ]; then
-  onnx="$work/strided.onnx"
-  "$python" "$root/Tools/bench/pytorch_cnn_step.py" --export "$onnx" 2> /dev/null
-fi
+case "$model" in
+  digits) onnx="$root/Tools/examples/digits-cnn/model.onnx" torch_model=cnn ;;
+  strided) onnx="$root/Tools/examples/strided-cnn/model.onnx" torch_model=strided ;;
+  *) echo "MODEL $model: expected digits or strided" >&2; exit 2 ;;
+esac
 plan="$work/$model-b$batch.hsplan"
 "$halfstep" plan "$onnx" --batch "$batch" --train all \
   --optimizer sgd --lr 0.005 --momentum 0.9 -o "$plan" > /dev/null
@@ -30,7 +30,7 @@ for _ in $(seq "$rounds"); do
   h=$("$halfstep" train "$plan" --inputs "$data/shifted-train-x.npy" --labels "$data/shifted-train-y.npy" \
         --steps "$steps" --json --quiet | "$python" -c 'import json,sys; print(json.load(sys.stdin)["steps_per_second"])')
   # One PyTorch run per round (its script keeps its best of 3 runs of `steps` steps).
-  p=$("$python" "$root/Tools/bench/pytorch_cnn_step.py" --model "$model" --batches "$batch" --steps "$steps" \
+  p=$("$python" "$root/Tools/bench/pytorch_step.py" --model "$torch_model" --batches "$batch" --steps "$steps" \
         | "$python" -c 'import json,sys; print(json.loads(sys.stdin.readline())["steps_per_second"])')
   echo "round: HalfStep $h steps/s, PyTorch $p steps/s" >&2
   best_h=$("$python" -c "print(max($best_h, $h))") best_p=$("$python" -c "print(max($best_p, $p))")

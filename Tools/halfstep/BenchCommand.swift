@@ -5,7 +5,7 @@ import HalfStepPlanner
 
 struct BenchCommand: Command {
     let help = """
-    usage: halfstep bench [--models mlp,cnn,mobilenetv2] [--batches 1,8,32,128] [--steps N] [--python PATH]
+    usage: halfstep bench [--models mlp,cnn,strided,mobilenetv2] [--batches 1,8,32,128] [--steps N] [--python PATH]
                           [--boards mps2-an386,mps2-an500] [--no-qemu] [--json]
 
     Speed of the bundled examples' continuation, side by side with PyTorch (CPU, fp32, one thread):
@@ -14,17 +14,20 @@ struct BenchCommand: Command {
                    bound, fp16 plan vs fp32)
       cnn          the digits CNN (3x3, depthwise and 1x1 convolutions, BatchNorm, pooling), batch 32,
                    every layer trained: host steps/s
+      strided      a small CNN (two 3x3 convolutions, the second strided, and a Linear layer), batch 32,
+                   every layer trained: host steps/s
       mobilenetv2  MobileNetV2 0.35 at 96x96, batch 1, every layer trained: host steps/s
     Then, when qemu-system-arm is installed, each model's plan on QEMU's Cortex-M4F (mps2-an386) and
     Cortex-M7 (mps2-an500): instructions per step and per MAC, the cost model's residual, and instructions
     per MAC by kernel family beyond each op's fixed part (the digits MLP at batch 32, the digits CNN at
-    batch 8 with every layer trained, MobileNetV2's `plan --fit --budget sram=256KiB,flash=1MiB` plan).
+    batch 8 with every layer trained, the strided CNN likewise, MobileNetV2's `plan --fit --budget
+    sram=256KiB,flash=1MiB` plan).
     Last, the cost model's estimated milliseconds per step of those plans on every bundled part profile.
     Wall-clock figures: run on an idle machine. Instruction counts are exact and repeatable.
 
-      --models LIST    which examples (default mlp,cnn,mobilenetv2)
+      --models LIST    which examples (default mlp,cnn,strided,mobilenetv2)
       --batches LIST   the MLP's batch sizes (default 1,8,32,128)
-      --steps N        timed MLP steps per measurement (default 2000); the CNN times N/4, MobileNetV2
+      --steps N        timed MLP steps per measurement (default 2000); the CNNs time N/4, MobileNetV2
                        N/100 (at least 5)
       --python PATH    a Python with torch, to time Tools/bench/pytorch_step.py in the same run
                        (default: python3 if it imports torch)
@@ -42,7 +45,7 @@ struct BenchCommand: Command {
             guard let v = Int(b), v >= 1, v <= 1200 else { throw UsageError("--batches \(b): expected sizes in 1...1200", verb: "bench") }
             return v
         }
-        let models = try list(a.value("--models") ?? "mlp,cnn,mobilenetv2", of: BenchModel.allCases.map(\.rawValue), flag: "--models")
+        let models = try list(a.value("--models") ?? "mlp,cnn,strided,mobilenetv2", of: BenchModel.allCases.map(\.rawValue), flag: "--models")
             .compactMap(BenchModel.init(rawValue:))
         let boards = try list(a.value("--boards") ?? "mps2-an386,mps2-an500", of: QEMURunner.Board.allCases.map(\.rawValue), flag: "--boards")
             .compactMap(QEMURunner.Board.init(rawValue:))

@@ -5,12 +5,13 @@ import HalfStepPlanner
 
 /// The bundled examples `bench` measures.
 enum BenchModel: String, CaseIterable {
-    case mlp, cnn, mobilenetv2
+    case mlp, cnn, strided, mobilenetv2
 
     var title: String {
         switch self {
         case .mlp: return "digits MLP"
         case .cnn: return "digits CNN"
+        case .strided: return "strided CNN"
         case .mobilenetv2: return "MobileNetV2"
         }
     }
@@ -141,6 +142,22 @@ struct Bench {
             o.batch = 8
             let bytes = try makePlan(graph, o, source: path).bytes
             let device = try LoadedPlan(bytes: bytes, path: "bench-cnn")
+            let data = try loadData(inputs: dir + "/shifted-train-x.npy", labels: dir + "/shifted-train-y.npy", session: try makeSession(device))
+            return BenchPlan(model: model, host: host, hostBatch: 32, hostLearningRate: 0.005, device: device, deviceBytes: bytes, deviceBatch: 8,
+                             deviceDescription: "batch 8, --train all", deviceSteps: 3, data: data)
+        case .strided:
+            // Issue 13's host figure: two 3x3 convolutions (one strided) and a Linear layer.
+            let dir = examples + "/digits", path = examples + "/strided-cnn/model.onnx"
+            let graph = try importModel(path)
+            var o = PlanOptions()
+            o.momentum = 0.9
+            o.learningRate = 0.005
+            o.batch = 32
+            let host = try makePlan(graph, o, source: path).bytes
+            o = PlanOptions()
+            o.batch = 8
+            let bytes = try makePlan(graph, o, source: path).bytes
+            let device = try LoadedPlan(bytes: bytes, path: "bench-strided")
             let data = try loadData(inputs: dir + "/shifted-train-x.npy", labels: dir + "/shifted-train-y.npy", session: try makeSession(device))
             return BenchPlan(model: model, host: host, hostBatch: 32, hostLearningRate: 0.005, device: device, deviceBytes: bytes, deviceBatch: 8,
                              deviceDescription: "batch 8, --train all", deviceSteps: 3, data: data)
