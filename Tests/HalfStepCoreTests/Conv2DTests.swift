@@ -258,3 +258,122 @@ struct Conv2DTests {
         #expect(dW.array.map(\.bitPattern) == expected.dW.map(\.bitPattern), "\(c): dW")
     }
 }
+
+/// The depthwise (one channel per group) and pointwise (1×1) paths, bit for bit against the
+/// one-output loops: planes from 1×1 to 12×12 (all border, border and interior, rows too narrow
+/// for a block of 4), stride 1 and 2, with and without padding (also padding only at the bottom
+/// and right), a kernel the 3×3 path does not take, channel counts that are no multiple of 4,
+/// half and fp32 master weights, and partly trained layers.
+struct Conv2DDepthwisePointwiseTests {
+    typealias Case = Conv2DTests.Case
+    let rows = 2
+
+    /// A depthwise window: `channels` planes of `size`×`size`, kernel k×k, stride s, padding p at
+    /// the top and left, the output size PyTorch gives for symmetric padding `p + extra` at the
+    /// bottom and right minus `extra` (so `extra` 1 pads only the bottom and right once more).
+    static func depthwise(_ channels: Int, _ size: Int, k: Int = 3, s: Int, p: Int, bottomRight: Int? = nil) -> Case {
+        let q = bottomRight ?? p
+        let out = (size + p + q - k) / s + 1
+        return Case(name: "depthwise \(channels)x\(size)x\(size) k\(k) s\(s) pad \(p)/\(q)",
+                    window: .init(channels: channels, outputs: channels, height: size, width: size, outHeight: out, outWidth: out,
+                                  kernelHeight: k, kernelWidth: k, strideHeight: s, strideWidth: s,
+                                  padTop: p, padLeft: p, group: channels, trainedOutputs: channels))
+    }
+
+    /// A 1×1 window: `c` inputs, `m` outputs, an h×w plane.
+    static func pointwise(_ c: Int, _ m: Int, _ h: Int, _ w: Int) -> Case {
+        Case(name: "pointwise \(c)->\(m) on \(h)x\(w)",
+             window: .init(channels: c, outputs: m, height: h, width: w, outHeight: h, outWidth: w,
+                           kernelHeight: 1, kernelWidth: 1, strideHeight: 1, strideWidth: 1,
+                           padTop: 0, padLeft: 0, group: 1, trainedOutputs: m))
+    }
+
+    static let cases: [Case] = [
+        depthwise(3, 1, s: 1, p: 1), depthwise(3, 2, s: 1, p: 1), depthwise(5, 4, s: 1, p: 1),
+        depthwise(2, 7, s: 1, p: 1), depthwise(3, 12, s: 1, p: 1),
+        depthwise(3, 1, s: 2, p: 1), depthwise(3, 2, s: 2, p: 1), depthwise(2, 4, s: 2, p: 1),
+        depthwise(2, 7, s: 2, p: 1), depthwise(3, 12, s: 2, p: 1), depthwise(2, 13, s: 2, p: 1),
+        depthwise(2, 6, s: 1, p: 0), depthwise(2, 12, s: 2, p: 0, bottomRight: 1), depthwise(2, 9, s: 1, p: 0, bottomRight: 1),
+        depthwise(2, 7, k: 5, s: 1, p: 2), depthwise(2, 9, k: 5, s: 2, p: 2),
+        Case(name: "depthwise 4x5x9 (non-square) k3 s1 pad 1",
+             window: .init(channels: 4, outputs: 4, height: 5, width: 9, outHeight: 5, outWidth: 9,
+                           kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                           padTop: 1, padLeft: 1, group: 4, trainedOutputs: 4)),
+        Case(name: "depthwise multiplier 2 (2 outputs per group)",
+             window: .init(channels: 3, outputs: 6, height: 5, width: 5, outHeight: 5, outWidth: 5,
+                           kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
+                           padTop: 1, padLeft: 1, group: 3, trainedOutputs: 6)),
+        pointwise(5, 7, 3, 3), pointwise(8, 16, 4, 4), pointwise(3, 2, 1, 1), pointwise(6, 5, 2, 3),
+        pointwise(9, 13, 5, 7), pointwise(4, 4, 1, 2), pointwise(1, 1, 1, 1),
+    ]
+
+    /// Inputs with values where a changed summation order or an added padding product shows:
+    /// infinities, NaN, signed zeros, and a product that overflows fp16 but not the fp32 sum.
+    static func withSpecials(_ v: [Float16], stride: Int) -> [Float16] {
+        var v = v
+        let specials: [Float16] = [.infinity, -.infinity, .nan, -0.0, 0.0, 60000, -60000]
+        for (k, s) in specials.enumerated() where v.count > 8 { v[(k * stride) % v.count] = s }
+        return v
+    }
+
+    @Test("forward equals the one-output loop bit for bit (half and master weights)", arguments: cases)
+    func forwardIsBitExact(_ c: Case) {
+        let g = c.window
+        var rng = TestRandom(31)
+        let x = Self.withSpecials(rng.halves(rows * g.inputElements, -4, 4), stride: 37)
+        let w32 = (0 ..< g.outputs * g.weightsPerOutput).map { _ in Float(rng.uniform(-1, 1)) }
+        let w = w32.map { Float16($0) }, b = rng.halves(g.outputs)
+        let expected = Conv2DTests.oneOutputLoop(g, x: x, w: w, b: b, rows: rows).map(\.bitPattern)
+        let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+        Conv2D.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
+        #expect(y.array.map(\.bitPattern) == expected, "\(c): half weights")
+        let ym = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+        Conv2D.forward(y: ym.view, x: Buffer(x).view, weight: .master(Buffer(w32).view),
+                       bias: .master(Buffer(b.map { Float($0) }).view), rows: rows, window: g)
+        #expect(ym.array.map(\.bitPattern) == expected, "\(c): master weights")
+        // Without a bias the sum is rounded as it is (a −0 sum stays −0 only if the kernel adds no +0).
+        let yn = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+        Conv2D.forward(y: yn.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: nil, rows: rows, window: g)
+        let zero = [Float16](repeating: 0, count: g.outputs)
+        #expect(yn.array.map(\.bitPattern) == Conv2DTests.oneOutputLoop(g, x: x, w: w, b: zero, rows: rows).map(\.bitPattern), "\(c): no bias")
+    }
+
+    @Test("backward gives the one-output loops' dx and dW bit for bit (half and master weights)", arguments: cases)
+    func backwardIsBitExact(_ c: Case) {
+        let g = c.window
+        var rng = TestRandom(33)
+        let dy = Self.withSpecials(rng.halves(rows * g.outputElements, -4, 4), stride: 29)
+        let x = Self.withSpecials(rng.halves(rows * g.inputElements, -4, 4), stride: 41)
+        let w32 = (0 ..< g.outputs * g.weightsPerOutput).map { _ in Float(rng.uniform(-1, 1)) }
+        let w = w32.map { Float16($0) }
+        let expected = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
+        for (label, weight) in [("half", ParameterView.half(Buffer(w).view)), ("master", .master(Buffer(w32).view))] {
+            let dx = Buffer(repeating: Float16(0), count: rows * g.inputElements)
+            let dW = Buffer(repeating: Float16(0), count: g.outputs * g.weightsPerOutput)
+            Conv2D.backward(dx: dx.view, dW: dW.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: weight, rows: rows, window: g)
+            #expect(dx.array.map(\.bitPattern) == expected.dx.map(\.bitPattern), "\(c): dx, \(label) weights")
+            #expect(dW.array.map(\.bitPattern) == expected.dW.map(\.bitPattern), "\(c): dW, \(label) weights")
+        }
+        // One sample: the sums over (sample, row, column) start over.
+        let one = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: 1)
+        let dW1 = Buffer(repeating: Float16(0), count: g.outputs * g.weightsPerOutput)
+        Conv2D.backward(dx: nil, dW: dW1.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: 1, window: g)
+        #expect(dW1.array.map(\.bitPattern) == one.dW.map(\.bitPattern), "\(c): dW of one sample")
+    }
+
+    @Test("a partly trained layer writes the weight gradients of its first output channels only", arguments: cases)
+    func trainedOutputsLimitTheWeightGradient(_ c: Case) {
+        var g = c.window
+        guard g.outputs > 1 else { return }
+        g.trainedOutputs = g.outputs - 1 - (g.outputs > 5 ? 2 : 0)
+        var rng = TestRandom(35)
+        let x = rng.halves(rows * g.inputElements, -4, 4), dy = rng.halves(rows * g.outputElements, -4, 4)
+        let w = rng.halves(g.outputs * g.weightsPerOutput)
+        let trained = g.trainedOutputs * g.weightsPerOutput
+        let part = Buffer(repeating: Float16.nan, count: trained + 1)
+        Conv2D.backward(dx: nil, dW: part.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: rows, window: g)
+        let expected = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
+        #expect(Array(part.array.prefix(trained)).map(\.bitPattern) == Array(expected.dW.prefix(trained)).map(\.bitPattern), "\(c)")
+        #expect(part.array.last!.isNaN, "\(c): the element after the trained rows was written")
+    }
+}
