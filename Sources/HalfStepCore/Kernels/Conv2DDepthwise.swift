@@ -57,28 +57,28 @@ extension Conv2D {
                     let iw0 = ow &* sw
                     // Kernel columns inside the input for this output column.
                     let kwLo = max(0, padLeft &- iw0), kwHi = min(3, width &+ padLeft &- iw0)
-                    // 4 outputs share each loaded input when only the first can miss its left tap
-                    // and only the last its right tap (strides 1 and 2).
-                    if sw <= 2 && ow &+ 4 <= outWidth && kwLo <= 1 && padLeft <= iw0 &+ sw
-                        && width &+ padLeft &- (iw0 &+ 2 &* sw) >= 3 && width &+ padLeft &- (iw0 &+ 3 &* sw) >= 2 {
-                        let skipFirst = kwLo == 1, skipLast = width &+ padLeft &- (iw0 &+ 3 &* sw) == 2
+                    // 2 to 4 outputs share each loaded input when only the first can miss its left
+                    // tap and only the last its right tap (strides 1 and 2).
+                    let count = min(4, outWidth &- ow), lastRoom = width &+ padLeft &- (iw0 &+ (count &- 1) &* sw)
+                    if sw <= 2 && count >= 2 && kwLo <= 1 && padLeft <= iw0 &+ sw && lastRoom &+ sw >= 3 && lastRoom >= 2 {
+                        let skipFirst = kwLo == 1, skipLast = lastRoom == 2
                         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
                         let i = xr &+ iw0
                         if sw == 1 {
-                            if row0 { forwardRow4(&a0, &a1, &a2, &a3, x, i, r0, skipFirst, skipLast, stride: 1) }
-                            if row1 { forwardRow4(&a0, &a1, &a2, &a3, x, i &+ width, r1, skipFirst, skipLast, stride: 1) }
-                            if row2 { forwardRow4(&a0, &a1, &a2, &a3, x, i &+ 2 &* width, r2, skipFirst, skipLast, stride: 1) }
+                            if row0 { forwardRow(&a0, &a1, &a2, &a3, x, i, r0, skipFirst, skipLast, count, stride: 1) }
+                            if row1 { forwardRow(&a0, &a1, &a2, &a3, x, i &+ width, r1, skipFirst, skipLast, count, stride: 1) }
+                            if row2 { forwardRow(&a0, &a1, &a2, &a3, x, i &+ 2 &* width, r2, skipFirst, skipLast, count, stride: 1) }
                         } else {
-                            if row0 { forwardRow4(&a0, &a1, &a2, &a3, x, i, r0, skipFirst, skipLast, stride: 2) }
-                            if row1 { forwardRow4(&a0, &a1, &a2, &a3, x, i &+ width, r1, skipFirst, skipLast, stride: 2) }
-                            if row2 { forwardRow4(&a0, &a1, &a2, &a3, x, i &+ 2 &* width, r2, skipFirst, skipLast, stride: 2) }
+                            if row0 { forwardRow(&a0, &a1, &a2, &a3, x, i, r0, skipFirst, skipLast, count, stride: 2) }
+                            if row1 { forwardRow(&a0, &a1, &a2, &a3, x, i &+ width, r1, skipFirst, skipLast, count, stride: 2) }
+                            if row2 { forwardRow(&a0, &a1, &a2, &a3, x, i &+ 2 &* width, r2, skipFirst, skipLast, count, stride: 2) }
                         }
                         let at = yr &+ ow
                         y[at] = Float16(a0 + b)
                         y[at &+ 1] = Float16(a1 + b)
-                        y[at &+ 2] = Float16(a2 + b)
-                        y[at &+ 3] = Float16(a3 + b)
-                        ow &+= 4
+                        if count > 2 { y[at &+ 2] = Float16(a2 + b) }
+                        if count > 3 { y[at &+ 3] = Float16(a3 + b) }
+                        ow &+= count
                         continue
                     }
                     let i = xr &+ iw0
@@ -97,22 +97,30 @@ extension Conv2D {
         }
     }
 
-    /// One kernel row's terms of 4 outputs `stride` apart whose taps start at `x[i]`: output j
-    /// adds `x[i + j·stride + kw] · w[kw]` for kw = 0, 1, 2, except output 0's kw = 0 when
-    /// `skipFirst` and output 3's kw = 2 when `skipLast` (those lie in the padding).
+    /// One kernel row's terms of `count` (2 ... 4) outputs `stride` apart whose taps start at
+    /// `x[i]`: output j adds `x[i + j·stride + kw] · w[kw]` for kw = 0, 1, 2, except output 0's
+    /// kw = 0 when `skipFirst` and the last output's kw = 2 when `skipLast` (those lie in the padding).
     @inlinable @inline(__always)
-    static func forwardRow4(_ a0: inout Float, _ a1: inout Float, _ a2: inout Float, _ a3: inout Float,
-                            _ x: TensorView<Float16>, _ i: Int, _ r: KernelRow3, _ skipFirst: Bool, _ skipLast: Bool,
-                            stride s: Int) {
+    static func forwardRow(_ a0: inout Float, _ a1: inout Float, _ a2: inout Float, _ a3: inout Float,
+                           _ x: TensorView<Float16>, _ i: Int, _ r: KernelRow3, _ skipFirst: Bool, _ skipLast: Bool,
+                           _ count: Int, stride s: Int) {
         // With `s` a constant after inlining, inputs two outputs share are loaded once.
         if !skipFirst { a0 += Float(x[i]) * r.a }
         a0 += Float(x[i &+ 1]) * r.b
         a0 += Float(x[i &+ 2]) * r.c
         a1 += Float(x[i &+ s]) * r.a
         a1 += Float(x[i &+ s &+ 1]) * r.b
+        if count == 2 {
+            if !skipLast { a1 += Float(x[i &+ s &+ 2]) * r.c }
+            return
+        }
         a1 += Float(x[i &+ s &+ 2]) * r.c
         a2 += Float(x[i &+ 2 &* s]) * r.a
         a2 += Float(x[i &+ 2 &* s &+ 1]) * r.b
+        if count == 3 {
+            if !skipLast { a2 += Float(x[i &+ 2 &* s &+ 2]) * r.c }
+            return
+        }
         a2 += Float(x[i &+ 2 &* s &+ 2]) * r.c
         a3 += Float(x[i &+ 3 &* s]) * r.a
         a3 += Float(x[i &+ 3 &* s &+ 1]) * r.b
@@ -158,21 +166,23 @@ extension Conv2D {
                 var iw = 0
                 while iw < width {
                     let tw = iw &+ padLeft
-                    if sw == 1 && iw &+ 4 <= width && tw >= 1 && tw &+ 2 < outWidth {
-                        // Inputs iw ..< iw+4 read dy columns tw−2 ... tw+3; only the first input's
-                        // kw = 2 tap (column tw − 2) and the last's kw = 0 tap (tw + 3) can fall outside.
-                        let skipFirst = tw < 2, skipLast = tw &+ 3 >= outWidth
+                    let count = min(4, width &- iw)
+                    if sw == 1 && count >= 2 && tw >= 1 && tw &+ count &- 2 < outWidth {
+                        // Inputs iw ..< iw+count read dy columns tw−2 ... tw+count−1; only the
+                        // first input's kw = 2 tap (column tw − 2) and the last's kw = 0 tap
+                        // (tw + count − 1) can fall outside.
+                        let skipFirst = tw < 2, skipLast = tw &+ count &- 1 >= outWidth
                         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
                         let e = tw &- 2
-                        if v0 { inputRow4(&a0, &a1, &a2, &a3, dy, d0 &+ e, r0, skipFirst, skipLast) }
-                        if v1 { inputRow4(&a0, &a1, &a2, &a3, dy, d1 &+ e, r1, skipFirst, skipLast) }
-                        if v2 { inputRow4(&a0, &a1, &a2, &a3, dy, d2 &+ e, r2, skipFirst, skipLast) }
+                        if v0 { inputRow(&a0, &a1, &a2, &a3, dy, d0 &+ e, r0, skipFirst, skipLast, count) }
+                        if v1 { inputRow(&a0, &a1, &a2, &a3, dy, d1 &+ e, r1, skipFirst, skipLast, count) }
+                        if v2 { inputRow(&a0, &a1, &a2, &a3, dy, d2 &+ e, r2, skipFirst, skipLast, count) }
                         let at = xr &+ iw
                         dx[at] = Float16(a0)
                         dx[at &+ 1] = Float16(a1)
-                        dx[at &+ 2] = Float16(a2)
-                        dx[at &+ 3] = Float16(a3)
-                        iw &+= 4
+                        if count > 2 { dx[at &+ 2] = Float16(a2) }
+                        if count > 3 { dx[at &+ 3] = Float16(a3) }
+                        iw &+= count
                         continue
                     }
                     if sw == 2 && tw & 1 == 0 && iw &+ 4 <= width && tw >> 1 &+ 1 < outWidth {
@@ -193,10 +203,16 @@ extension Conv2D {
                         continue
                     }
                     // Kernel column kw reaches output column (tw − kw) / sw when that divides and lies inside.
-                    let u0 = tw % sw == 0 && tw / sw < outWidth
-                    let u1 = tw >= 1 && (tw &- 1) % sw == 0 && (tw &- 1) / sw < outWidth
-                    let u2 = tw >= 2 && (tw &- 2) % sw == 0 && (tw &- 2) / sw < outWidth
-                    let o0 = tw / sw, o1 = (tw &- 1) / sw, o2 = (tw &- 2) / sw
+                    let u0: Bool, u1: Bool, u2: Bool, o0: Int, o1: Int, o2: Int
+                    if sw == 1 {
+                        o0 = tw; o1 = tw &- 1; o2 = tw &- 2
+                        u0 = tw < outWidth; u1 = tw >= 1 && o1 < outWidth; u2 = tw >= 2 && o2 < outWidth
+                    } else {
+                        o0 = tw / sw; o1 = (tw &- 1) / sw; o2 = (tw &- 2) / sw
+                        u0 = tw % sw == 0 && o0 < outWidth
+                        u1 = tw >= 1 && (tw &- 1) % sw == 0 && o1 < outWidth
+                        u2 = tw >= 2 && (tw &- 2) % sw == 0 && o2 < outWidth
+                    }
                     var a: Float = 0
                     if v0 { inputTaps(&a, dy, d0, r0, u0, u1, u2, o0, o1, o2) }
                     if v1 { inputTaps(&a, dy, d1, r1, u0, u1, u2, o0, o1, o2) }
@@ -212,19 +228,34 @@ extension Conv2D {
         }
     }
 
-    /// One kernel row's terms of 4 adjacent input gradients (stride 1) whose dy columns start at
-    /// `dy[i]`: input j adds `dy[i + j + 2 − kw] · w[kw]` for kw = 0, 1, 2, except input 0's
-    /// kw = 2 when `skipFirst` and input 3's kw = 0 when `skipLast`.
+    /// One kernel row's terms of `count` (2 ... 4) adjacent input gradients (stride 1) whose dy
+    /// columns start at `dy[i]`: input j adds `dy[i + j + 2 − kw] · w[kw]` for kw = 0, 1, 2,
+    /// except input 0's kw = 2 when `skipFirst` and the last input's kw = 0 when `skipLast`.
     @inlinable @inline(__always)
-    static func inputRow4(_ a0: inout Float, _ a1: inout Float, _ a2: inout Float, _ a3: inout Float,
-                          _ dy: TensorView<Float16>, _ i: Int, _ r: KernelRow3, _ skipFirst: Bool, _ skipLast: Bool) {
-        let v1 = Float(dy[i &+ 1]), v2 = Float(dy[i &+ 2]), v3 = Float(dy[i &+ 3]), v4 = Float(dy[i &+ 4])
+    static func inputRow(_ a0: inout Float, _ a1: inout Float, _ a2: inout Float, _ a3: inout Float,
+                         _ dy: TensorView<Float16>, _ i: Int, _ r: KernelRow3, _ skipFirst: Bool, _ skipLast: Bool,
+                         _ count: Int) {
+        let v1 = Float(dy[i &+ 1]), v2 = Float(dy[i &+ 2])
         a0 += v2 * r.a
         a0 += v1 * r.b
         if !skipFirst { a0 += Float(dy[i]) * r.c }
+        if count == 2 {
+            if !skipLast { a1 += Float(dy[i &+ 3]) * r.a }
+            a1 += v2 * r.b
+            a1 += v1 * r.c
+            return
+        }
+        let v3 = Float(dy[i &+ 3])
         a1 += v3 * r.a
         a1 += v2 * r.b
         a1 += v1 * r.c
+        if count == 3 {
+            if !skipLast { a2 += Float(dy[i &+ 4]) * r.a }
+            a2 += v3 * r.b
+            a2 += v2 * r.c
+            return
+        }
+        let v4 = Float(dy[i &+ 4])
         a2 += v4 * r.a
         a2 += v3 * r.b
         a2 += v2 * r.c
