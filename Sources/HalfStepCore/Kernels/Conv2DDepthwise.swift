@@ -185,21 +185,22 @@ extension Conv2D {
                         iw &+= count
                         continue
                     }
-                    if sw == 2 && tw & 1 == 0 && iw &+ 4 <= width && tw >> 1 &+ 1 < outWidth {
+                    if sw == 2 && tw & 1 == 0 && count >= 2 && tw >> 1 < outWidth {
                         // Stride 2: inputs iw, iw+2 (tw even) read dy columns q (kw = 0) and q − 1
                         // (kw = 2), inputs iw+1, iw+3 read q and q + 1 (kw = 1): 3 loads serve the
-                        // 4 inputs' 6 terms. Only the first input's kw = 2 tap can fall outside.
-                        let q = tw >> 1, skipFirst = q == 0
+                        // 4 inputs' 6 terms. Only the first input's kw = 2 tap (column q − 1) and
+                        // the taps of column q + 1 can fall outside.
+                        let q = tw >> 1, skipFirst = q == 0, hasNext = q &+ 1 < outWidth
                         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
-                        if v0 { inputRowStride2(&a0, &a1, &a2, &a3, dy, d0 &+ q &- 1, r0, skipFirst) }
-                        if v1 { inputRowStride2(&a0, &a1, &a2, &a3, dy, d1 &+ q &- 1, r1, skipFirst) }
-                        if v2 { inputRowStride2(&a0, &a1, &a2, &a3, dy, d2 &+ q &- 1, r2, skipFirst) }
+                        if v0 { inputRowStride2(&a0, &a1, &a2, &a3, dy, d0 &+ q &- 1, r0, skipFirst, hasNext, count) }
+                        if v1 { inputRowStride2(&a0, &a1, &a2, &a3, dy, d1 &+ q &- 1, r1, skipFirst, hasNext, count) }
+                        if v2 { inputRowStride2(&a0, &a1, &a2, &a3, dy, d2 &+ q &- 1, r2, skipFirst, hasNext, count) }
                         let at = xr &+ iw
                         dx[at] = Float16(a0)
                         dx[at &+ 1] = Float16(a1)
-                        dx[at &+ 2] = Float16(a2)
-                        dx[at &+ 3] = Float16(a3)
-                        iw &+= 4
+                        if count > 2 { dx[at &+ 2] = Float16(a2) }
+                        if count > 3 { dx[at &+ 3] = Float16(a3) }
+                        iw &+= count
                         continue
                     }
                     // Kernel column kw reaches output column (tw − kw) / sw when that divides and lies inside.
@@ -264,20 +265,29 @@ extension Conv2D {
         a3 += v3 * r.c
     }
 
-    /// One kernel row's terms of 4 adjacent input gradients at stride 2, the first at an even
-    /// tw = iw + padLeft = 2q, whose dy columns q − 1 ... q + 1 start at `dy[i]`: inputs 0 and 2
-    /// add `dy[q + j/2] · w[0]` then `dy[q + j/2 − 1] · w[2]` (input 0's second term not when
-    /// `skipFirst`), inputs 1 and 3 add `dy[q + (j−1)/2] · w[1]`.
+    /// One kernel row's terms of `count` (2 ... 4) adjacent input gradients at stride 2, the
+    /// first at an even tw = iw + padLeft = 2q, whose dy columns q − 1 ... q + 1 start at
+    /// `dy[i]`: inputs 0 and 2 add `dy[q + j/2] · w[0]` then `dy[q + j/2 − 1] · w[2]`, inputs 1
+    /// and 3 add `dy[q + (j−1)/2] · w[1]`; input 0's kw = 2 term only unless `skipFirst`, the
+    /// terms of column q + 1 only if `hasNext`.
     @inlinable @inline(__always)
     static func inputRowStride2(_ a0: inout Float, _ a1: inout Float, _ a2: inout Float, _ a3: inout Float,
-                                _ dy: TensorView<Float16>, _ i: Int, _ r: KernelRow3, _ skipFirst: Bool) {
-        let v1 = Float(dy[i &+ 1]), v2 = Float(dy[i &+ 2])
+                                _ dy: TensorView<Float16>, _ i: Int, _ r: KernelRow3, _ skipFirst: Bool, _ hasNext: Bool,
+                                _ count: Int) {
+        let v1 = Float(dy[i &+ 1])
         a0 += v1 * r.a
         if !skipFirst { a0 += Float(dy[i]) * r.c }
         a1 += v1 * r.b
-        a2 += v2 * r.a
-        a2 += v1 * r.c
-        a3 += v2 * r.b
+        if count > 2 {
+            if hasNext {
+                let v2 = Float(dy[i &+ 2])
+                a2 += v2 * r.a
+                a2 += v1 * r.c
+                if count > 3 { a3 += v2 * r.b }
+            } else {
+                a2 += v1 * r.c
+            }
+        }
     }
 
     /// One kernel row's terms of one input gradient: kernel column kw (where `u_kw`) reads dy
