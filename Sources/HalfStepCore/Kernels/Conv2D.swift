@@ -30,6 +30,7 @@ public enum Conv2D {
     static func forward<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                            bias: ParameterView?, rows: Int, _ g: Window2D) {
         if g.isPointwise { return pointwiseForward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
+        if isDepthwise3x3(g) { return depthwise3x3Forward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
         // Every output sums its taps in one order (channel, kernel row, kernel column, padding taps
         // skipped): the one-output loop's, which Conv2DTests pins bit for bit. The loops below only
         // block it: 4 outputs of one group share each loaded input (1 where groups are narrower, as
@@ -70,34 +71,36 @@ public enum Conv2D {
                         let iw0 = ow * g.strideWidth - g.padLeft
                         let kwLo = max(0, -iw0), kwHi = min(g.kernelWidth, g.width - iw0)
                         // Offsets of tap (kh, kw) = (0, 0) of channel 0; clipped taps are never read.
-                        let xOrigin = xGroup + ih0 * g.width + iw0, wOrigin = m * wpo
-                        let at = y0 + oh * g.outWidth + ow
+                        // Wrapping index arithmetic: checked arithmetic put a compare and branch on
+                        // every load.
+                        let xOrigin = xGroup &+ ih0 &* g.width &+ iw0, wOrigin = m &* wpo
+                        let at = y0 &+ oh &* g.outWidth &+ ow
                         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
                         var c = 0
                         while c < cg {
                             var kh = khLo
                             while kh < khHi {
-                                let xr = xOrigin + c * plane + kh * g.width
-                                let wr = wOrigin + c * kk + kh * g.kernelWidth
+                                let xr = xOrigin &+ c &* plane &+ kh &* g.width
+                                let wr = wOrigin &+ c &* kk &+ kh &* g.kernelWidth
                                 var kw = kwLo
                                 if block == 4 {
                                     while kw < kwHi {
-                                        let xv = Float(x[xr + kw])
-                                        a0 += xv * w[wr + kw].computeValue
-                                        a1 += xv * w[wr + wpo + kw].computeValue
-                                        a2 += xv * w[wr + 2 * wpo + kw].computeValue
-                                        a3 += xv * w[wr + 3 * wpo + kw].computeValue
-                                        kw += 1
+                                        let xv = Float(x[xr &+ kw])
+                                        a0 += xv * w[wr &+ kw].computeValue
+                                        a1 += xv * w[wr &+ wpo &+ kw].computeValue
+                                        a2 += xv * w[wr &+ 2 &* wpo &+ kw].computeValue
+                                        a3 += xv * w[wr &+ 3 &* wpo &+ kw].computeValue
+                                        kw &+= 1
                                     }
                                 } else {
                                     while kw < kwHi {
-                                        a0 += Float(x[xr + kw]) * w[wr + kw].computeValue
-                                        kw += 1
+                                        a0 += Float(x[xr &+ kw]) * w[wr &+ kw].computeValue
+                                        kw &+= 1
                                     }
                                 }
-                                kh += 1
+                                kh &+= 1
                             }
-                            c += 1
+                            c &+= 1
                         }
                         y[at] = Float16(a0 + b0)
                         if block == 4 {
@@ -130,37 +133,47 @@ public enum Conv2D {
     @inlinable
     static func interiorBlock4x4<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                                     bias: ParameterView?, n: Int, m: Int, oh: Int, ow: Int, _ g: Window2D) {
-        let cg = g.channelsPerGroup, mg = g.outputs / g.group, plane = g.height * g.width
-        let firstChannel = (m / mg) * cg, sw = g.strideWidth, kk = g.kernelHeight * g.kernelWidth
-        let w0 = m * g.weightsPerOutput, w1 = w0 + g.weightsPerOutput, w2 = w1 + g.weightsPerOutput, w3 = w2 + g.weightsPerOutput
-        let ih0 = oh * g.strideHeight - g.padTop, iw0 = ow * sw - g.padLeft
-        var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+        let cg = g.channelsPerGroup, mg = g.outputs / g.group, plane = g.height &* g.width
+        let firstChannel = (m / mg) &* cg, sw = g.strideWidth, kw = g.kernelWidth, kh = g.kernelHeight, width = g.width
+        let w0 = m &* g.weightsPerOutput, w1 = w0 &+ g.weightsPerOutput, w2 = w1 &+ g.weightsPerOutput, w3 = w2 &+ g.weightsPerOutput
+        let ih0 = oh &* g.strideHeight &- g.padTop, iw0 = ow &* sw &- g.padLeft
+        var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
+        var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
+        var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
+        var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
+        // Index arithmetic wraps: every index is a sum of in-range offsets, and checked
+        // arithmetic put a compare and branch on every load.
+        var wi = 0   // tap (c, r, k) of output m's weights, relative to w0
+        var xc = (n &* g.channels &+ firstChannel) &* plane &+ ih0 &* width &+ iw0
         var c = 0
         while c < cg {
-            let xc = (n * g.channels + firstChannel + c) * plane + ih0 * g.width + iw0
-            var kh = 0
-            while kh < g.kernelHeight {
-                let xr = xc + kh * g.width
-                let wr = c * kk + kh * g.kernelWidth
-                var kw = 0
-                while kw < g.kernelWidth {
-                    let i = xr + kw
-                    let xv = SIMD4<Float>(Float(x[i]), Float(x[i + sw]), Float(x[i + 2 * sw]), Float(x[i + 3 * sw]))
-                    a0 += xv * w[w0 + wr + kw].computeValue
-                    a1 += xv * w[w1 + wr + kw].computeValue
-                    a2 += xv * w[w2 + wr + kw].computeValue
-                    a3 += xv * w[w3 + wr + kw].computeValue
-                    kw += 1
+            var xr = xc
+            var r = 0
+            while r < kh {
+                var k = 0
+                while k < kw {
+                    let i = xr &+ k
+                    let x0 = Float(x[i]), x1 = Float(x[i &+ sw]), x2 = Float(x[i &+ 2 &* sw]), x3 = Float(x[i &+ 3 &* sw])
+                    let v0 = w[w0 &+ wi].computeValue, v1 = w[w1 &+ wi].computeValue
+                    let v2 = w[w2 &+ wi].computeValue, v3 = w[w3 &+ wi].computeValue
+                    a00 += x0 * v0; a01 += x1 * v0; a02 += x2 * v0; a03 += x3 * v0
+                    a10 += x0 * v1; a11 += x1 * v1; a12 += x2 * v1; a13 += x3 * v1
+                    a20 += x0 * v2; a21 += x1 * v2; a22 += x2 * v2; a23 += x3 * v2
+                    a30 += x0 * v3; a31 += x1 * v3; a32 += x2 * v3; a33 += x3 * v3
+                    wi &+= 1
+                    k &+= 1
                 }
-                kh += 1
+                xr &+= width
+                r &+= 1
             }
-            c += 1
+            xc &+= plane
+            c &+= 1
         }
-        let outPlane = g.outHeight * g.outWidth, at = oh * g.outWidth + ow
-        storePixels(y, at: (n * g.outputs + m) * outPlane + at, a0, bias, m)
-        storePixels(y, at: (n * g.outputs + m + 1) * outPlane + at, a1, bias, m + 1)
-        storePixels(y, at: (n * g.outputs + m + 2) * outPlane + at, a2, bias, m + 2)
-        storePixels(y, at: (n * g.outputs + m + 3) * outPlane + at, a3, bias, m + 3)
+        let outPlane = g.outHeight &* g.outWidth, at = (n &* g.outputs &+ m) &* outPlane &+ oh &* g.outWidth &+ ow
+        storePixels(y, at: at, SIMD4(a00, a01, a02, a03), bias, m)
+        storePixels(y, at: at &+ outPlane, SIMD4(a10, a11, a12, a13), bias, m &+ 1)
+        storePixels(y, at: at &+ 2 &* outPlane, SIMD4(a20, a21, a22, a23), bias, m &+ 2)
+        storePixels(y, at: at &+ 3 &* outPlane, SIMD4(a30, a31, a32, a33), bias, m &+ 3)
     }
 
     /// Output `m` at pixels `ow ..< ow+4` of row `oh`, every tap inside the input (depthwise and
@@ -193,53 +206,65 @@ public enum Conv2D {
         storePixels(y, at: (n * g.outputs + m) * (g.outHeight * g.outWidth) + oh * g.outWidth + ow, a0, bias, m)
     }
 
-    /// 1×1 convolution: per sample `y[m, p] = Σc W[m, c] x[c, p]`, blocked 4 outputs × 4 pixels.
+    /// 1×1 convolution: per sample `y[m, p] = Σc W[m, c] x[c, p]`, blocked 4 outputs × 4 pixels
+    /// (8 loads serve 16 sums); index arithmetic wraps, as in the other blocked loops (checked
+    /// arithmetic put a compare and branch on every load).
     @inlinable
     static func pointwiseForward<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                                     bias: ParameterView?, rows: Int, _ g: Window2D) {
-        let c = g.channels, mCount = g.outputs, p = g.height * g.width
+        let c = g.channels, mCount = g.outputs, p = g.height &* g.width
         var n = 0
         while n < rows {
-            let xs = x.slice(n * c * p, c * p), ys = y.slice(n * mCount * p, mCount * p)
+            let xs = x.slice(n &* c &* p, c &* p), ys = y.slice(n &* mCount &* p, mCount &* p)
             var m = 0
             while m < mCount {
-                let block = min(4, mCount - m)
+                let block = min(4, mCount &- m)
+                let w0 = m &* c, w1 = w0 &+ c, w2 = w1 &+ c, w3 = w2 &+ c
                 var q = 0
                 while q < p {
-                    if block == 4 && q + 4 <= p {
-                        var a0 = SIMD4<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+                    if block == 4 && q &+ 4 <= p {
+                        var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
+                        var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
+                        var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
+                        var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
+                        var xi = q
                         var i = 0
                         while i < c {
-                            let xv = SIMD4<Float>(Float(xs[i * p + q]), Float(xs[i * p + q + 1]), Float(xs[i * p + q + 2]), Float(xs[i * p + q + 3]))
-                            a0 += w[m * c + i].computeValue * xv
-                            a1 += w[(m + 1) * c + i].computeValue * xv
-                            a2 += w[(m + 2) * c + i].computeValue * xv
-                            a3 += w[(m + 3) * c + i].computeValue * xv
-                            i += 1
+                            let x0 = Float(xs[xi]), x1 = Float(xs[xi &+ 1]), x2 = Float(xs[xi &+ 2]), x3 = Float(xs[xi &+ 3])
+                            let v0 = w[w0 &+ i].computeValue, v1 = w[w1 &+ i].computeValue
+                            let v2 = w[w2 &+ i].computeValue, v3 = w[w3 &+ i].computeValue
+                            a00 += x0 * v0; a01 += x1 * v0; a02 += x2 * v0; a03 += x3 * v0
+                            a10 += x0 * v1; a11 += x1 * v1; a12 += x2 * v1; a13 += x3 * v1
+                            a20 += x0 * v2; a21 += x1 * v2; a22 += x2 * v2; a23 += x3 * v2
+                            a30 += x0 * v3; a31 += x1 * v3; a32 += x2 * v3; a33 += x3 * v3
+                            xi &+= p
+                            i &+= 1
                         }
-                        storePixels(ys, at: m * p + q, a0, bias, m)
-                        storePixels(ys, at: (m + 1) * p + q, a1, bias, m + 1)
-                        storePixels(ys, at: (m + 2) * p + q, a2, bias, m + 2)
-                        storePixels(ys, at: (m + 3) * p + q, a3, bias, m + 3)
-                        q += 4
+                        storePixels(ys, at: m &* p &+ q, SIMD4(a00, a01, a02, a03), bias, m)
+                        storePixels(ys, at: (m &+ 1) &* p &+ q, SIMD4(a10, a11, a12, a13), bias, m &+ 1)
+                        storePixels(ys, at: (m &+ 2) &* p &+ q, SIMD4(a20, a21, a22, a23), bias, m &+ 2)
+                        storePixels(ys, at: (m &+ 3) &* p &+ q, SIMD4(a30, a31, a32, a33), bias, m &+ 3)
+                        q &+= 4
                     } else {
                         var r = 0
                         while r < block {
                             var acc: Float = 0
-                            var i = 0
-                            while i < c {
-                                acc += Float(xs[i * p + q]) * w[(m + r) * c + i].computeValue
-                                i += 1
+                            var xi = q, wi = (m &+ r) &* c
+                            let end = wi &+ c
+                            while wi < end {
+                                acc += Float(xs[xi]) * w[wi].computeValue
+                                xi &+= p
+                                wi &+= 1
                             }
-                            ys[(m + r) * p + q] = Float16(acc + (bias.map { $0.computeValue(m + r) } ?? 0))
-                            r += 1
+                            ys[(m &+ r) &* p &+ q] = Float16(acc + (bias.map { $0.computeValue(m &+ r) } ?? 0))
+                            r &+= 1
                         }
-                        q += 1
+                        q &+= 1
                     }
                 }
-                m += block
+                m &+= block
             }
-            n += 1
+            n &+= 1
         }
     }
 
@@ -303,38 +328,8 @@ public enum Conv2D {
                                                  rows: Int, _ g: Window2D) {
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
-        if g.isPointwise {
-            var n = 0
-            while n < rows {
-                let d = dy.slice(n * g.outputs * plane, g.outputs * plane), out = dx.slice(n * g.channels * plane, g.channels * plane)
-                var c = 0
-                while c < g.channels {
-                    var q = 0
-                    while q + 4 <= plane {
-                        var acc = SIMD4<Float>(repeating: 0)
-                        var m = 0
-                        while m < g.outputs {
-                            let base = m * plane + q
-                            acc += w[m * g.channels + c].computeValue * SIMD4<Float>(Float(d[base]), Float(d[base + 1]), Float(d[base + 2]), Float(d[base + 3]))
-                            m += 1
-                        }
-                        out[c * plane + q] = Float16(acc[0]); out[c * plane + q + 1] = Float16(acc[1])
-                        out[c * plane + q + 2] = Float16(acc[2]); out[c * plane + q + 3] = Float16(acc[3])
-                        q += 4
-                    }
-                    while q < plane {
-                        var acc: Float = 0
-                        var m = 0
-                        while m < g.outputs { acc += Float(d[m * plane + q]) * w[m * g.channels + c].computeValue; m += 1 }
-                        out[c * plane + q] = Float16(acc)
-                        q += 1
-                    }
-                    c += 1
-                }
-                n += 1
-            }
-            return
-        }
+        if g.isPointwise { return pointwiseInputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
+        if isDepthwise3x3(g) { return depthwise3x3InputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
         // Each dx element sums over (output channel, kernel row, kernel column) in that order, as
         // the one-output loop does; the taps that reach an output position are found by clipping
         // and striding the kernel ranges once per element, and 4 input channels of one group share
@@ -414,6 +409,8 @@ public enum Conv2D {
     @inlinable
     static func weightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
                                rows: Int, _ g: Window2D) {
+        if g.isPointwise { return pointwiseWeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
+        if isDepthwise3x3(g) { return depthwise3x3WeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         // Each dW element sums over (sample, output row, output column) in that order, as the
@@ -440,31 +437,36 @@ public enum Conv2D {
                         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
                         var n = 0
                         while n < rows {
-                            let d0 = (n * g.outputs + m) * outPlane
-                            let xc = (n * g.channels + firstChannel + c) * plane
+                            let d0 = (n &* g.outputs &+ m) &* outPlane
+                            let xc = (n &* g.channels &+ firstChannel &+ c) &* plane
                             var oh = ohLo
                             while oh < ohHi {
-                                let dr = d0 + oh * g.outWidth
-                                let xr = xc + (oh * sh - g.padTop + kh) * g.width - g.padLeft + kw
-                                var ow = owLo
+                                // Wrapping index arithmetic: checked arithmetic put a compare and
+                                // branch on every load.
+                                let dr = d0 &+ oh &* g.outWidth
+                                var di = dr &+ owLo
+                                let end = dr &+ owHi
+                                var xi = xc &+ (oh &* sh &- g.padTop &+ kh) &* g.width &- g.padLeft &+ kw &+ owLo &* sw
                                 if block == 4 {
-                                    while ow < owHi {
-                                        let xv = Float(x[xr + ow * sw])
-                                        a0 += Float(dy[dr + ow]) * xv
-                                        a1 += Float(dy[dr + outPlane + ow]) * xv
-                                        a2 += Float(dy[dr + 2 * outPlane + ow]) * xv
-                                        a3 += Float(dy[dr + 3 * outPlane + ow]) * xv
-                                        ow += 1
+                                    while di < end {
+                                        let xv = Float(x[xi])
+                                        a0 += Float(dy[di]) * xv
+                                        a1 += Float(dy[di &+ outPlane]) * xv
+                                        a2 += Float(dy[di &+ 2 &* outPlane]) * xv
+                                        a3 += Float(dy[di &+ 3 &* outPlane]) * xv
+                                        di &+= 1
+                                        xi &+= sw
                                     }
                                 } else {
-                                    while ow < owHi {
-                                        a0 += Float(dy[dr + ow]) * Float(x[xr + ow * sw])
-                                        ow += 1
+                                    while di < end {
+                                        a0 += Float(dy[di]) * Float(x[xi])
+                                        di &+= 1
+                                        xi &+= sw
                                     }
                                 }
-                                oh += 1
+                                oh &+= 1
                             }
-                            n += 1
+                            n &+= 1
                         }
                         let at = m * wpo + (c * g.kernelHeight + kh) * g.kernelWidth + kw
                         dW[at] = Float16(a0)
@@ -480,6 +482,213 @@ public enum Conv2D {
                 c += 1
             }
             m += block
+        }
+    }
+
+    /// 1×1 input gradient: per sample `dx[c, p] = Σm dy[m, p] · W[m, c]`, summed over m in order.
+    /// 4 channels × 4 pixels share each loaded weight and dy value (8 loads serve 16 sums);
+    /// channels and pixels left over run in narrower blocks.
+    @inlinable
+    static func pointwiseInputGradient<W: HalfComputable>(dx: TensorView<Float16>, dy: TensorView<Float16>, w: TensorView<W>,
+                                                          rows: Int, _ g: Window2D) {
+        let cCount = g.channels, mCount = g.outputs, plane = g.height &* g.width
+        var n = 0
+        while n < rows {
+            let d = dy.slice(n &* mCount &* plane, mCount &* plane), out = dx.slice(n &* cCount &* plane, cCount &* plane)
+            var c = 0
+            while c &+ 4 <= cCount {
+                var q = 0
+                while q &+ 4 <= plane {
+                    var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
+                    var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
+                    var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
+                    var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
+                    var wi = c, di = q
+                    var m = 0
+                    while m < mCount {
+                        let w0 = w[wi].computeValue, w1 = w[wi &+ 1].computeValue
+                        let w2 = w[wi &+ 2].computeValue, w3 = w[wi &+ 3].computeValue
+                        let d0 = Float(d[di]), d1 = Float(d[di &+ 1]), d2 = Float(d[di &+ 2]), d3 = Float(d[di &+ 3])
+                        a00 += d0 * w0; a01 += d1 * w0; a02 += d2 * w0; a03 += d3 * w0
+                        a10 += d0 * w1; a11 += d1 * w1; a12 += d2 * w1; a13 += d3 * w1
+                        a20 += d0 * w2; a21 += d1 * w2; a22 += d2 * w2; a23 += d3 * w2
+                        a30 += d0 * w3; a31 += d1 * w3; a32 += d2 * w3; a33 += d3 * w3
+                        wi &+= cCount
+                        di &+= plane
+                        m &+= 1
+                    }
+                    let o = c &* plane &+ q
+                    out[o] = Float16(a00); out[o &+ 1] = Float16(a01); out[o &+ 2] = Float16(a02); out[o &+ 3] = Float16(a03)
+                    let o1 = o &+ plane
+                    out[o1] = Float16(a10); out[o1 &+ 1] = Float16(a11); out[o1 &+ 2] = Float16(a12); out[o1 &+ 3] = Float16(a13)
+                    let o2 = o1 &+ plane
+                    out[o2] = Float16(a20); out[o2 &+ 1] = Float16(a21); out[o2 &+ 2] = Float16(a22); out[o2 &+ 3] = Float16(a23)
+                    let o3 = o2 &+ plane
+                    out[o3] = Float16(a30); out[o3 &+ 1] = Float16(a31); out[o3 &+ 2] = Float16(a32); out[o3 &+ 3] = Float16(a33)
+                    q &+= 4
+                }
+                while q < plane {
+                    var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                    var wi = c, di = q
+                    var m = 0
+                    while m < mCount {
+                        let dv = Float(d[di])
+                        a0 += dv * w[wi].computeValue
+                        a1 += dv * w[wi &+ 1].computeValue
+                        a2 += dv * w[wi &+ 2].computeValue
+                        a3 += dv * w[wi &+ 3].computeValue
+                        wi &+= cCount
+                        di &+= plane
+                        m &+= 1
+                    }
+                    let o = c &* plane &+ q
+                    out[o] = Float16(a0); out[o &+ plane] = Float16(a1)
+                    out[o &+ 2 &* plane] = Float16(a2); out[o &+ 3 &* plane] = Float16(a3)
+                    q &+= 1
+                }
+                c &+= 4
+            }
+            while c < cCount {
+                var q = 0
+                while q &+ 4 <= plane {
+                    var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                    var wi = c, di = q
+                    var m = 0
+                    while m < mCount {
+                        let wv = w[wi].computeValue
+                        a0 += Float(d[di]) * wv
+                        a1 += Float(d[di &+ 1]) * wv
+                        a2 += Float(d[di &+ 2]) * wv
+                        a3 += Float(d[di &+ 3]) * wv
+                        wi &+= cCount
+                        di &+= plane
+                        m &+= 1
+                    }
+                    let o = c &* plane &+ q
+                    out[o] = Float16(a0); out[o &+ 1] = Float16(a1); out[o &+ 2] = Float16(a2); out[o &+ 3] = Float16(a3)
+                    q &+= 4
+                }
+                while q < plane {
+                    var acc: Float = 0
+                    var wi = c, di = q
+                    var m = 0
+                    while m < mCount {
+                        acc += Float(d[di]) * w[wi].computeValue
+                        wi &+= cCount
+                        di &+= plane
+                        m &+= 1
+                    }
+                    out[c &* plane &+ q] = Float16(acc)
+                    q &+= 1
+                }
+                c &+= 1
+            }
+            n &+= 1
+        }
+    }
+
+    /// 1×1 weight gradient: `dW[m, c] = Σ (n, p) dy[n, m, p] · x[n, c, p]` for the first
+    /// `trainedOutputs` outputs, summed over samples, then pixels. 4 outputs × 4 channels share
+    /// each loaded dy and x value (8 loads serve 16 sums); a partial block runs 4 outputs × 1 channel
+    /// or 1 output × up to 4 channels.
+    @inlinable
+    static func pointwiseWeightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
+                                        rows: Int, _ g: Window2D) {
+        let cCount = g.channels, mCount = g.outputs, plane = g.height &* g.width
+        let xSample = cCount &* plane, dSample = mCount &* plane
+        var m = 0
+        while m < g.trainedOutputs {
+            let mBlock = min(4, g.trainedOutputs &- m)
+            var c = 0
+            while c < cCount {
+                let cBlock = min(4, cCount &- c)
+                if mBlock == 4 && cBlock == 4 {
+                    var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
+                    var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
+                    var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
+                    var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
+                    var n = 0
+                    while n < rows {
+                        var di = n &* dSample &+ m &* plane, xi = n &* xSample &+ c &* plane
+                        let end = di &+ plane
+                        while di < end {
+                            let d0 = Float(dy[di]), d1 = Float(dy[di &+ plane])
+                            let d2 = Float(dy[di &+ 2 &* plane]), d3 = Float(dy[di &+ 3 &* plane])
+                            let x0 = Float(x[xi]), x1 = Float(x[xi &+ plane])
+                            let x2 = Float(x[xi &+ 2 &* plane]), x3 = Float(x[xi &+ 3 &* plane])
+                            a00 += d0 * x0; a01 += d0 * x1; a02 += d0 * x2; a03 += d0 * x3
+                            a10 += d1 * x0; a11 += d1 * x1; a12 += d1 * x2; a13 += d1 * x3
+                            a20 += d2 * x0; a21 += d2 * x1; a22 += d2 * x2; a23 += d2 * x3
+                            a30 += d3 * x0; a31 += d3 * x1; a32 += d3 * x2; a33 += d3 * x3
+                            di &+= 1
+                            xi &+= 1
+                        }
+                        n &+= 1
+                    }
+                    let o = m &* cCount &+ c
+                    dW[o] = Float16(a00); dW[o &+ 1] = Float16(a01); dW[o &+ 2] = Float16(a02); dW[o &+ 3] = Float16(a03)
+                    let o1 = o &+ cCount
+                    dW[o1] = Float16(a10); dW[o1 &+ 1] = Float16(a11); dW[o1 &+ 2] = Float16(a12); dW[o1 &+ 3] = Float16(a13)
+                    let o2 = o1 &+ cCount
+                    dW[o2] = Float16(a20); dW[o2 &+ 1] = Float16(a21); dW[o2 &+ 2] = Float16(a22); dW[o2 &+ 3] = Float16(a23)
+                    let o3 = o2 &+ cCount
+                    dW[o3] = Float16(a30); dW[o3 &+ 1] = Float16(a31); dW[o3 &+ 2] = Float16(a32); dW[o3 &+ 3] = Float16(a33)
+                } else if mBlock == 4 {
+                    // 4 outputs × one channel at a time.
+                    var k = 0
+                    while k < cBlock {
+                        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                        var n = 0
+                        while n < rows {
+                            var di = n &* dSample &+ m &* plane, xi = n &* xSample &+ (c &+ k) &* plane
+                            let end = di &+ plane
+                            while di < end {
+                                let xv = Float(x[xi])
+                                a0 += Float(dy[di]) * xv
+                                a1 += Float(dy[di &+ plane]) * xv
+                                a2 += Float(dy[di &+ 2 &* plane]) * xv
+                                a3 += Float(dy[di &+ 3 &* plane]) * xv
+                                di &+= 1
+                                xi &+= 1
+                            }
+                            n &+= 1
+                        }
+                        let o = m &* cCount &+ c &+ k
+                        dW[o] = Float16(a0); dW[o &+ cCount] = Float16(a1)
+                        dW[o &+ 2 &* cCount] = Float16(a2); dW[o &+ 3 &* cCount] = Float16(a3)
+                        k &+= 1
+                    }
+                } else {
+                    // Fewer than 4 outputs left: one output × up to 4 channels.
+                    var j = 0
+                    while j < mBlock {
+                        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+                        var n = 0
+                        while n < rows {
+                            var di = n &* dSample &+ (m &+ j) &* plane, xi = n &* xSample &+ c &* plane
+                            let end = di &+ plane
+                            while di < end {
+                                let dv = Float(dy[di])
+                                a0 += dv * Float(x[xi])
+                                if cBlock > 1 { a1 += dv * Float(x[xi &+ plane]) }
+                                if cBlock > 2 { a2 += dv * Float(x[xi &+ 2 &* plane]) }
+                                if cBlock > 3 { a3 += dv * Float(x[xi &+ 3 &* plane]) }
+                                di &+= 1
+                                xi &+= 1
+                            }
+                            n &+= 1
+                        }
+                        let o = (m &+ j) &* cCount &+ c
+                        dW[o] = Float16(a0)
+                        if cBlock > 1 { dW[o &+ 1] = Float16(a1) }
+                        if cBlock > 2 { dW[o &+ 2] = Float16(a2) }
+                        if cBlock > 3 { dW[o &+ 3] = Float16(a3) }
+                        j &+= 1
+                    }
+                }
+                c &+= cBlock
+            }
+            m &+= mBlock
         }
     }
 }
