@@ -172,8 +172,8 @@ struct Conv2DTests {
         return y
     }
 
-    @Test("blocked forward equals the one-output loop bit for bit, borders and interior", arguments: blockedCases)
-    func blockedForwardIsBitExact(_ c: Case) {
+    @Test("blocked forward equals the one-output loop bit for bit, borders and interior", arguments: blockedCases, Conv2DEntry.allCases)
+    func blockedForwardIsBitExact(_ c: Case, entry: Conv2DEntry) {
         let g = c.window
         var rng = TestRandom(21)
         var x = rng.halves(rows * g.inputElements, -4, 4)
@@ -183,9 +183,9 @@ struct Conv2DTests {
         let specials: [Float16] = [.infinity, -.infinity, .nan, -0.0, 0.0, 60000, -60000]
         for (k, v) in specials.enumerated() { x[(k * 37) % x.count] = v }
         let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
-        Conv2D.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
+        entry.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
         let expected = Self.oneOutputLoop(g, x: x, w: w, b: b, rows: rows)
-        #expect(y.array.nanCanonicalBits == expected.nanCanonicalBits, "\(c)")
+        #expect(y.array.nanCanonicalBits == expected.nanCanonicalBits, "\(c), \(entry)")
     }
 
     /// dx and dW as the one-output loops compute them: dx sums (output channel, kernel row, kernel
@@ -243,8 +243,8 @@ struct Conv2DTests {
         return (dx, dW)
     }
 
-    @Test("blocked backward gives the one-output loops' dx and dW bit for bit, borders and interior", arguments: blockedCases)
-    func blockedBackwardIsBitExact(_ c: Case) {
+    @Test("blocked backward gives the one-output loops' dx and dW bit for bit, borders and interior", arguments: blockedCases, Conv2DEntry.allCases)
+    func blockedBackwardIsBitExact(_ c: Case, entry: Conv2DEntry) {
         let g = c.window
         var rng = TestRandom(23)
         var dy = rng.halves(rows * g.outputElements, -4, 4)
@@ -252,7 +252,7 @@ struct Conv2DTests {
         let specials: [Float16] = [.infinity, -.infinity, .nan, -0.0, 0.0, 60000, -60000]
         for (k, v) in specials.enumerated() { dy[(k * 29) % dy.count] = v }
         let dx = Buffer(repeating: Float16(0), count: rows * g.inputElements), dW = Buffer(repeating: Float16(0), count: g.outputs * g.weightsPerOutput)
-        Conv2D.backward(dx: dx.view, dW: dW.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: rows, window: g)
+        entry.backward(dx: dx.view, dW: dW.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: rows, window: g)
         let expected = Self.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
         #expect(dx.array.nanCanonicalBits == expected.dx.nanCanonicalBits, "\(c): dx")
         #expect(dW.array.nanCanonicalBits == expected.dW.nanCanonicalBits, "\(c): dW")
@@ -345,6 +345,10 @@ struct Conv2DDepthwisePointwiseTests {
 
     @Test("forward equals the one-output loop bit for bit (half and master weights)", arguments: cases, Values.allCases)
     func forwardIsBitExact(_ c: Case, values: Values) {
+        for entry in Conv2DEntry.allCases { forwardIsBitExact(c, values: values, entry: entry) }
+    }
+
+    func forwardIsBitExact(_ c: Case, values: Values, entry: Conv2DEntry) {
         let g = c.window
         var rng = TestRandom(31)
         let x = values.values(&rng, rows * g.inputElements, stride: 37)
@@ -353,20 +357,24 @@ struct Conv2DDepthwisePointwiseTests {
         let w = w32.map { Float16($0) }, b = rng.halves(g.outputs)
         let expected = values.bits(Conv2DTests.oneOutputLoop(g, x: x, w: w, b: b, rows: rows))
         let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
-        Conv2D.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
-        #expect(values.bits(y.array) == expected, "\(c): half weights")
+        entry.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
+        #expect(values.bits(y.array) == expected, "\(c), \(entry): half weights")
         let ym = Buffer(repeating: Float16(0), count: rows * g.outputElements)
-        Conv2D.forward(y: ym.view, x: Buffer(x).view, weight: .master(Buffer(w32).view),
+        entry.forward(y: ym.view, x: Buffer(x).view, weight: .master(Buffer(w32).view),
                        bias: .master(Buffer(b.map { Float($0) }).view), rows: rows, window: g)
         #expect(values.bits(ym.array) == expected, "\(c): master weights")
         let yn = Buffer(repeating: Float16(0), count: rows * g.outputElements)
-        Conv2D.forward(y: yn.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: nil, rows: rows, window: g)
+        entry.forward(y: yn.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: nil, rows: rows, window: g)
         let zero = [Float16](repeating: 0, count: g.outputs)
         #expect(values.bits(yn.array) == values.bits(Conv2DTests.oneOutputLoop(g, x: x, w: w, b: zero, rows: rows)), "\(c): no bias")
     }
 
     @Test("backward gives the one-output loops' dx and dW bit for bit (half and master weights)", arguments: cases, Values.allCases)
     func backwardIsBitExact(_ c: Case, values: Values) {
+        for entry in Conv2DEntry.allCases { backwardIsBitExact(c, values: values, entry: entry) }
+    }
+
+    func backwardIsBitExact(_ c: Case, values: Values, entry: Conv2DEntry) {
         let g = c.window
         var rng = TestRandom(33)
         let dy = values.values(&rng, rows * g.outputElements, stride: 29)
@@ -378,14 +386,14 @@ struct Conv2DDepthwisePointwiseTests {
         for (label, weight) in [("half", ParameterView.half(Buffer(w).view)), ("master", .master(Buffer(w32).view))] {
             let dx = Buffer(repeating: Float16(0), count: rows * g.inputElements)
             let dW = Buffer(repeating: Float16(0), count: g.outputs * g.weightsPerOutput)
-            Conv2D.backward(dx: dx.view, dW: dW.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: weight, rows: rows, window: g)
-            #expect(values.bits(dx.array) == values.bits(expected.dx), "\(c): dx, \(label) weights")
-            #expect(values.bits(dW.array) == values.bits(expected.dW), "\(c): dW, \(label) weights")
+            entry.backward(dx: dx.view, dW: dW.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: weight, rows: rows, window: g)
+            #expect(values.bits(dx.array) == values.bits(expected.dx), "\(c), \(entry): dx, \(label) weights")
+            #expect(values.bits(dW.array) == values.bits(expected.dW), "\(c), \(entry): dW, \(label) weights")
         }
         // One sample: the sums over (sample, row, column) start over.
         let one = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: 1)
         let dW1 = Buffer(repeating: Float16(0), count: g.outputs * g.weightsPerOutput)
-        Conv2D.backward(dx: nil, dW: dW1.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: 1, window: g)
+        entry.backward(dx: nil, dW: dW1.view, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view), rows: 1, window: g)
         #expect(values.bits(dW1.array) == values.bits(one.dW), "\(c): dW of one sample")
     }
 
@@ -412,4 +420,28 @@ extension Array where Element == Float16 {
     /// commutative; x86 returns the first operand's NaN, and generates a negative one), not the
     /// order of a sum's terms, which every other bit pins.
     var nanCanonicalBits: [UInt16] { map { $0.isNaN ? 0x7E00 : $0.bitPattern } }
+}
+
+/// Which entry point a bit-exactness test drives. On x86_64 and arm64 `Conv2D.forward`/`backward`
+/// dispatch to the host SIMD kernels (`Conv2DVectorized`); the device runs the portable loops, so
+/// those are driven directly too: both must equal the one-output loops.
+enum Conv2DEntry: CaseIterable, CustomStringConvertible {
+    case dispatched, portable
+
+    var description: String { self == .dispatched ? "Conv2D.forward/backward" : "Conv2D.portableForward/portableBackward" }
+
+    func forward(y: TensorView<Float16>, x: TensorView<Float16>, weight: ParameterView, bias: ParameterView?, rows: Int, window g: Window2D) {
+        switch self {
+        case .dispatched: Conv2D.forward(y: y, x: x, weight: weight, bias: bias, rows: rows, window: g)
+        case .portable: Conv2D.portableForward(y: y, x: x, weight: weight, bias: bias, rows: rows, window: g)
+        }
+    }
+
+    func backward(dx: TensorView<Float16>?, dW: TensorView<Float16>?, db: TensorView<Float16>?, dy: TensorView<Float16>,
+                  x: TensorView<Float16>, weight: ParameterView, rows: Int, window g: Window2D) {
+        switch self {
+        case .dispatched: Conv2D.backward(dx: dx, dW: dW, db: db, dy: dy, x: x, weight: weight, rows: rows, window: g)
+        case .portable: Conv2D.portableBackward(dx: dx, dW: dW, db: db, dy: dy, x: x, weight: weight, rows: rows, window: g)
+        }
+    }
 }
