@@ -6,14 +6,15 @@ import HalfStepCore
 /// loop setup), instructions per multiply-accumulate (its operand loads and fp16 conversions
 /// included) and per remaining elementwise operation (`OpWork.elementwiseOperations`), plus a
 /// price per exp, log or square root. One figure per MAC for every family cannot hold: on QEMU's
-/// Cortex-M4F a register-blocked Dense GEMM takes 2.8 instructions per MAC and a depthwise
-/// window on a 4×4 plane more than 30.
+/// Cortex-M4F a register-blocked Dense GEMM takes 2.6 instructions per MAC, a 1×1 convolution
+/// about 3, a depthwise 3×3 window about 6 and a 3×3 convolution with one input channel about 9.
 ///
 /// - The M4F and M7 rates are fitted to QEMU's per-op instruction counts (`validate --qemu
 ///   --json`: `op_instructions`, `op_fixed_instructions`, `op_work`) on the digits MLP (batch 32),
-///   the digits CNN (batch 8, every layer trained) and the MobileNetV2 `--fit` plan for
-///   256 KiB / 1 MiB; `Tools/costmodel/fit.py` redoes the fit from those files, and
-///   `validate --qemu` prints the residual against QEMU for any plan.
+///   the digits CNN (batch 8, every layer trained; with and without convolution panels) and the
+///   MobileNetV2 `--fit` plan for 256 KiB / 1 MiB; `Tools/costmodel/measure.sh` counts those
+///   plans and refits (`fit.py`), and `validate --qemu` prints the residual against QEMU for any
+///   plan. A kernel change moves the rates: QEMUValidationTests fails past ±15%, then refit.
 /// - Cycles per instruction are assumptions from the Technical Reference Manuals until a cycle
 ///   counter is available (QEMU does not emulate DWT.CYCCNT): Cortex-M4F/M33 1.25 (VFMA 3 cycles,
 ///   loads 2, pipelined), Cortex-M7 0.8 (dual issue), Cortex-M55 0.8.
@@ -81,38 +82,38 @@ public struct CostModel: Sendable, Equatable {
 
     /// Fitted on QEMU's Cortex-M4F (mps2-an386); see the type's documentation.
     static let m4fRates: [KernelFamily: Rate] = [
-        .denseForward: Rate(perOp: 2120, perMAC: 2.60, perElementwise: 1.35),
-        .denseBackward: Rate(perOp: 4760, perMAC: 2.56, perElementwise: 2.14),
-        .convolutionForward: Rate(perOp: 1760, perMAC: 4.24, perElementwise: 22.85),
-        .convolutionBackward: Rate(perOp: 4280, perMAC: 9.51, perElementwise: 0.00),
-        .convolutionPanel: Rate(perOp: 1760, perMAC: 2.60, perElementwise: 2.00),
-        .pointwiseForward: Rate(perOp: 2160, perMAC: 5.28, perElementwise: 1.69),
-        .pointwiseBackward: Rate(perOp: 1960, perMAC: 11.01, perElementwise: 10.83),
-        .depthwiseForward: Rate(perOp: 2200, perMAC: 28.79, perElementwise: 0.00),
-        .depthwiseBackward: Rate(perOp: 2000, perMAC: 16.09, perElementwise: 108.11),
-        .expandDepthwise: Rate(perOp: 3320, perMAC: 29.66, perElementwise: 0.00),
-        .pooling: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 18.08),
-        .elementwise: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.93),
-        .loss: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.93),
-        .update: Rate(perOp: 365, perMAC: 0.00, perElementwise: 2.56),
+        .denseForward: Rate(perOp: 2080, perMAC: 2.56, perElementwise: 1.45),
+        .denseBackward: Rate(perOp: 4760, perMAC: 2.55, perElementwise: 2.15),
+        .convolutionForward: Rate(perOp: 1800, perMAC: 8.81, perElementwise: 0.00),
+        .convolutionBackward: Rate(perOp: 4280, perMAC: 5.81, perElementwise: 0.00),
+        .convolutionPanel: Rate(perOp: 2080, perMAC: 2.39, perElementwise: 5.84),
+        .pointwiseForward: Rate(perOp: 2160, perMAC: 3.50, perElementwise: 2.73),
+        .pointwiseBackward: Rate(perOp: 2000, perMAC: 3.00, perElementwise: 3.46),
+        .depthwiseForward: Rate(perOp: 2160, perMAC: 5.86, perElementwise: 0.00),
+        .depthwiseBackward: Rate(perOp: 2000, perMAC: 7.10, perElementwise: 2.66),
+        .expandDepthwise: Rate(perOp: 3440, perMAC: 5.69, perElementwise: 0.00),
+        .pooling: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 7.33),
+        .elementwise: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.69),
+        .loss: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.69),
+        .update: Rate(perOp: 1531, perMAC: 0.00, perElementwise: 1.37),
     ]
 
     /// Fitted on QEMU's Cortex-M7 (mps2-an500); see the type's documentation.
     static let m7Rates: [KernelFamily: Rate] = [
-        .denseForward: Rate(perOp: 2280, perMAC: 2.61, perElementwise: 1.30),
-        .denseBackward: Rate(perOp: 5000, perMAC: 2.56, perElementwise: 2.14),
-        .convolutionForward: Rate(perOp: 1920, perMAC: 4.24, perElementwise: 22.93),
-        .convolutionBackward: Rate(perOp: 4440, perMAC: 9.51, perElementwise: 0.00),
-        .convolutionPanel: Rate(perOp: 1920, perMAC: 2.60, perElementwise: 2.00),
-        .pointwiseForward: Rate(perOp: 2320, perMAC: 5.28, perElementwise: 1.70),
-        .pointwiseBackward: Rate(perOp: 2120, perMAC: 11.01, perElementwise: 10.85),
-        .depthwiseForward: Rate(perOp: 2360, perMAC: 28.92, perElementwise: 0.00),
-        .depthwiseBackward: Rate(perOp: 2160, perMAC: 16.08, perElementwise: 108.14),
-        .expandDepthwise: Rate(perOp: 3640, perMAC: 32.41, perElementwise: 0.00),
-        .pooling: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 18.09),
-        .elementwise: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.83),
-        .loss: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.83),
-        .update: Rate(perOp: 382, perMAC: 0.00, perElementwise: 2.54),
+        .denseForward: Rate(perOp: 2280, perMAC: 2.56, perElementwise: 1.45),
+        .denseBackward: Rate(perOp: 5000, perMAC: 2.55, perElementwise: 2.15),
+        .convolutionForward: Rate(perOp: 1960, perMAC: 8.81, perElementwise: 0.00),
+        .convolutionBackward: Rate(perOp: 4480, perMAC: 5.81, perElementwise: 0.00),
+        .convolutionPanel: Rate(perOp: 2240, perMAC: 2.39, perElementwise: 5.85),
+        .pointwiseForward: Rate(perOp: 2320, perMAC: 3.50, perElementwise: 2.73),
+        .pointwiseBackward: Rate(perOp: 2160, perMAC: 3.00, perElementwise: 3.48),
+        .depthwiseForward: Rate(perOp: 2320, perMAC: 5.86, perElementwise: 0.00),
+        .depthwiseBackward: Rate(perOp: 2160, perMAC: 7.08, perElementwise: 2.76),
+        .expandDepthwise: Rate(perOp: 3720, perMAC: 5.58, perElementwise: 0.00),
+        .pooling: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 7.34),
+        .elementwise: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.63),
+        .loss: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.63),
+        .update: Rate(perOp: 1531, perMAC: 0.00, perElementwise: 1.35),
     ]
 }
 
