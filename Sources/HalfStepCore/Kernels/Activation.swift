@@ -22,10 +22,66 @@ public enum Activation {
     public static func forward(_ kind: Kind, y: TensorView<Float16>, x: TensorView<Float16>, count: Int, a: Float, b: Float) {
         // The kind is chosen once per call, not per element: each case runs its own loop.
         switch kind {
-        case .clip: map(y, x, count) { v in min(max(v, a), b) }
+        case .clip:
+            guard let bits = ClipBits(a: a, b: b) else { return map(y, x, count) { v in min(max(v, a), b) } }
+            if bits.low == 0 {
+                clipPairs(y, x, count, bits, a: a, b: b, lowIsZero: true)
+            } else {
+                clipPairs(y, x, count, bits, a: a, b: b, lowIsZero: false)
+            }
         case .hardSigmoid: map(y, x, count) { v in max(0, min(1, a * v + b)) }
         case .hardSwish: map(y, x, count) { v in v * max(0, min(1, v / 6 + 0.5)) }
         case .sigmoid: map(y, x, count) { v in 1 / (1 + Elementary.exp(-v)) }
+        }
+    }
+
+    /// Clip's limits as fp16 bit patterns read as signed 16-bit integers, when `+0 ≤ a ≤ b` are
+    /// both fp16 values (ReLU6: 0 and 0x4600). Then for every fp16 `h` that is not a NaN,
+    /// `Float16(min(max(Float(h), a), b))` is `h` as an Int16 clamped to `low...high`: positive
+    /// patterns order as their values, a set sign bit (−0, negatives, −∞) reads as negative and
+    /// gives `a`, and `a`, `b` and `h` itself come back exactly from fp32.
+    @usableFromInline
+    struct ClipBits {
+        @usableFromInline let low: Int32, high: Int32
+
+        @inlinable
+        init?(a: Float, b: Float) {
+            guard a.sign == .plus, b.sign == .plus, a <= b, Float(Float16(a)) == a, Float(Float16(b)) == b else { return nil }
+            low = Int32(Float16(a).bitPattern)
+            high = Int32(Float16(b).bitPattern)
+        }
+    }
+
+    /// Clip two elements per 32-bit load and store, in integer arithmetic on the bit patterns
+    /// (`ClipBits`); a pair holding a NaN, and an odd last element, go through fp32 as `map` does.
+    /// `lowIsZero` (ReLU6) clamps below with a mask of the sign instead of a compare.
+    @inlinable @inline(__always)
+    static func clipPairs(_ y: TensorView<Float16>, _ x: TensorView<Float16>, _ count: Int, _ bits: ClipBits,
+                          a: Float, b: Float, lowIsZero: Bool) {
+        let src = UnsafeRawPointer(x.base), dst = UnsafeMutableRawPointer(y.base)
+        let low = bits.low, high = bits.high
+        let end = (count &>> 1) &<< 2
+        var at = 0
+        while at < end {
+            let w = src.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+            if ((w & 0x7FFF_7FFF) &+ 0x03FF_03FF) & 0x8000_8000 != 0 {
+                // A lane's magnitude above 0x7C00 (+∞) carries into its bit 15: a NaN.
+                let i = at &>> 1
+                let v0 = Float(x[i]), v1 = Float(x[i &+ 1])
+                y[i] = Float16(min(max(v0, a), b))
+                y[i &+ 1] = Float16(min(max(v1, a), b))
+            } else {
+                let s0 = Int32(truncatingIfNeeded: Int16(truncatingIfNeeded: w)), s1 = Int32(bitPattern: w) &>> 16
+                let m0 = lowIsZero ? s0 & ~(s0 &>> 31) : max(s0, low)
+                let m1 = lowIsZero ? s1 & ~(s1 &>> 31) : max(s1, low)
+                let r0 = UInt32(truncatingIfNeeded: min(m0, high)), r1 = UInt32(truncatingIfNeeded: min(m1, high))
+                dst.storeBytes(of: (r0 & 0xFFFF) | (r1 &<< 16), toByteOffset: at, as: UInt32.self)
+            }
+            at &+= 4
+        }
+        if count & 1 != 0 {
+            let i = count &- 1
+            y[i] = Float16(min(max(Float(x[i]), a), b))
         }
     }
 

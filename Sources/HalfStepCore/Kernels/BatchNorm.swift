@@ -7,16 +7,20 @@ public enum BatchNorm {
     @inlinable
     public static func forward(y: TensorView<Float16>, x: TensorView<Float16>, gamma: ParameterView, beta: ParameterView,
                                mean: TensorView<Float>, invStd: TensorView<Float>, rows: Int, channels: Int, plane: Int) {
-        var nc = 0
-        while nc < rows * channels {
-            let c = nc % channels
-            let g = gamma.computeValue(c), b = beta.computeValue(c), mu = mean[c], s = invStd[c]
-            var q = 0
-            while q < plane {
-                y[nc * plane + q] = Float16(g * ((Float(x[nc * plane + q]) - mu) * s) + b)
-                q += 1
+        // Per (sample, channel) plane: the channel's constants once, then a loop over the plane.
+        var at = 0, n = 0
+        while n < rows {
+            var c = 0
+            while c < channels {
+                let g = gamma.computeValue(c), b = beta.computeValue(c), mu = mean[c], s = invStd[c]
+                let end = at &+ plane
+                while at < end {
+                    y[at] = Float16(g * ((Float(x[at]) - mu) * s) + b)
+                    at &+= 1
+                }
+                c &+= 1
             }
-            nc += 1
+            n &+= 1
         }
     }
 
@@ -31,16 +35,25 @@ public enum BatchNorm {
             var sumG: Float = 0, sumB: Float = 0
             var n = 0
             while n < rows {
-                let at = (n * channels + c) * plane
-                var q = 0
-                while q < plane {
-                    let d = Float(dy[at + q])
-                    sumG += d * ((Float(x[at + q]) - mu) * s)
-                    sumB += d
-                    if let dx { dx[at + q] = Float16(d * g * s) }
-                    q += 1
+                let at = (n &* channels &+ c) &* plane, end = at &+ plane
+                var i = at
+                if let dx {
+                    while i < end {
+                        let d = Float(dy[i])
+                        sumG += d * ((Float(x[i]) - mu) * s)
+                        sumB += d
+                        dx[i] = Float16(d * g * s)
+                        i &+= 1
+                    }
+                } else {
+                    while i < end {
+                        let d = Float(dy[i])
+                        sumG += d * ((Float(x[i]) - mu) * s)
+                        sumB += d
+                        i &+= 1
+                    }
                 }
-                n += 1
+                n &+= 1
             }
             if let dGamma { dGamma[c] = Float16(sumG) }
             if let dBeta { dBeta[c] = Float16(sumB) }

@@ -29,11 +29,12 @@ public enum Elementwise {
     @inlinable
     public static func copyRows(y: TensorView<Float16>, yStride: Int, yOffset: Int,
                                 x: TensorView<Float16>, xStride: Int, xOffset: Int, length: Int, rows: Int) {
+        // Each row with `TensorView.copy` (two 32-bit words per trip): the same elements in the
+        // same forward order as an element loop.
         var n = 0
         while n < rows {
-            var i = 0
-            while i < length { y[n * yStride + yOffset + i] = x[n * xStride + xOffset + i]; i += 1 }
-            n += 1
+            y.slice(n &* yStride &+ yOffset, length).copy(from: x.slice(n &* xStride &+ xOffset, length))
+            n &+= 1
         }
     }
 }

@@ -16,12 +16,31 @@ public enum ReLU {
     /// give its results bit for bit.
     @inlinable
     public static func portableForward(y: TensorView<Float16>, x: TensorView<Float16>, count: Int) {
-        var i = 0
-        while i < count {
-            let v = x[i]
-            y[i] = v > 0 ? v : 0
-            i += 1
+        // In integer arithmetic on the patterns, two per 32-bit word: `v > 0` holds exactly for
+        // the patterns 0x0001...0x7C00 (positive subnormals to +∞; NaNs and −0 fail), and the
+        // result is then `v`'s own bits, else +0.
+        let src = UnsafeRawPointer(x.base), dst = UnsafeMutableRawPointer(y.base)
+        let end = (count &>> 1) &<< 2
+        var at = 0
+        while at < end {
+            let w = src.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+            dst.storeBytes(of: w & positiveLanes(w), toByteOffset: at, as: UInt32.self)
+            at &+= 4
         }
+        if count & 1 != 0 {
+            let v = x[count &- 1]
+            y[count &- 1] = v > 0 ? v : 0
+        }
+    }
+
+    /// 0xFFFF in each 16-bit lane of `w` whose fp16 value is > 0 (pattern 0x0001...0x7C00), else 0:
+    /// with the sign bits forced on, lane bit 15 of `o − 0x0001` is `|h| ≥ 1` and of `o − 0x7C01`
+    /// is `|h| ≥ 0x7C01` (no borrow crosses a lane); the flag, for a clear sign, spreads over its lane.
+    @inlinable @inline(__always)
+    static func positiveLanes(_ w: UInt32) -> UInt32 {
+        let o = w | 0x8000_8000
+        let flag = (o &- 0x0001_0001) & ~((o &- 0x7C01_7C01) | w) & 0x8000_8000
+        return flag | (flag &- (flag &>> 15))
     }
 
     /// `dx = dy` where `y > 0`, else 0 (PyTorch's choice at 0). `dx` may be `dy` (in place).
@@ -38,10 +57,18 @@ public enum ReLU {
     /// give its results bit for bit.
     @inlinable
     public static func portableBackward(dx: TensorView<Float16>, dy: TensorView<Float16>, y: TensorView<Float16>, count: Int) {
-        var i = 0
-        while i < count {
+        // Two per 32-bit word: dy's bits where y's pattern is 0x0001...0x7C00 (`y > 0`), else +0.
+        let ys = UnsafeRawPointer(y.base), src = UnsafeRawPointer(dy.base), dst = UnsafeMutableRawPointer(dx.base)
+        let end = (count &>> 1) &<< 2
+        var at = 0
+        while at < end {
+            let keep = positiveLanes(ys.loadUnaligned(fromByteOffset: at, as: UInt32.self))
+            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: at, as: UInt32.self) & keep, toByteOffset: at, as: UInt32.self)
+            at &+= 4
+        }
+        if count & 1 != 0 {
+            let i = count &- 1
             dx[i] = y[i] > 0 ? dy[i] : 0
-            i += 1
         }
     }
 }
