@@ -82,38 +82,38 @@ public struct CostModel: Sendable, Equatable {
 
     /// Fitted on QEMU's Cortex-M4F (mps2-an386); see the type's documentation.
     static let m4fRates: [KernelFamily: Rate] = [
-        .denseForward: Rate(perOp: 2080, perMAC: 2.56, perElementwise: 1.45),
-        .denseBackward: Rate(perOp: 4760, perMAC: 2.55, perElementwise: 2.15),
+        .denseForward: Rate(perOp: 2120, perMAC: 2.56, perElementwise: 1.45),
+        .denseBackward: Rate(perOp: 4800, perMAC: 2.55, perElementwise: 2.14),
         .convolutionForward: Rate(perOp: 1800, perMAC: 8.81, perElementwise: 0.00),
         .convolutionBackward: Rate(perOp: 4280, perMAC: 5.81, perElementwise: 0.00),
         .convolutionPanel: Rate(perOp: 2080, perMAC: 2.39, perElementwise: 5.84),
         .pointwiseForward: Rate(perOp: 2160, perMAC: 3.50, perElementwise: 2.73),
-        .pointwiseBackward: Rate(perOp: 2000, perMAC: 3.00, perElementwise: 3.46),
-        .depthwiseForward: Rate(perOp: 2160, perMAC: 5.86, perElementwise: 0.00),
-        .depthwiseBackward: Rate(perOp: 2000, perMAC: 7.10, perElementwise: 2.66),
+        .pointwiseBackward: Rate(perOp: 2000, perMAC: 3.00, perElementwise: 3.45),
+        .depthwiseForward: Rate(perOp: 2160, perMAC: 5.85, perElementwise: 0.00),
+        .depthwiseBackward: Rate(perOp: 2000, perMAC: 7.09, perElementwise: 2.68),
         .expandDepthwise: Rate(perOp: 3440, perMAC: 5.69, perElementwise: 0.00),
-        .pooling: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 7.33),
-        .elementwise: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.69),
-        .loss: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 2.69),
-        .update: Rate(perOp: 1531, perMAC: 0.00, perElementwise: 1.37),
+        .pooling: Rate(perOp: 1040, perMAC: 0.00, perElementwise: 7.32),
+        .elementwise: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 1.94),
+        .loss: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 1.94),
+        .update: Rate(perOp: 1581, perMAC: 0.00, perElementwise: 1.40),
     ]
 
     /// Fitted on QEMU's Cortex-M7 (mps2-an500); see the type's documentation.
     static let m7Rates: [KernelFamily: Rate] = [
-        .denseForward: Rate(perOp: 2280, perMAC: 2.56, perElementwise: 1.45),
-        .denseBackward: Rate(perOp: 5000, perMAC: 2.55, perElementwise: 2.15),
-        .convolutionForward: Rate(perOp: 1960, perMAC: 8.81, perElementwise: 0.00),
+        .denseForward: Rate(perOp: 2240, perMAC: 2.56, perElementwise: 1.45),
+        .denseBackward: Rate(perOp: 5000, perMAC: 2.55, perElementwise: 2.14),
+        .convolutionForward: Rate(perOp: 1920, perMAC: 8.81, perElementwise: 0.00),
         .convolutionBackward: Rate(perOp: 4480, perMAC: 5.81, perElementwise: 0.00),
         .convolutionPanel: Rate(perOp: 2240, perMAC: 2.39, perElementwise: 5.85),
         .pointwiseForward: Rate(perOp: 2320, perMAC: 3.50, perElementwise: 2.73),
         .pointwiseBackward: Rate(perOp: 2160, perMAC: 3.00, perElementwise: 3.48),
         .depthwiseForward: Rate(perOp: 2320, perMAC: 5.86, perElementwise: 0.00),
-        .depthwiseBackward: Rate(perOp: 2160, perMAC: 7.08, perElementwise: 2.76),
+        .depthwiseBackward: Rate(perOp: 2160, perMAC: 7.07, perElementwise: 2.77),
         .expandDepthwise: Rate(perOp: 3720, perMAC: 5.58, perElementwise: 0.00),
         .pooling: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 7.34),
-        .elementwise: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.63),
-        .loss: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 2.63),
-        .update: Rate(perOp: 1531, perMAC: 0.00, perElementwise: 1.35),
+        .elementwise: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 1.94),
+        .loss: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 1.94),
+        .update: Rate(perOp: 1584, perMAC: 0.00, perElementwise: 1.39),
     ]
 }
 
