@@ -356,35 +356,40 @@ public enum Conv2D {
                         let kwFirst = kwMin + (tw0 - kwMin) % sw
                         var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
                         if khMin <= khMax && kwMin <= kwMax {
+                            // Wrapping arithmetic and output positions stepped rather than divided:
+                            // the verifier proved every index in range, and a checked add or a
+                            // division per tap costs more than the multiply-accumulate it feeds.
+                            let ohFirst = (th0 &- khFirst) / sh, owFirst = (tw0 &- kwFirst) / sw
+                            let kk2 = kk &* 2, kk3 = kk &* 3, rowStep = sh &* g.kernelWidth
                             var ml = 0
                             while ml < mg {
-                                let d = dGroup + ml * outPlane
-                                let wm = (group * mg + ml) * wpo + local * kk
-                                var kh = khFirst
+                                let d = dGroup &+ ml &* outPlane
+                                let wm = (group &* mg &+ ml) &* wpo &+ local &* kk
+                                var kh = khFirst, dr = d &+ ohFirst &* g.outWidth, wr = wm &+ khFirst &* g.kernelWidth
                                 while kh <= khMax {
-                                    let dr = d + ((th0 - kh) / sh) * g.outWidth
-                                    let wr = wm + kh * g.kernelWidth
-                                    var kw = kwFirst, ow = (tw0 - kwFirst) / sw
+                                    var kw = kwFirst, ow = owFirst
                                     if block == 4 {
                                         while kw <= kwMax {
-                                            let dv = Float(dy[dr + ow])
-                                            a0 += dv * w[wr + kw].computeValue
-                                            a1 += dv * w[wr + kk + kw].computeValue
-                                            a2 += dv * w[wr + 2 * kk + kw].computeValue
-                                            a3 += dv * w[wr + 3 * kk + kw].computeValue
-                                            kw += sw
-                                            ow -= 1
+                                            let dv = Float(dy[dr &+ ow])
+                                            a0 += dv * w[wr &+ kw].computeValue
+                                            a1 += dv * w[wr &+ kk &+ kw].computeValue
+                                            a2 += dv * w[wr &+ kk2 &+ kw].computeValue
+                                            a3 += dv * w[wr &+ kk3 &+ kw].computeValue
+                                            kw &+= sw
+                                            ow &-= 1
                                         }
                                     } else {
                                         while kw <= kwMax {
-                                            a0 += Float(dy[dr + ow]) * w[wr + kw].computeValue
-                                            kw += sw
-                                            ow -= 1
+                                            a0 += Float(dy[dr &+ ow]) * w[wr &+ kw].computeValue
+                                            kw &+= sw
+                                            ow &-= 1
                                         }
                                     }
-                                    kh += sh
+                                    kh &+= sh
+                                    dr &-= g.outWidth
+                                    wr &+= rowStep
                                 }
-                                ml += 1
+                                ml &+= 1
                             }
                         }
                         let at = xOut + ih * g.width + iw
