@@ -22,15 +22,21 @@
 /// - forward of any other window with 8 or more outputs per group (strided, shrinking): 8
 ///   consecutive output channels; the 8 weights of a tap are gathered once and used by up to 8
 ///   pixels. dx of any other window with 8 or more input channels per group: 8 consecutive input
-///   channels, over up to 8 pixels of one row that a stride gives the same taps.
+///   channels, over up to 8 pixels of one row that a stride gives the same taps; where a row has
+///   at most 4 such pixels and a next sample exists, the same pixels of both samples (same taps,
+///   other dy plane) share each gathered weight vector.
 /// - dW with 8 or more outputs per group: 8 consecutive output channels, one weight element each;
-///   dy of the 8 channels at a pixel is gathered once and used by up to 9 weight elements.
+///   dy of the 8 channels at 8 consecutive pixels is loaded as 8 rows and transposed in registers
+///   (a 128-byte block on the stack), each pixel's vector used by up to 9 weight elements; an
+///   interior pixel of a 3×3 channel window reads its inputs as 3 row loads.
+/// - db: 8 consecutive channels, dy transposed the same way (each channel's sum in the portable
+///   (sample, pixel) order).
 /// Every other shape (narrow groups such as depthwise outside the same-size stride-1 case,
 /// channels or pixels left over from a vector) runs the portable loops or a one-output loop:
 /// those give the same bits by definition.
 ///
-/// Kernels never allocate and use no stack buffers: everything lives in registers (the emulator
-/// holds the host stack to a microcontroller's limits).
+/// Kernels never allocate; the only stack buffer is dW's 128-byte transposed dy block (the
+/// emulator holds the host stack to a microcontroller's limits).
 public enum Conv2DVectorized {
     /// `y = W ⋆ x + b` for the first `rows` samples; the parameters and the result are those of
     /// `Conv2D.portableForward`, bit for bit.
