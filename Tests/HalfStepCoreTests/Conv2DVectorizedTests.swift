@@ -59,6 +59,9 @@ struct Conv2DVectorizedTests {
         Case(name: "8->8, 5x5 stride 3 pad 2, 11x10", window: window(8, 8, 11, 10, kernel: (5, 5), stride: (3, 3), pad: (2, 2))),
         Case(name: "8->8, 3x3 no padding, 6x7 (shrinking, channel-lane dx)", window: window(8, 8, 6, 7, kernel: (3, 3), pad: (0, 0))),
         Case(name: "16->16 in 2 groups, 3x3 stride 2 pad 1, 20x19 (wide rows)", window: window(16, 16, 20, 19, kernel: (3, 3), stride: (2, 2), pad: (1, 1), group: 2)),
+        Case(name: "9->17, 3x3 stride 2 pad 1, 10x10 (dy planes of 3 transposed blocks and a tail; 8+1 channels, 8+8+1 outputs)", window: window(9, 17, 10, 10, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
+        Case(name: "8->16, 3x3 no padding, 5x11 (3x3 dW rows at the tensor's end)", window: window(8, 16, 5, 11, kernel: (3, 3), pad: (0, 0))),
+        Case(name: "8->12, 3x3 stride 2 pad 1, 9x16 (8 columns per stride class: single-sample dx blocks)", window: window(8, 12, 9, 16, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
     ]
 
     static let sentinel = Float16(bitPattern: 0x5A5A)
@@ -224,6 +227,24 @@ struct Conv2DVectorizedTests {
         for (k, c) in Self.cases.enumerated() {
             let d = Self.backwardDifference(c, rows: 2, storage: .half, specials: false, seed: 5000 + UInt64(k), outputs: outputs)
             #expect(d == nil, "\(d ?? "")")
+        }
+    }
+
+    @Test("issue 13's strided CNN layers at batch 32 and odd batches match bit for bit")
+    func stridedLayersAtBatch32() {
+        let layers = [
+            Case(name: "strided conv1: 1->16, 3x3 pad 1, 8x8", window: Self.window(1, 16, 8, 8, kernel: (3, 3), pad: (1, 1))),
+            Case(name: "strided conv2: 16->32, 3x3 stride 2 pad 1, 8x8", window: Self.window(16, 32, 8, 8, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
+        ]
+        for (k, c) in layers.enumerated() {
+            for rows in [5, 32] {
+                let f = Self.forwardDifference(c, rows: rows, storage: .master, withBias: true, specials: false, seed: 7000 + UInt64(k * 100 + rows))
+                #expect(f == nil, "\(f ?? "")")
+                let b = Self.backwardDifference(c, rows: rows, storage: .master, specials: false, seed: 7100 + UInt64(k * 100 + rows))
+                #expect(b == nil, "\(b ?? "")")
+                let s = Self.backwardDifference(c, rows: rows, storage: .half, specials: true, seed: 7200 + UInt64(k * 100 + rows))
+                #expect(s == nil, "\(s ?? "")")
+            }
         }
     }
 

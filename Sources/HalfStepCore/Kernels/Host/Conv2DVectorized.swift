@@ -22,15 +22,21 @@
 /// - forward of any other window with 8 or more outputs per group (strided, shrinking): 8
 ///   consecutive output channels; the 8 weights of a tap are gathered once and used by up to 8
 ///   pixels. dx of any other window with 8 or more input channels per group: 8 consecutive input
-///   channels, over up to 8 pixels of one row that a stride gives the same taps.
+///   channels, over up to 8 pixels of one row that a stride gives the same taps; where a row has
+///   at most 4 such pixels and a next sample exists, the same pixels of both samples (same taps,
+///   other dy plane) share each gathered weight vector.
 /// - dW with 8 or more outputs per group: 8 consecutive output channels, one weight element each;
-///   dy of the 8 channels at a pixel is gathered once and used by up to 9 weight elements.
+///   dy of the 8 channels at 8 consecutive pixels is loaded as 8 rows and transposed in registers
+///   (a 128-byte block on the stack), each pixel's vector used by up to 9 weight elements; an
+///   interior pixel of a 3×3 channel window reads its inputs as 3 row loads.
+/// - db: 8 consecutive channels, dy transposed the same way (each channel's sum in the portable
+///   (sample, pixel) order).
 /// Every other shape (narrow groups such as depthwise outside the same-size stride-1 case,
 /// channels or pixels left over from a vector) runs the portable loops or a one-output loop:
 /// those give the same bits by definition.
 ///
-/// Kernels never allocate and use no stack buffers: everything lives in registers (the emulator
-/// holds the host stack to a microcontroller's limits).
+/// Kernels never allocate; the only stack buffer is dW's 128-byte transposed dy block (the
+/// emulator holds the host stack to a microcontroller's limits).
 public enum Conv2DVectorized {
     /// `y = W ⋆ x + b` for the first `rows` samples; the parameters and the result are those of
     /// `Conv2D.portableForward`, bit for bit.
@@ -86,8 +92,53 @@ public enum Conv2DVectorized {
                 Conv2D.portableBackward(dx: nil, dW: dW, db: nil, dy: dy, x: x, weight: weight, rows: rows, window: g)
             }
         }
-        // db is a plain sum over dy per channel, a small part of a step: the portable loop.
-        if let db { Conv2D.portableBackward(dx: nil, dW: nil, db: db, dy: dy, x: x, weight: weight, rows: rows, window: g) }
+        if let db { biasGradient(db: db, dy: dy, rows: rows, g) }
+    }
+
+    /// `db[m] = Σ (n, q) dy[n, m, q]`, each channel's sum in the portable order (sample, pixel)
+    /// from +0: lanes are 8 consecutive channels, their dy read 8 pixels at a time as 8 rows and
+    /// transposed (a scalar sum is one long chain of dependent adds). Channels left over: one
+    /// channel at a time.
+    static func biasGradient(db: TensorView<Float16>, dy: TensorView<Float16>, rows: Int, _ g: Window2D) {
+        let outPlane = g.outHeight * g.outWidth
+        var m = 0
+        while m + 8 <= g.outputs {
+            var acc = Vector()
+            var n = 0
+            while n < rows {
+                let d = (n &* g.outputs &+ m) &* outPlane
+                var q = 0
+                while q &+ 8 <= outPlane {
+                    let r = d &+ q
+                    let t = transposed(dy.row8(r), dy.row8(r &+ outPlane), dy.row8(r &+ 2 &* outPlane), dy.row8(r &+ 3 &* outPlane),
+                                       dy.row8(r &+ 4 &* outPlane), dy.row8(r &+ 5 &* outPlane), dy.row8(r &+ 6 &* outPlane),
+                                       dy.row8(r &+ 7 &* outPlane))
+                    acc += widened(t.0); acc += widened(t.1); acc += widened(t.2); acc += widened(t.3)
+                    acc += widened(t.4); acc += widened(t.5); acc += widened(t.6); acc += widened(t.7)
+                    q &+= 8
+                }
+                while q < outPlane {
+                    acc += widened(Float16.halfColumn(dy, d &+ q, stride: outPlane))
+                    q &+= 1
+                }
+                n &+= 1
+            }
+            var i = 0
+            while i < 8 { db[m + i] = Float16(acc[i]); i += 1 }
+            m += 8
+        }
+        while m < g.outputs {
+            var acc: Float = 0
+            var n = 0
+            while n < rows {
+                let d = (n * g.outputs + m) * outPlane
+                var q = 0
+                while q < outPlane { acc += Float(dy[d + q]); q += 1 }
+                n += 1
+            }
+            db[m] = Float16(acc)
+            m += 1
+        }
     }
 
     /// Stride 1 in both directions and an output the input's size: the windows of 8 consecutive
@@ -478,13 +529,20 @@ public enum Conv2DVectorized {
         let cg = g.channelsPerGroup, plane = g.height * g.width, sw = g.strideWidth
         var n = 0
         while n < rows {
+            // Two samples at once where both exist: their pixels at one position reach the same
+            // taps, so each gathered weight vector serves both (blocks of up to 4 columns).
+            let samples = n + 1 < rows ? 2 : 1
             var c = 0
             while c < g.channels {
                 if cg - c % cg < 8 {
-                    var p = 0
-                    while p < plane {
-                        dx[(n * g.channels + c) * plane + p] = Float16(inputSum(dy: dy, w: w, n: n, c: c, ih: p / g.width, iw: p % g.width, g))
-                        p += 1
+                    var s = n
+                    while s < n + samples {
+                        var p = 0
+                        while p < plane {
+                            dx[(s * g.channels + c) * plane + p] = Float16(inputSum(dy: dy, w: w, n: s, c: c, ih: p / g.width, iw: p % g.width, g))
+                            p += 1
+                        }
+                        s += 1
                     }
                     c += 1
                     continue
@@ -493,20 +551,35 @@ public enum Conv2DVectorized {
                 while ih < g.height {
                     var r = 0
                     while r < sw && r < g.width {
-                        // Columns r, r + sw, r + 2·sw, ... in blocks of up to 8.
+                        // Columns r, r + sw, r + 2·sw, ... in blocks of up to 8 (4 for a pair).
                         let columns = (g.width - r + sw - 1) / sw
                         var j = 0
                         while j < columns {
                             let iw = r + j * sw
-                            switch min(8, columns - j) {
-                            case 8: channelInputGradientBlock(8, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
-                            case 7: channelInputGradientBlock(7, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
-                            case 6: channelInputGradientBlock(6, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
-                            case 5: channelInputGradientBlock(5, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
-                            case 4: channelInputGradientBlock(4, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
-                            case 3: channelInputGradientBlock(3, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
-                            case 2: channelInputGradientBlock(2, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
-                            default: channelInputGradientBlock(1, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                            let left = columns - j
+                            if samples == 2 && left <= 4 {
+                                switch left {
+                                case 4: channelInputGradientPair(4, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                                case 3: channelInputGradientPair(3, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                                case 2: channelInputGradientPair(2, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                                default: channelInputGradientPair(1, dx: dx, dy: dy, w: w, n: n, c: c, ih: ih, iw: iw, g)
+                                }
+                                j += 4
+                                continue
+                            }
+                            var s = n
+                            while s < n + samples {
+                                switch min(8, left) {
+                                case 8: channelInputGradientBlock(8, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                case 7: channelInputGradientBlock(7, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                case 6: channelInputGradientBlock(6, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                case 5: channelInputGradientBlock(5, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                case 4: channelInputGradientBlock(4, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                case 3: channelInputGradientBlock(3, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                case 2: channelInputGradientBlock(2, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                default: channelInputGradientBlock(1, dx: dx, dy: dy, w: w, n: s, c: c, ih: ih, iw: iw, g)
+                                }
+                                s += 1
                             }
                             j += 8
                         }
@@ -516,8 +589,62 @@ public enum Conv2DVectorized {
                 }
                 c += 8
             }
-            n += 1
+            n += samples
         }
+    }
+
+    /// `channelInputGradientBlock` for samples `n` and `n + 1` at once, `count` (1...4) pixels
+    /// each: the two samples' pixels reach the same taps (only dy's plane differs), so each
+    /// gathered weight vector serves 2·count pixels. Each element's sum keeps the portable order.
+    @inline(__always)
+    static func channelInputGradientPair<W: Conv2DVectorized.Operand>(_ count: Int, dx: TensorView<Float16>, dy: TensorView<Float16>,
+                                                                     w: TensorView<W>, n: Int, c: Int, ih: Int, iw: Int, _ g: Window2D) {
+        let cg = g.channelsPerGroup, mg = g.outputs / g.group
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
+        let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
+        let sh = g.strideHeight, sw = g.strideWidth
+        let group = c / cg, local = c - group * cg
+        let dGroup = (n * g.outputs + group * mg) * outPlane
+        let next = g.outputs * outPlane   // sample n + 1's dy, from sample n's
+        let th0 = ih + g.padTop
+        let khMin = max(0, th0 - (g.outHeight - 1) * sh), khMax = min(g.kernelHeight - 1, th0)
+        let khFirst = khMin + (th0 - khMin) % sh, ohFirst = (th0 - khFirst) / sh
+        let tw0 = iw + g.padLeft
+        let kwFirst = tw0 % sw, ow0 = (tw0 - kwFirst) / sw
+        var a0 = Vector(), a1 = Vector(), a2 = Vector(), a3 = Vector()
+        var b0 = Vector(), b1 = Vector(), b2 = Vector(), b3 = Vector()
+        let outWidth = g.outWidth, kw1 = g.kernelWidth
+        if khMin <= khMax {
+            var ml = 0
+            while ml < mg {
+                let d = dGroup &+ ml &* outPlane
+                let wm = (group &* mg &+ ml) &* wpo &+ local &* kk
+                var kh = khFirst, oh = ohFirst
+                while kh <= khMax {
+                    let dr = d &+ oh &* outWidth
+                    var kw = kwFirst, ow = ow0
+                    while kw < kw1 {
+                        let wv = w.computeColumn8(wm &+ kh &* kw1 &+ kw, stride: kk)
+                        @inline(__always) func inside(_ j: Int) -> Bool { UInt(bitPattern: ow &+ j) < UInt(outWidth) }
+                        if inside(0) { a0 += Float(dy[dr &+ ow]) * wv; b0 += Float(dy[dr &+ next &+ ow]) * wv }
+                        if count > 1, inside(1) { a1 += Float(dy[dr &+ ow &+ 1]) * wv; b1 += Float(dy[dr &+ next &+ ow &+ 1]) * wv }
+                        if count > 2, inside(2) { a2 += Float(dy[dr &+ ow &+ 2]) * wv; b2 += Float(dy[dr &+ next &+ ow &+ 2]) * wv }
+                        if count > 3, inside(3) { a3 += Float(dy[dr &+ ow &+ 3]) * wv; b3 += Float(dy[dr &+ next &+ ow &+ 3]) * wv }
+                        kw &+= sw
+                        ow &-= 1
+                    }
+                    kh &+= sh
+                    oh &-= 1
+                }
+                ml &+= 1
+            }
+        }
+        let out = (n * g.channels + c) * plane + ih * g.width + iw, out1 = out + g.channels * plane
+        dx.scatterRounded8(a0, at: out, stride: plane)
+        dx.scatterRounded8(b0, at: out1, stride: plane)
+        if count > 1 { dx.scatterRounded8(a1, at: out + sw, stride: plane); dx.scatterRounded8(b1, at: out1 + sw, stride: plane) }
+        if count > 2 { dx.scatterRounded8(a2, at: out + 2 * sw, stride: plane); dx.scatterRounded8(b2, at: out1 + 2 * sw, stride: plane) }
+        if count > 3 { dx.scatterRounded8(a3, at: out + 3 * sw, stride: plane); dx.scatterRounded8(b3, at: out1 + 3 * sw, stride: plane) }
     }
 
     /// Input channels `c ..< c + 8` at the `count` (1...8) pixels `(ih, iw + j·strideWidth)`,
@@ -651,6 +778,39 @@ public enum Conv2DVectorized {
         }
     }
 
+    typealias Halves = SIMD8<UInt16>
+
+    /// Rows `r0 … r7` (8 fp16 bit patterns each) transposed: vector j holds element j of every
+    /// row. Three rounds of two-source interleaves (16-, 32-, 64-bit units), 24 shuffles.
+    @inline(__always)
+    static func transposed(_ r0: Halves, _ r1: Halves, _ r2: Halves, _ r3: Halves,
+                           _ r4: Halves, _ r5: Halves, _ r6: Halves, _ r7: Halves)
+        -> (Halves, Halves, Halves, Halves, Halves, Halves, Halves, Halves) {
+        @inline(__always) func lo16(_ a: Halves, _ b: Halves) -> Halves { Halves(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3]) }
+        @inline(__always) func hi16(_ a: Halves, _ b: Halves) -> Halves { Halves(a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7]) }
+        @inline(__always) func lo32(_ a: Halves, _ b: Halves) -> Halves {
+            let x = unsafeBitCast(a, to: SIMD4<UInt32>.self), y = unsafeBitCast(b, to: SIMD4<UInt32>.self)
+            return unsafeBitCast(SIMD4<UInt32>(x[0], y[0], x[1], y[1]), to: Halves.self)
+        }
+        @inline(__always) func hi32(_ a: Halves, _ b: Halves) -> Halves {
+            let x = unsafeBitCast(a, to: SIMD4<UInt32>.self), y = unsafeBitCast(b, to: SIMD4<UInt32>.self)
+            return unsafeBitCast(SIMD4<UInt32>(x[2], y[2], x[3], y[3]), to: Halves.self)
+        }
+        @inline(__always) func lo64(_ a: Halves, _ b: Halves) -> Halves {
+            let x = unsafeBitCast(a, to: SIMD2<UInt64>.self), y = unsafeBitCast(b, to: SIMD2<UInt64>.self)
+            return unsafeBitCast(SIMD2<UInt64>(x[0], y[0]), to: Halves.self)
+        }
+        @inline(__always) func hi64(_ a: Halves, _ b: Halves) -> Halves {
+            let x = unsafeBitCast(a, to: SIMD2<UInt64>.self), y = unsafeBitCast(b, to: SIMD2<UInt64>.self)
+            return unsafeBitCast(SIMD2<UInt64>(x[1], y[1]), to: Halves.self)
+        }
+        let t0 = lo16(r0, r1), t1 = hi16(r0, r1), t2 = lo16(r2, r3), t3 = hi16(r2, r3)
+        let t4 = lo16(r4, r5), t5 = hi16(r4, r5), t6 = lo16(r6, r7), t7 = hi16(r6, r7)
+        let u0 = lo32(t0, t2), u1 = hi32(t0, t2), u2 = lo32(t1, t3), u3 = hi32(t1, t3)
+        let u4 = lo32(t4, t6), u5 = hi32(t4, t6), u6 = lo32(t5, t7), u7 = hi32(t5, t7)
+        return (lo64(u0, u4), hi64(u0, u4), lo64(u1, u5), hi64(u1, u5), lo64(u2, u6), hi64(u2, u6), lo64(u3, u7), hi64(u3, u7))
+    }
+
     /// Where weight element `t` (flattened (c, kh, kw) of one output) reads its input: the
     /// channel plane's offset from the group's first, and the kernel row and column.
     struct Tap {
@@ -690,10 +850,18 @@ public enum Conv2DVectorized {
         // Index arithmetic wraps (`&+`): the verifier proved every index in range, and checked
         // arithmetic kept an overflow flag per pixel and tap on the stack.
         let width = g.width, height = g.height
+        // A block of 9 that is one input channel's 3×3 kernel (taps (0,0) … (2,2) in order).
+        let rows3 = count == 9 && g.kernelHeight == 3 && g.kernelWidth == 3 && t0.kh == 0 && t0.kw == 0
+        let twoRows = 2 &* width, xCount = x.count
+        // dy of the 8 lanes at 8 consecutive pixels, loaded as 8 rows and transposed in
+        // registers (pixel j's lanes in vector j): 128 bytes, refilled every 8 pixels.
+        var cache = (SIMD8<UInt16>(), SIMD8<UInt16>(), SIMD8<UInt16>(), SIMD8<UInt16>(),
+                     SIMD8<UInt16>(), SIMD8<UInt16>(), SIMD8<UInt16>(), SIMD8<UInt16>())
         var n = 0
         while n < rows {
             let d0 = (n &* g.outputs &+ m) &* outPlane
             let xGroup = (n &* g.channels &+ (m / mg) &* cg) &* plane
+            var cacheStart = -8
             var oh = 0
             while oh < g.outHeight {
                 let ih0 = oh &* sh &- pt
@@ -703,9 +871,31 @@ public enum Conv2DVectorized {
                     let iw0 = ow &* sw &- pl
                     let xo = xGroup &+ ih0 &* width &+ iw0
                     let d = d0 &+ oh &* g.outWidth &+ ow
-                    let dv = widened(SIMD8<UInt16>(dy[d].bitPattern, dy[d &+ l1].bitPattern, dy[d &+ l2].bitPattern, dy[d &+ l3].bitPattern,
+                    let p = d &- d0
+                    let dv: Vector
+                    if UInt(bitPattern: p &- cacheStart) < 8 {
+                        dv = widened(withUnsafeBytes(of: &cache) { $0.loadUnaligned(fromByteOffset: (p &- cacheStart) &* 16, as: SIMD8<UInt16>.self) })
+                    } else if p &+ 8 <= outPlane {
+                        cache = transposed(dy.row8(d), dy.row8(d &+ l1), dy.row8(d &+ l2), dy.row8(d &+ l3),
+                                           dy.row8(d &+ l4), dy.row8(d &+ l5), dy.row8(d &+ l6), dy.row8(d &+ l7))
+                        cacheStart = p
+                        dv = widened(cache.0)
+                    } else {
+                        dv = widened(SIMD8<UInt16>(dy[d].bitPattern, dy[d &+ l1].bitPattern, dy[d &+ l2].bitPattern, dy[d &+ l3].bitPattern,
                                                    dy[d &+ l4].bitPattern, dy[d &+ l5].bitPattern, dy[d &+ l6].bitPattern, dy[d &+ l7].bitPattern))
+                    }
                     if rowInside && columnsInside.contains(ow) {
+                        if rows3 && xo &+ t0.offset &+ twoRows &+ 4 <= xCount {
+                            // One input channel's 3×3 window: three row loads, each widened
+                            // once and its lanes broadcast (the same values as scalar reads).
+                            let r = xo &+ t0.offset
+                            let r0 = x.widened4(r), r1 = x.widened4(r &+ width), r2 = x.widened4(r &+ twoRows)
+                            a0 += dv * Vector(repeating: r0[0]); a1 += dv * Vector(repeating: r0[1]); a2 += dv * Vector(repeating: r0[2])
+                            a3 += dv * Vector(repeating: r1[0]); a4 += dv * Vector(repeating: r1[1]); a5 += dv * Vector(repeating: r1[2])
+                            a6 += dv * Vector(repeating: r2[0]); a7 += dv * Vector(repeating: r2[1]); a8 += dv * Vector(repeating: r2[2])
+                            ow &+= 1
+                            continue
+                        }
                         a0 += dv * Float(x[xo &+ t0.offset])
                         if count > 1 { a1 += dv * Float(x[xo &+ t1.offset]) }
                         if count > 2 { a2 += dv * Float(x[xo &+ t2.offset]) }
@@ -808,6 +998,21 @@ extension TensorView where Scalar == Float16 {
     func widened8(_ i: Int) -> SIMD8<Float> {
         assert(i >= 0 && i + 8 <= count, "tensor index out of range")
         return Conv2DVectorized.widened(UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<UInt16>.self))
+    }
+
+    /// Elements `i ..< i + 8` as bit patterns. Host only: one unaligned load.
+    @inline(__always)
+    func row8(_ i: Int) -> SIMD8<UInt16> {
+        assert(i >= 0 && i + 8 <= count, "tensor index out of range")
+        return UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<UInt16>.self)
+    }
+
+    /// Elements `i ..< i + 4`, widened (exact). Host only: one `vcvtph2ps` from memory.
+    @inline(__always)
+    func widened4(_ i: Int) -> SIMD4<Float> {
+        assert(i >= 0 && i + 4 <= count, "tensor index out of range")
+        let h = unsafeBitCast(UnsafeRawPointer(base + i).loadUnaligned(as: SIMD4<UInt16>.self), to: SIMD4<Float16>.self)
+        return SIMD4<Float>(Float(h[0]), Float(h[1]), Float(h[2]), Float(h[3]))
     }
 
     /// Writes `v` rounded to fp16 (nearest even, as `Float16(_:)`) to elements `i ..< i + 8`.
