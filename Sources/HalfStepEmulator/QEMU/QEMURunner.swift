@@ -64,7 +64,9 @@ public enum QEMURunner {
         public var fault: String?
         public var output: String
         /// With `-icount shift=0` each instruction is 1 ns of virtual time and SysTick ticks every
-        /// 40 ns at 25 MHz: instructions ≈ ticks × 40 (±40 per measurement).
+        /// 40 ns at 25 MHz: instructions ≈ ticks × 40 (±40 per measurement). `sleep=off` keeps the
+        /// virtual clock from following the host's while QEMU waits (the default lets it, and a
+        /// busy host then moved a count by a tick now and then).
         public static let instructionsPerTick = 40
     }
 
@@ -123,7 +125,7 @@ public enum QEMURunner {
             }
         }
         let run = try command("/usr/bin/env", ["qemu-system-arm", "-M", board.machine, "-cpu", board.cpu, "-nographic", "-monitor", "none",
-                                              "-serial", "none", "-icount", "shift=0",
+                                              "-serial", "none", "-icount", "shift=0,sleep=off",
                                               "-semihosting-config", "enable=on,target=native", "-kernel", image],
                               directory: workDirectory, timeoutSeconds: timeoutSeconds, graceSeconds: graceSeconds)
         if run.timedOut { throw timeout(.run, timeoutSeconds, run) }
