@@ -7,7 +7,7 @@ extension QEMUValidation {
     /// and the parity verdict with the device's update diagnostics. Opens with a blank line and
     /// ends with a newline; a device fault replaces everything after the first line.
     public func text() -> String {
-        var s = "\nQEMU \(board.rawValue) (\(board == .mps2AN386 ? "Cortex-M4F" : "Cortex-M7"), Embedded Swift firmware, -icount shift=0)\n"
+        var s = "\nQEMU \(board.rawValue) (\(board == .mps2AN386 ? "Cortex-M4F" : "Cortex-M7"), Embedded Swift firmware, -icount shift=0,sleep=off)\n"
         if let fault = device.fault {
             s += "  the device stopped: \(fault) (exit status \(device.exitStatus))\n"
             return s
