@@ -719,7 +719,7 @@ public enum Conv2DVectorized {
     /// One dx element's sum, the portable order: output channel, kernel row, kernel column.
     static func inputSum<W: HalfComputable>(dy: TensorView<Float16>, w: TensorView<W>, n: Int, c: Int, ih: Int, iw: Int,
                                             _ g: Window2D) -> Float {
-        let cg = g.channelsPerGroup, mg = g.outputs / g.group, outPlane = g.outHeight * g.outWidth
+        let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let kk = g.kernelHeight * g.kernelWidth, group = c / cg, local = c - group * cg
         var acc: Float = 0
         var ml = 0
