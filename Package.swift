@@ -43,6 +43,7 @@ let package = Package(
         .target(
             name: "HalfStepCore",
             path: "Sources/HalfStepCore",
+            exclude: ["CAPI/halfstep.h"],   // the C interface's header, shipped by `halfstep package`
             swiftSettings: hostCodegen + optimisedInDebug
         ),
 
