@@ -56,10 +56,17 @@ func boardFlashWrite(_ offset: UInt32, _ word: UInt32) -> Int32
 @_silgen_name("hs_flash_erase")
 func boardFlashErase(_ offset: UInt32, _ bytes: UInt32) -> Int32
 
-/// The board's checkpoint flash (a host file via semihosting on the QEMU boards).
-struct BoardFlash: FlashWriter {
-    var pageBytes: Int { 256 }
-    mutating func erase(at offset: Int) -> Bool { boardFlashErase(UInt32(truncatingIfNeeded: offset), 256) != 0 }
-    mutating func write(_ word: UInt32, at offset: Int) -> Bool { boardFlashWrite(UInt32(truncatingIfNeeded: offset), word) != 0 }
-    func read(at offset: Int) -> UInt32 { boardFlashRead(UInt32(truncatingIfNeeded: offset)) }
+@_silgen_name("hs_flash_bytes")
+func boardFlashBytes() -> UInt32
+
+@_silgen_name("hs_trainer_storage")
+func boardTrainerStorage() -> UnsafeMutableRawPointer
+
+/// The board's checkpoint flash (a host file via semihosting on the QEMU boards) as the C API's
+/// `hs_flash`, in 256-byte pages.
+func boardCheckpointFlash() -> HSFlash {
+    HSFlash(context: nil, pageBytes: 256, regionBytes: boardFlashBytes(),
+            erasePage: { _, offset in boardFlashErase(offset, 256) },
+            programWord: { _, offset, word in boardFlashWrite(offset, word) },
+            readWord: { _, offset in boardFlashRead(offset) })
 }

@@ -1,8 +1,12 @@
 import HalfStepCore
 
-/// Firmware for the emulated Cortex-M boards: runs the packed plan's training steps through the
-/// same core the host runs, reports each step's loss bits and the counters over semihosting, dumps
-/// the trainable tensors, and exits QEMU with 0 (ran) or a nonzero code (refused or faulted).
+/// Firmware for the emulated Cortex-M boards: a client of HalfStep's C API (halfstep.h), as a
+/// user's firmware is. It sets the trainer up with `hs_trainer_init`, runs the packed plan's
+/// training steps with `hs_train_step_f16`, checkpoints with `hs_checkpoint_save`/`restore`, reads
+/// the counters and the trained tensors with `hs_counters_get`/`hs_parameter_get`, and reports
+/// them over semihosting; then exits QEMU with 0 (ran) or a nonzero code (refused or faulted).
+/// Only what a test harness needs beyond a user goes to the Swift trainer directly: per-op timing
+/// and per-tensor diagnostics.
 ///
 /// Output lines (one per `say` … `boardPrintEnd`), parsed by the host:
 ///   HS begin plan=… arena=…
@@ -23,82 +27,81 @@ struct Firmware {
             boardExit(2)
         }
         if payload.faultOnPurpose { boardFaultOnPurpose() }
-        let plan: Plan
-        do {
-            plan = try Plan(bytes: payload.planBytes)
-        } catch {
-            say("HS error plan")
-            boardPrintEnd()
-            boardExit(3)
-        }
+        let planBytes = payload.planBytes
         let arenaBytes = boardArenaBytes()
-        var trainer: Trainer
-        do {
-            trainer = try Trainer(plan: plan, arena: Arena(base: boardArena(), bytes: arenaBytes))
-        } catch {
+        let t = boardTrainerStorage()
+        let initialised = hs_trainer_init(t, planBytes.baseAddress, planBytes.count, boardArena(), arenaBytes)
+        if initialised == CAPIError.arenaTooSmall.rawValue {
             say("HS error arena")
-            field("needed", UInt32(truncatingIfNeeded: plan.arenaBytes))
+            field("needed", UInt32(truncatingIfNeeded: hs_plan_arena_bytes(planBytes.baseAddress, planBytes.count)))
             field("available", UInt32(truncatingIfNeeded: arenaBytes))
             boardPrintEnd()
             boardExit(4)
         }
+        guard initialised == 0, let trainer = CTrainerStorage.trainer(t) else {
+            say("HS error plan")
+            boardPrintEnd()
+            boardExit(3)
+        }
+        let plan = trainer.pointee.plan
+        var info = HSPlanInfo()
+        _ = hs_plan_info_get(t, &info)
+        guard Int(info.batch) == payload.batch && Int(info.features) == payload.features else {
+            say("HS error payload")
+            boardPrintEnd()
+            boardExit(2)
+        }
         // Per-tensor diagnostics in a static buffer the board provides (no heap on the device).
-        if MemoryLayout<TensorDiagnostics>.stride == 16, let storage = boardDiagnostics(Int32(truncatingIfNeeded: trainer.updateOpCount)) {
-            let diagnostics = storage.bindMemory(to: TensorDiagnostics.self, capacity: trainer.updateOpCount)
-            diagnostics.initialize(repeating: TensorDiagnostics(), count: trainer.updateOpCount)
-            trainer.diagnostics = diagnostics
+        let updates = trainer.pointee.updateOpCount
+        if MemoryLayout<TensorDiagnostics>.stride == 16, let storage = boardDiagnostics(Int32(truncatingIfNeeded: updates)) {
+            let diagnostics = storage.bindMemory(to: TensorDiagnostics.self, capacity: updates)
+            diagnostics.initialize(repeating: TensorDiagnostics(), count: updates)
+            trainer.pointee.diagnostics = diagnostics
         }
         // Checkpoints: resume from the newest complete state in flash, if there is one.
-        var flash = BoardFlash()
         var first = 0
+        var flash = HSFlash(context: nil, pageBytes: 256, regionBytes: 0, erasePage: nil, programWord: nil, readWord: nil)
         if payload.checkpoints {
             if boardFlashOpen(UInt32(truncatingIfNeeded: payload.powerCutAfterWords)) == 0 {
                 say("HS error flash")
                 boardPrintEnd()
                 boardExit(8)
             }
-            if trainer.restoreCheckpoint(from: flash, base: 0) {
-                first = trainer.counters.steps
+            flash = boardCheckpointFlash()
+            if hs_checkpoint_restore(t, &flash) == 0 {
+                var counters = HSCounters()
+                _ = hs_counters_get(t, &counters)
+                first = Int(counters.steps)
                 say("HS resumed")
-                field("step", UInt32(truncatingIfNeeded: first))
+                field("step", counters.steps)
                 boardPrintEnd()
             }
         }
         say("HS begin")
-        field("plan", UInt32(truncatingIfNeeded: payload.planBytes.count))
-        field("arena", UInt32(truncatingIfNeeded: plan.arenaBytes))
+        field("plan", UInt32(truncatingIfNeeded: planBytes.count))
+        field("arena", info.arenaBytes)
         field("steps", UInt32(truncatingIfNeeded: payload.steps))
         boardPrintEnd()
 
-        let batch = payload.batch, features = payload.features
-        let input = trainer.input, labels = trainer.labels
         var step = first
         while step < payload.steps {
             defer { step += 1 }
-            // `batch` is the step's samples; a micro-batched plan takes them a micro-batch at a time.
-            let stepInputs = payload.inputs(step: step), stepLabels = payload.labels(step: step)
+            // The packed batches are fp16 already: the step takes them as they are.
+            let stepInputs = UnsafeRawPointer(payload.inputs(step: step)).assumingMemoryBound(to: UInt16.self)
+            var report = HSStepReport()
             let start = boardTicks()
-            let result = trainer.step(rows: batch) { _, first, count in
-                input.base.update(from: stepInputs + first * features, count: count * features)
-                labels.base.update(from: stepLabels + first, count: count)
-            }
+            let result = hs_train_step_f16(t, stepInputs, payload.labels(step: step), &report)
             let ticks = start &- boardTicks()   // SysTick counts down
             say("HS step")
             field("i", UInt32(truncatingIfNeeded: step))
-            field("loss", result.loss.bitPattern, hex: true)
-            field("scale", result.lossScale.bitPattern, hex: true)
-            let status: UInt32
-            switch result.status {
-            case .applied: status = 0
-            case .skippedOverflow: status = 1
-            case .invalidLabel: status = 2
-            }
-            field("status", status)
+            field("loss", report.loss.bitPattern, hex: true)
+            field("scale", report.lossScale.bitPattern, hex: true)
+            field("status", result == CAPIError.label.rawValue ? 2 : report.applied == 1 ? 0 : 1)
             field("ticks", ticks & 0x00FF_FFFF)
             boardPrintEnd()
             if payload.checkpoints && payload.checkpointEvery > 0
                 && ((step + 1) % payload.checkpointEvery == 0 || step + 1 == payload.steps) {
-                if !trainer.saveCheckpoint(to: &flash, base: 0) {
+                if hs_checkpoint_save(t, &flash) != 0 {
                     say("HS error checkpoint")
                     boardPrintEnd()
                     boardExit(9)
@@ -116,10 +119,10 @@ struct Firmware {
                     // The same op on no rows first: what dispatch and setup cost before any MAC,
                     // so the host can tell the kernel's per-MAC cost from the fixed part.
                     let idleStart = boardTicks()
-                    trainer.run(op, rows: 0)
+                    trainer.pointee.run(op, rows: 0)
                     let idle = idleStart &- boardTicks()
                     let start = boardTicks()
-                    trainer.run(op, rows: Int(plan.config.batch))   // one micro-batch: what the tensors hold
+                    trainer.pointee.run(op, rows: Int(plan.config.batch))   // one micro-batch: what the tensors hold
                     let ticks = start &- boardTicks()
                     say("HS op")
                     field("i", UInt32(truncatingIfNeeded: i))
@@ -131,17 +134,18 @@ struct Firmware {
             }
         }
 
-        let c = trainer.counters
+        var counters = HSCounters()
+        _ = hs_counters_get(t, &counters)
         say("HS counters")
-        field("overflows", UInt32(truncatingIfNeeded: c.overflows))
-        field("skipped", UInt32(truncatingIfNeeded: c.skippedSteps))
-        field("underflows", UInt32(truncatingIfNeeded: c.updateUnderflows))
-        field("nonzero", UInt32(truncatingIfNeeded: c.nonzeroUpdates))
+        field("overflows", counters.overflows)
+        field("skipped", counters.skippedSteps)
+        field("underflows", counters.updateUnderflows)
+        field("nonzero", counters.nonzeroUpdates)
         boardPrintEnd()
 
-        if let diagnostics = trainer.diagnostics {
+        if let diagnostics = trainer.pointee.diagnostics {
             var k = 0
-            while k < trainer.updateOpCount {
+            while k < updates {
                 let d = diagnostics[k]
                 say("HS diag")
                 field("k", UInt32(truncatingIfNeeded: k))
@@ -154,26 +158,25 @@ struct Firmware {
             }
         }
 
-        var t = 0
-        while t < plan.tensorCount {
-            let record = plan.tensor(t)
-            if record.flags & TensorRecord.trainable != 0 {
-                let words = (Int(record.bytes) + 3) / 4
+        // The trained tensors, as a user reads them: hs_parameter_get, one per trainable tensor.
+        var k: UInt32 = 0
+        while k < info.parameters {
+            var parameter = HSParameter()
+            if hs_parameter_get(t, k, &parameter) == 0, let data = parameter.data {
+                let words = (Int(parameter.bytes) + 3) / 4
                 say("HS tensor")
-                field("i", UInt32(truncatingIfNeeded: t))
+                field("i", parameter.tensor)
                 field("words", UInt32(truncatingIfNeeded: words))
                 boardPrintEnd()
-                let base = trainer.address(of: t)
                 var w = 0
                 while w < words {
-                    let value = base.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self)
                     say("HS w")
-                    field("v", value, hex: true)
+                    field("v", data.loadUnaligned(fromByteOffset: 4 * w, as: UInt32.self), hex: true)
                     boardPrintEnd()
                     w += 1
                 }
             }
-            t += 1
+            k += 1
         }
         say("HS stack")
         field("high", boardStackHighWater())

@@ -111,6 +111,13 @@ int hs_flash_write(uint32_t offset, uint32_t word) {
     return ok;
 }
 
+/// The checkpoint file's size: the flash region the firmware hands the C API.
+uint32_t hs_flash_bytes(void) {
+    uint32_t block[1] = { (uint32_t)flash_handle };
+    int length = semihost(0x0C /* SYS_FLEN */, block);
+    return length > 0 ? (uint32_t)length : 0;
+}
+
 int hs_flash_erase(uint32_t offset, uint32_t bytes) {
     static uint32_t ones[64];
     for (int i = 0; i < 64; i++) ones[i] = 0xFFFFFFFFu;
@@ -148,6 +155,10 @@ void hs_fault_on_purpose(void) {
     volatile uint32_t *nowhere = (volatile uint32_t *)0xF0000000u;
     (void)*nowhere;
 }
+
+/// The C API's trainer storage (halfstep.h: HS_TRAINER_MAX_BYTES, 8-byte aligned).
+static uint64_t trainer_storage[1024 / 8];
+void *hs_trainer_storage(void) { return trainer_storage; }
 
 /// Room for the trainer's per-tensor diagnostics (16 bytes per update op), in .bss.
 static uint32_t diagnostics_storage[4 * 64];

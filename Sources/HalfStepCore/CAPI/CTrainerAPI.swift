@@ -112,14 +112,47 @@ public func hs_trainer_init(_ t: UnsafeMutableRawPointer?, _ plan: UnsafeRawPoin
 public func hs_train_step(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePointer<Float>?,
                           _ labels: UnsafePointer<Int32>?, _ report: UnsafeMutableRawPointer?) -> Int32 {
     guard let trainer = CTrainerStorage.trainer(t), let t else { return CAPIError.notInitialised.rawValue }
-    guard let inputs, let labels else {
-        var w = CTrainerStorage.fail(t, .null)
-        w.append(inputs == nil ? ": inputs" : ": labels")
-        return CAPIError.null.rawValue
-    }
+    guard let inputs else { return refuseNull(t, ": inputs") }
     let config = trainer.pointee.plan.config
-    let rows = config.stepBatch, features = Int(config.inputFeatures), classes = Int(config.classes)
-    if let refused = checkInputs(t, inputs, rows: rows, features: features) { return refused }
+    let features = Int(config.inputFeatures)
+    if let refused = checkInputs(t, inputs, rows: config.stepBatch, features: features) { return refused }
+    let input = trainer.pointee.input
+    return trainStep(t, trainer, labels, report) { first, count in
+        convert(inputs + first * features, count: count * features, into: input)
+    }
+}
+
+/// `hs_train_step_f16`: `hs_train_step` with inputs already in fp16 (IEEE binary16 bit patterns),
+/// copied as they are: for samples stored at half the size.
+@_cdecl("hs_train_step_f16")
+public func hs_train_step_f16(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePointer<UInt16>?,
+                              _ labels: UnsafePointer<Int32>?, _ report: UnsafeMutableRawPointer?) -> Int32 {
+    guard let trainer = CTrainerStorage.trainer(t), let t else { return CAPIError.notInitialised.rawValue }
+    guard let inputs else { return refuseNull(t, ": inputs") }
+    let config = trainer.pointee.plan.config
+    let features = Int(config.inputFeatures)
+    var i = 0
+    while i < config.stepBatch * features {
+        // NaN or infinity: every exponent bit set.
+        if inputs[i] & 0x7C00 == 0x7C00 {
+            let error: CAPIError = inputs[i] & 0x03FF != 0 ? .inputNaN : .inputRange
+            return refuseInput(t, error, at: i, features: features)
+        }
+        i += 1
+    }
+    let input = trainer.pointee.input
+    return trainStep(t, trainer, labels, report) { first, count in
+        UnsafeMutableRawPointer(input.base).copyMemory(from: inputs + first * features, byteCount: 2 * count * features)
+    }
+}
+
+/// The step both entry points share: labels checked, then the step with `load` filling each
+/// micro-batch's input rows `first ..< first + count`.
+func trainStep(_ t: UnsafeMutableRawPointer, _ trainer: UnsafeMutablePointer<Trainer>, _ labels: UnsafePointer<Int32>?,
+               _ report: UnsafeMutableRawPointer?, load: (_ first: Int, _ count: Int) -> Void) -> Int32 {
+    guard let labels else { return refuseNull(t, ": labels") }
+    let config = trainer.pointee.plan.config
+    let rows = config.stepBatch, classes = Int(config.classes)
     var row = 0
     while row < rows {
         let label = Int(labels[row])
@@ -135,9 +168,9 @@ public func hs_train_step(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePointer
         }
         row += 1
     }
-    let input = trainer.pointee.input, labelView = trainer.pointee.labels
+    let labelView = trainer.pointee.labels
     let result = trainer.pointee.step(rows: rows) { _, first, count in
-        convert(inputs + first * features, count: count * features, into: input)
+        load(first, count)
         labelView.base.update(from: labels + first, count: count)
     }
     if let report {
@@ -150,6 +183,12 @@ public func hs_train_step(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePointer
     }
     CTrainerStorage.succeed(t)
     return 0
+}
+
+func refuseNull(_ t: UnsafeMutableRawPointer, _ what: StaticString) -> Int32 {
+    var w = CTrainerStorage.fail(t, .null)
+    w.append(what)
+    return CAPIError.null.rawValue
 }
 
 /// `hs_predict`: the model's outputs for `rows` samples with the current weights (forward only).
@@ -261,18 +300,20 @@ func checkInputs(_ t: UnsafeMutableRawPointer, _ inputs: UnsafePointer<Float>, r
     var i = 0
     while i < rows * features {
         let x = inputs[i]
-        if x.isNaN || x.magnitude > 65504 {
-            let error: CAPIError = x.isNaN ? .inputNaN : .inputRange
-            var w = CTrainerStorage.fail(t, error)
-            w.append(": sample ")
-            w.append(i / max(features, 1))
-            w.append(", feature ")
-            w.append(i % max(features, 1))
-            return error.rawValue
-        }
+        if x.isNaN || x.magnitude > 65504 { return refuseInput(t, x.isNaN ? .inputNaN : .inputRange, at: i, features: features) }
         i += 1
     }
     return nil
+}
+
+/// Records which input was refused, as sample and feature.
+func refuseInput(_ t: UnsafeMutableRawPointer, _ error: CAPIError, at i: Int, features: Int) -> Int32 {
+    var w = CTrainerStorage.fail(t, error)
+    w.append(": sample ")
+    w.append(i / max(features, 1))
+    w.append(", feature ")
+    w.append(i % max(features, 1))
+    return error.rawValue
 }
 
 /// Rounds `count` float32 values to fp16 into the start of `input` (round to nearest even, as the

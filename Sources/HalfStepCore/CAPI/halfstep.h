@@ -40,7 +40,7 @@ extern "C" {
 #define HS_E_NOT_INITIALISED (-5)  /* the trainer was not set up by hs_trainer_init, or its init failed */
 #define HS_E_LABEL (-6)            /* a label is outside 0 ..< the model's classes */
 #define HS_E_INPUT_NAN (-7)        /* an input is NaN */
-#define HS_E_INPUT_RANGE (-8)      /* an input's magnitude exceeds 65504, fp16's largest finite value */
+#define HS_E_INPUT_RANGE (-8)      /* an input's magnitude exceeds 65504, fp16's largest finite value (or is an fp16 infinity) */
 #define HS_E_ROWS (-9)             /* rows is 0 or more than the plan's batch */
 #define HS_E_FLASH (-10)           /* a flash callback reported a failure, or the region is too small */
 #define HS_E_NO_CHECKPOINT (-11)   /* no complete checkpoint of this plan in the flash region */
@@ -114,7 +114,11 @@ int hs_trainer_init(hs_trainer *t, const void *plan, size_t plan_bytes, void *ar
  * or labels are refused before anything changes. `report` may be NULL. */
 int hs_train_step(hs_trainer *t, const float *inputs, const int32_t *labels, hs_step_report *report);
 
-/* The model's outputs for `rows` samples (1 ..< predict_rows) with the current weights, forward
+/* hs_train_step with inputs already in fp16 (IEEE binary16 bit patterns, e.g. from _Float16 or
+ * __fp16 arrays), copied as they are: samples kept at half the size. NaN and infinity are refused. */
+int hs_train_step_f16(hs_trainer *t, const uint16_t *inputs, const int32_t *labels, hs_step_report *report);
+
+/* The model's outputs for `rows` samples (1 ... predict_rows) with the current weights, forward
  * only: `outputs` gets rows x outputs floats. */
 int hs_predict(hs_trainer *t, const float *inputs, size_t rows, float *outputs);
 
