@@ -15,7 +15,9 @@ commands:
   targets [--json]                          the bundled microcontroller profiles
   validate PLAN.hsplan --target NAME --inputs X --labels Y
                                             prove on Linux that a plan keeps to a part's SRAM, flash, stack and heap limits
-  package PLAN.hsplan --target PART -o DIR  the trainer as a C library, the plan as C source, for your firmware
+  package PLAN.hsplan --target PART -o DIR  the trainer as a C library and the plan as C source, for your firmware
+  export PLAN.hsplan --checkpoint REGION.bin -o ADAPTED.onnx
+                                            a device's checkpoint (read out of its flash) as the adapted ONNX model
   bench [--json]                            speed and memory beside PyTorch, instructions per MAC on QEMU
   study [--out docs]                        accuracy of every fp16 update mode and loss scaling, with plots
   demo                                      plan, inspect, train, export, eval and validate the bundled digits example
@@ -40,6 +42,7 @@ let commands: [String: Command] = [
     "validate": ValidateCommand(),
     "bench": BenchCommand(),
     "package": PackageCommand(),
+    "export": ExportCommand(),
     "study": StudyCommand(),
 ]
 

@@ -26,7 +26,7 @@ public enum CAPIError: Int32, Sendable {
         case .inputNaN: return "an input is NaN"
         case .inputRange: return "an input is outside fp16's range (|x| > 65504)"
         case .rows: return "rows must be between 1 and the plan's batch"
-        case .flash: return "checkpoint flash failed: a callback returned 0 or the region is too small"
+        case .flash: return "checkpoint flash refused: a callback failed or the region is too small"
         case .noCheckpoint: return "no complete checkpoint of this plan in the flash region"
         case .index: return "no trainable tensor with that index"
         }

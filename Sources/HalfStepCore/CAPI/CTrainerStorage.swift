@@ -12,7 +12,7 @@ public enum CTrainerStorage {
     static let failed: UInt32 = 0x4654_5348    // "HSTF"
     static let messageOffset = 8
     /// Room for the last error's sentence, NUL included.
-    static let messageBytes = 120
+    static let messageBytes = 192
     static let trainerOffset = (messageOffset + messageBytes + MemoryLayout<Trainer>.alignment - 1)
         / MemoryLayout<Trainer>.alignment * MemoryLayout<Trainer>.alignment
     /// Bytes of storage a trainer needs on this build.

@@ -118,8 +118,9 @@ extension Trainer {
         return true
     }
 
-    /// The valid slot with the highest sequence (-1 if none) and that sequence (0 if none).
-    func newestSlot<F: FlashWriter>(_ flash: F, base: Int) -> (slot: Int, sequence: UInt32) {
+    /// The valid slot of this plan with the highest sequence (-1 if none) and that sequence (0 if
+    /// none). Host tools use it to find a device's checkpoint in a region read out of flash.
+    public func newestSlot<F: FlashWriter>(_ flash: F, base: Int) -> (slot: Int, sequence: UInt32) {
         let slotBytes = Checkpoint.slotBytes(plan, pageBytes: flash.pageBytes)
         let stateBytes = Checkpoint.stateBytes(plan)
         var best = -1

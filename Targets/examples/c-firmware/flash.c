@@ -37,3 +37,5 @@ hs_flash board_checkpoint_flash(void) {
     };
     return f;
 }
+
+const void *board_checkpoint_bytes(void) { return _checkpoint_start; }

@@ -2,7 +2,8 @@
 //   boot 1: refuse a corrupted and a truncated plan, score the held-out digits, train 120 steps,
 //           score again, save a checkpoint to flash, reset the board;
 //   boot 2: set the trainer up from the plan again, restore the checkpoint, score: the adapted
-//           model's accuracy must come back exactly.
+//           model's accuracy must come back exactly; write the checkpoint region to the host
+//           (checkpoint-region.bin) as a programmer would read it out of flash.
 // Output lines are "key value" pairs a test reads; the exit code is 0 only when everything held.
 #include <stdint.h>
 #include <string.h>
@@ -133,6 +134,14 @@ int main(void) {
         say("restored_step", (int32_t)counters.steps);
         int32_t correct = score(t, &info, test_x, test_y);
         say("correct_restored", correct);
+        /* What a programmer would read out of flash (`st-flash read`, `nrfjprog --readcode`): on QEMU
+         * the region goes to the host through semihosting, for `halfstep export --checkpoint`. */
+        hs_flash f = board_checkpoint_flash();
+        if (!board_save_file("checkpoint-region.bin", board_checkpoint_bytes(), f.region_bytes)) {
+            console_write("checkpoint-region.bin: could not write it to the host\n");
+            return 1;
+        }
+        console_write("wrote checkpoint-region.bin\n");
         return correct == boot_state.correct_after ? 0 : 1;
     }
 

@@ -30,6 +30,19 @@ void console_number(int32_t value) {
     console_write(text);
 }
 
+int board_save_file(const char *name, const void *bytes, uint32_t count) {
+    uint32_t length = 0;
+    while (name[length]) length++;
+    uint32_t open[3] = { (uint32_t)name, 5 /* "wb" */, length };
+    int handle = semihost(0x01 /* SYS_OPEN */, open);
+    if (handle < 0) return 0;
+    uint32_t write[3] = { (uint32_t)handle, (uint32_t)bytes, count };
+    int unwritten = semihost(0x05 /* SYS_WRITE */, write);
+    uint32_t close[1] = { (uint32_t)handle };
+    semihost(0x02 /* SYS_CLOSE */, close);
+    return unwritten == 0;
+}
+
 __attribute__((noreturn)) void board_exit(int code) {
     static uint32_t block[2];
     block[0] = 0x20026;   // ADP_Stopped_ApplicationExit: QEMU exits with `code`
