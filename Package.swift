@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HalfStepCLITests",
-            dependencies: ["halfstep", "HalfStepTestSupport"],
+            dependencies: ["halfstep", "HalfStepTestSupport", "HalfStepEmulator"],
             path: "Tests/HalfStepCLITests"
         ),
     ],
