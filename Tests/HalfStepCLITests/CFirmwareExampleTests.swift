@@ -81,6 +81,12 @@ struct CFirmwareExampleTests {
         #expect(r.status == 1 && r.err.contains("cortex-m0plus") && r.err.contains("cortex-m4f, cortex-m7"), "\(r.err)")
         let missing = try cli.run(["package", plan, "-o", cli.temporary("pkg-refused")])
         #expect(missing.status == 2 && missing.err.contains("--target"))
+        let noOutput = try cli.run(["package", plan, "--target", "mps2-an386"])
+        #expect(noOutput.status == 2 && noOutput.err.contains("-o DIR is required"))
+        let typo = try cli.run(["package", plan, "--taget", "mps2-an386", "-o", cli.temporary("pkg-refused")])
+        #expect(typo.status == 2 && typo.err.contains("--target"), "\(typo.err)")
+        let noPlan = try cli.run(["package", cli.temporary("no-such.hsplan"), "--target", "mps2-an386", "-o", cli.temporary("pkg-refused")])
+        #expect(noPlan.status == 1 && noPlan.err.contains("cannot read"))
     }
 
     @Test("export and inspect --checkpoint refuse a region with no checkpoint of the plan, saying what they looked for")

@@ -31,7 +31,7 @@ struct CLITests {
     func help() throws {
         let top = try run(["--help"])
         #expect(top.status == 0 && top.out.contains("plan") && top.out.contains("inspect") && top.out.contains("train"))
-        for verb in ["plan", "inspect", "train", "eval", "demo"] {
+        for verb in ["plan", "inspect", "train", "eval", "demo", "package", "export"] {
             let r = try run([verb, "--help"])
             #expect(r.status == 0 && r.out.contains("usage: halfstep \(verb)"), "\(verb)")
         }
