@@ -289,32 +289,48 @@ private struct Importer {
     // MARK: - Convolutional layers
 
     /// The per-sample `[C, H, W]` shape of value `x`, or a clear error.
-    func spatialShape(_ node: ONNXNode, _ x: Int) throws(ONNXError) -> [Int] {
+    ///
+    /// A sequence `[C, L]` (PyTorch's Conv1d, BatchNorm1d and pooling over `[N, C, L]`) is the image
+    /// `[C, 1, L]`: the same elements in the same order, so value `x` is relabelled in place and
+    /// the 2-D kernels, memory levers and `--fit` serve 1-D models unchanged.
+    mutating func spatialShape(_ node: ONNXNode, _ x: Int) throws(ONNXError) -> [Int] {
         let shape = graph.values[x].shape
+        if shape.count == 2 {
+            graph.values[x].shape = [shape[0], 1, shape[1]]
+            return graph.values[x].shape
+        }
         guard shape.count == 3 else {
-            throw .shapeMismatch(path: path, node: node.name, detail: "input '\(graph.values[x].name)' has per-sample shape \(shape); [channels, height, width] (NCHW) is expected")
+            throw .shapeMismatch(path: path, node: node.name, detail: "input '\(graph.values[x].name)' has per-sample shape \(shape); [channels, height, width] (NCHW) or [channels, length] (NCL) is expected")
         }
         return shape
     }
 
-    /// Integer list attribute `name` with `count` entries, or `fallback` when absent.
-    func ints(_ node: ONNXNode, _ name: String, count: Int, fallback: [Int]) throws(ONNXError) -> [Int] {
+    /// Integer list attribute `name` with `count` entries per spatial dimension (2, or 1 for a 1-D
+    /// op, whose values are lifted to the 2-D op over `[C, 1, L]`), or `fallback` when absent.
+    ///
+    /// `perDimension` is 1 for kernel, strides and dilations, 2 for pads (begins, then ends).
+    func ints(_ node: ONNXNode, _ name: String, perDimension: Int = 1, oneD: Bool, fallback: [Int]) throws(ONNXError) -> [Int] {
         guard let a = node.attributes[name] else { return fallback }
         let v = a.ints.map { Int($0) }
-        guard v.count == count else { throw fail(node, "attribute \(name) has \(v.count) values; \(count) expected for a 2-D op") }
-        return v
+        let count = perDimension * (oneD ? 1 : 2)
+        guard v.count == count else {
+            throw fail(node, "attribute \(name) has \(v.count) values; \(count) expected for a \(oneD ? 1 : 2)-D op")
+        }
+        guard oneD else { return v }
+        // 1-D → 2-D: a height of 1, no stride, dilation or padding along it.
+        return perDimension == 2 ? [0, v[0], 0, v[1]] : [1, v[0]]
     }
 
-    /// Kernel, stride and padding of a 2-D window op on `shape`, with the output size.
-    func window(_ node: ONNXNode, shape: [Int], kernel: [Int], outputs: Int, group: Int) throws(ONNXError) -> Window2D {
+    /// Kernel, stride and padding of a 2-D (or lifted 1-D) window op on `shape`, with the output size.
+    func window(_ node: ONNXNode, shape: [Int], kernel: [Int], outputs: Int, group: Int, oneD: Bool) throws(ONNXError) -> Window2D {
         if let pad = node.attributes["auto_pad"]?.string, pad != "NOTSET" && !pad.isEmpty {
             throw fail(node, "auto_pad=\(pad) is not supported; export with explicit pads (PyTorch does)")
         }
-        let dilations = try ints(node, "dilations", count: 2, fallback: [1, 1])
+        let dilations = try ints(node, "dilations", oneD: oneD, fallback: [1, 1])
         guard dilations == [1, 1] else { throw fail(node, "dilations \(dilations); only 1 is supported") }
         if (node.attributes["ceil_mode"]?.int ?? 0) != 0 { throw fail(node, "ceil_mode=1 is not supported") }
-        let strides = try ints(node, "strides", count: 2, fallback: [1, 1])
-        let pads = try ints(node, "pads", count: 4, fallback: [0, 0, 0, 0])
+        let strides = try ints(node, "strides", oneD: oneD, fallback: [1, 1])
+        let pads = try ints(node, "pads", perDimension: 2, oneD: oneD, fallback: [0, 0, 0, 0])
         guard kernel.allSatisfy({ $0 >= 1 && $0 <= 255 }), strides.allSatisfy({ $0 >= 1 && $0 <= 255 }) else {
             throw fail(node, "kernel \(kernel) / strides \(strides): sizes 1 ... 255 expected")
         }
@@ -337,16 +353,21 @@ private struct Importer {
         let x = try value(node, 0)
         let shape = try spatialShape(node, x)
         let wt = try constantInput(node, 1)
-        guard wt.dims.count == 4 else { throw fail(node, "weight '\(wt.name)' has shape \(wt.dims); [M, C/group, KH, KW] is expected (2-D convolution)") }
+        guard wt.dims.count == 4 || wt.dims.count == 3 else {
+            throw fail(node, "weight '\(wt.name)' has shape \(wt.dims); [M, C/group, KH, KW] (2-D) or [M, C/group, K] (1-D convolution) is expected")
+        }
+        // A 1-D convolution is the 2-D one with a kernel height of 1 (same weight order).
+        let oneD = wt.dims.count == 3
+        let weightShape = oneD ? [wt.dims[0], wt.dims[1], 1, wt.dims[2]] : wt.dims
         let group = Int(node.attributes["group"]?.int ?? 1)
         guard group >= 1, shape[0] % group == 0, wt.dims[0] % group == 0, wt.dims[1] * group == shape[0] else {
             throw .shapeMismatch(path: path, node: node.name, detail: "group \(group) with \(shape[0]) input channels and weight \(wt.dims)")
         }
-        let kernel = try ints(node, "kernel_shape", count: 2, fallback: [wt.dims[2], wt.dims[3]])
-        guard kernel == [wt.dims[2], wt.dims[3]] else { throw fail(node, "kernel_shape \(kernel) disagrees with the weight \(wt.dims)") }
-        var g = try window(node, shape: shape, kernel: kernel, outputs: wt.dims[0], group: group)
+        let kernel = try ints(node, "kernel_shape", oneD: oneD, fallback: [weightShape[2], weightShape[3]])
+        guard kernel == [weightShape[2], weightShape[3]] else { throw fail(node, "kernel_shape \(kernel) disagrees with the weight \(wt.dims)") }
+        var g = try window(node, shape: shape, kernel: kernel, outputs: wt.dims[0], group: group, oneD: oneD)
         g.trainedOutputs = g.outputs
-        let w = try parameter(wt, node, shape: wt.dims, transposed: false)
+        let w = try parameter(wt, node, shape: weightShape, transposed: false)
         var b: Int? = nil
         if node.inputs.count > 2 && !node.inputs[2].isEmpty {
             let bt = try constantInput(node, 2)
@@ -363,9 +384,10 @@ private struct Importer {
             throw fail(node, "running-statistics outputs are not supported (export in eval mode)")
         }
         let x = try value(node, 0)
-        let shape = graph.values[x].shape
+        // BatchNorm1d over [C, L] normalises per channel as over the image [C, 1, L].
+        let shape = graph.values[x].shape.count == 2 ? try spatialShape(node, x) : graph.values[x].shape
         guard let c = shape.first, shape.count == 3 || shape.count == 1 else {
-            throw .shapeMismatch(path: path, node: node.name, detail: "input has per-sample shape \(shape); [C, H, W] or [C] expected")
+            throw .shapeMismatch(path: path, node: node.name, detail: "input has per-sample shape \(shape); [C, H, W], [C, L] or [C] expected")
         }
         var p: [Int] = []
         for i in 1 ... 4 {
@@ -387,11 +409,13 @@ private struct Importer {
         let shape = try spatialShape(node, x)
         if node.outputs.count > 1 && !node.outputs[1].isEmpty { throw fail(node, "the Indices output is not supported") }
         if (node.attributes["storage_order"]?.int ?? 0) != 0 { throw fail(node, "storage_order=1 is not supported") }
-        guard let kernel = node.attributes["kernel_shape"]?.ints.map({ Int($0) }), kernel.count == 2 else {
-            throw fail(node, "kernel_shape with 2 values is required (2-D pooling)")
+        guard let given = node.attributes["kernel_shape"]?.ints.map({ Int($0) }), given.count == 2 || given.count == 1 else {
+            throw fail(node, "kernel_shape with 2 values (2-D pooling) or 1 (1-D pooling) is required")
         }
+        let oneD = given.count == 1
+        let kernel = oneD ? [1, given[0]] : given
         let includePad = node.opType == "AveragePool" && (node.attributes["count_include_pad"]?.int ?? 0) != 0
-        let g = try window(node, shape: shape, kernel: kernel, outputs: shape[0], group: includePad ? 1 : 0)
+        let g = try window(node, shape: shape, kernel: kernel, outputs: shape[0], group: includePad ? 1 : 0, oneD: oneD)
         let y = addValue(node.outputs.first, shape: [g.outputs, g.outHeight, g.outWidth], node)
         let op: Graph.Operator = node.opType == "MaxPool" ? .maxPool(window: g) : .averagePool(window: g)
         graph.nodes.append(.init(name: node.name, op: op, inputs: [x], outputs: [y]))
