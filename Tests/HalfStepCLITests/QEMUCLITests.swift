@@ -21,6 +21,18 @@ struct QEMUCLITests {
         return object["qemu"] as? [String: Any] ?? [:]
     }
 
+    @Test("a Conv1d plan (sequences over [N, C, L]) trains on the Cortex-M4F bit for bit as on the host")
+    func conv1dParity() throws {
+        let dir = CLITests.root + "/Tests/Fixtures/conv1d", out = cli.temporary("qemu-conv1d.hsplan")
+        let planned = try cli.run(["plan", dir + "/conv1d.onnx", "--batch", "4", "--momentum", "0.9", "-o", out])
+        #expect(planned.status == 0, "\(planned.err)")
+        let r = try cli.run(["validate", out, "--target", "mps2-an386", "--inputs", dir + "/x.npy", "--labels", dir + "/labels.npy",
+                             "--steps", "6", "--qemu", "--json"])
+        let object = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [String: Any] ?? [:]
+        let q = object["qemu"] as? [String: Any] ?? [:]
+        #expect(q["bit_exact"] as? Bool == true, "\(q["first_mismatch"] ?? r.err)")
+    }
+
     @Test("fp32-master and fp16 plans end with the host's exact weights and losses on both boards, through loss-scale overflows")
     func bitExactParity() throws {
         for update in ["fp32-master", "fp16"] {
