@@ -266,7 +266,7 @@ struct Conv2DTests {
 /// half and fp32 master weights, and partly trained layers.
 struct Conv2DDepthwisePointwiseTests {
     typealias Case = Conv2DTests.Case
-    let rows = 2
+    var rows = 2
 
     /// A depthwise window: `channels` planes of `size`×`size`, kernel k×k, stride s, padding p at
     /// the top and left, the output size PyTorch gives for symmetric padding `p + extra` at the
@@ -411,6 +411,56 @@ struct Conv2DDepthwisePointwiseTests {
         let expected = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
         #expect(Array(part.array.prefix(trained)).map(\.bitPattern) == Array(expected.dW.prefix(trained)).map(\.bitPattern), "\(c)")
         #expect(part.array.last!.isNaN, "\(c): the element after the trained rows was written")
+    }
+}
+
+/// The 3×3 column-stride-1 paths (forward blocks of 4 outputs × 4 pixels that handle the row's
+/// first and last pixel in place, weight gradient rows streamed 4 outputs × 3 kernel columns at a
+/// time), bit for bit against the one-output loops with the harness above: one input channel as
+/// in the digits CNN's first layer (8 and 16 outputs), several channels, output counts that leave
+/// a channel over, widths from 3 (no block) to 13 (blocks and single pixels), padding 0, 1 and 2,
+/// padding only at the bottom and right, a row stride of 2, groups, batches of 1 to 3.
+struct Conv2DColumnStride1Tests {
+    typealias Case = Conv2DTests.Case
+
+    /// A 3×3 window: c → m channels on an h×w plane, padding p top/left and q bottom/right, row stride sh.
+    static func window(_ c: Int, _ m: Int, _ h: Int, _ w: Int, p: Int = 1, q: Int? = nil, sh: Int = 1, groups: Int = 1) -> Case {
+        let q = q ?? p
+        let oh = (h + p + q - 3) / sh + 1, ow = w + p + q - 2
+        return Case(name: "3x3 \(c)->\(m) on \(h)x\(w) pad \(p)/\(q) row stride \(sh)\(groups > 1 ? " groups \(groups)" : "")",
+                    window: .init(channels: c, outputs: m, height: h, width: w, outHeight: oh, outWidth: ow,
+                                  kernelHeight: 3, kernelWidth: 3, strideHeight: sh, strideWidth: 1,
+                                  padTop: p, padLeft: p, group: groups, trainedOutputs: m))
+    }
+
+    static let cases: [Case] = [
+        window(1, 8, 8, 8), window(1, 16, 8, 8), window(1, 8, 5, 4), window(1, 4, 3, 3), window(1, 4, 4, 5),
+        window(2, 5, 5, 7), window(3, 9, 7, 13), window(1, 8, 6, 6, p: 0), window(1, 4, 7, 9, p: 2),
+        window(1, 4, 6, 8, p: 0, q: 1), window(2, 4, 9, 8, sh: 2), window(4, 8, 5, 6, groups: 2),
+        window(2, 12, 4, 10, p: 1, q: 0),
+    ]
+
+    @Test("forward equals the one-output loop bit for bit (half and master weights, batches 1 to 3)",
+          arguments: cases, Conv2DDepthwisePointwiseTests.Values.allCases)
+    func forwardIsBitExact(_ c: Case, values: Conv2DDepthwisePointwiseTests.Values) {
+        for rows in 1 ... 3 {
+            let harness = Conv2DDepthwisePointwiseTests(rows: rows)
+            for entry in Conv2DEntry.allCases { harness.forwardIsBitExact(c, values: values, entry: entry) }
+        }
+    }
+
+    @Test("backward gives the one-output loops' dx and dW bit for bit (half and master weights, batches 1 to 3)",
+          arguments: cases, Conv2DDepthwisePointwiseTests.Values.allCases)
+    func backwardIsBitExact(_ c: Case, values: Conv2DDepthwisePointwiseTests.Values) {
+        for rows in 1 ... 3 {
+            let harness = Conv2DDepthwisePointwiseTests(rows: rows)
+            for entry in Conv2DEntry.allCases { harness.backwardIsBitExact(c, values: values, entry: entry) }
+        }
+    }
+
+    @Test("a partly trained layer writes the weight gradients of its first output channels only", arguments: cases)
+    func trainedOutputsLimitTheWeightGradient(_ c: Case) {
+        Conv2DDepthwisePointwiseTests().trainedOutputsLimitTheWeightGradient(c)
     }
 }
 

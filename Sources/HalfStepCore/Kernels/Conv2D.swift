@@ -41,6 +41,7 @@ public enum Conv2D {
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
         let columns = interiorRange(out: g.outWidth, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth, size: g.width)
+        let strip = Strip3x3(g)
         var n = 0
         while n < rows {
             var m = 0
@@ -52,6 +53,10 @@ public enum Conv2D {
                 let b2: Float = block == 4 ? (bias.map { $0.computeValue(m + 2) } ?? 0) : 0
                 let b3: Float = block == 4 ? (bias.map { $0.computeValue(m + 3) } ?? 0) : 0
                 let y0 = (n * g.outputs + m) * outPlane
+                if block == 4 && strip.blocks > 0 {
+                    plane3x3(y: y, x: x, w: w, b: SIMD4(b0, b1, b2, b3), xAt: xGroup, wAt: m &* wpo, yAt: y0,
+                             cg: cg, wpo: wpo, strip, g)
+                }
                 var oh = 0
                 while oh < g.outHeight {
                     let ih0 = oh * g.strideHeight - g.padTop
@@ -59,6 +64,10 @@ public enum Conv2D {
                     let rowInside = khLo == 0 && khHi == g.kernelHeight
                     var ow = 0
                     while ow < g.outWidth {
+                        if block == 4 && ow == strip.first && strip.blocks > 0 {
+                            ow &+= 4 &* strip.blocks   // done by plane3x3 above
+                            continue
+                        }
                         if rowInside && ow >= columns.lowerBound && ow + 4 <= columns.upperBound {
                             if block == 4 {
                                 interiorBlock4x4(y: y, x: x, w: w, bias: bias, n: n, m: m, oh: oh, ow: ow, g)
@@ -422,6 +431,7 @@ public enum Conv2D {
         // one-output loop does; the output positions whose tap lies inside the input are clipped
         // once per kernel position, and 4 output channels of one group share each loaded input.
         let sh = g.strideHeight, sw = g.strideWidth, wpo = g.weightsPerOutput
+        let stream = Stream3x3(g)
         var m = 0
         while m < g.trainedOutputs {
             let block = mg - m % mg >= 4 && m + 4 <= g.trainedOutputs ? 4 : 1
@@ -434,6 +444,12 @@ public enum Conv2D {
                     let ohLo = g.padTop - kh > 0 ? (g.padTop - kh + sh - 1) / sh : 0
                     let ohTop = g.height - 1 + g.padTop - kh
                     let ohHi = ohTop < 0 ? 0 : min(g.outHeight, ohTop / sh + 1)
+                    if block == 4 && stream.streams {
+                        weightRows3x3(dW: dW, dy: dy, x: x, rows: rows, m: m, channel: firstChannel + c, kh: kh,
+                                      ohLo: ohLo, ohHi: ohHi, at: m * wpo + (c * 3 + kh) * 3, wpo: wpo, stream, g)
+                        kh += 1
+                        continue
+                    }
                     var kw = 0
                     while kw < g.kernelWidth {
                         let owLo = g.padLeft - kw > 0 ? (g.padLeft - kw + sw - 1) / sw : 0
