@@ -30,6 +30,7 @@ public enum Conv2D {
     static func forward<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                            bias: ParameterView?, rows: Int, _ g: Window2D) {
         if g.isPointwise { return pointwiseForward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
+        if isDepthwise3x3Stride1(g) { return depthwise3x3Stride1Forward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
         if isDepthwise3x3(g) { return depthwise3x3Forward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
         // Every output sums its taps in one order (channel, kernel row, kernel column, padding taps
         // skipped): the one-output loop's, which Conv2DTests pins bit for bit. The loops below only
