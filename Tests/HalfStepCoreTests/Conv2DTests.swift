@@ -295,6 +295,8 @@ struct Conv2DDepthwisePointwiseTests {
         depthwise(2, 7, s: 2, p: 1), depthwise(3, 12, s: 2, p: 1), depthwise(2, 13, s: 2, p: 1),
         depthwise(2, 6, s: 1, p: 0), depthwise(2, 12, s: 2, p: 0, bottomRight: 1), depthwise(2, 9, s: 1, p: 0, bottomRight: 1),
         depthwise(2, 7, k: 5, s: 1, p: 2), depthwise(2, 9, k: 5, s: 2, p: 2),
+        depthwise(3, 5, s: 1, p: 2), depthwise(2, 9, s: 1, p: 1), depthwise(2, 8, s: 1, p: 1, bottomRight: 0),
+        depthwise(2, 3, s: 1, p: 1), depthwise(2, 6, s: 1, p: 2, bottomRight: 0),
         Case(name: "depthwise 4x5x9 (non-square) k3 s1 pad 1",
              window: .init(channels: 4, outputs: 4, height: 5, width: 9, outHeight: 5, outWidth: 9,
                            kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
@@ -438,6 +440,9 @@ struct Conv2DColumnStride1Tests {
         window(2, 5, 5, 7), window(3, 9, 7, 13), window(1, 8, 6, 6, p: 0), window(1, 4, 7, 9, p: 2),
         window(1, 4, 6, 8, p: 0, q: 1), window(2, 4, 9, 8, sh: 2), window(4, 8, 5, 6, groups: 2),
         window(2, 12, 4, 10, p: 1, q: 0),
+        // Depthwise (the tiled stride-1 paths).
+        window(4, 4, 4, 4, groups: 4), window(3, 3, 5, 9, groups: 3), window(2, 2, 7, 6, p: 0, q: 1, groups: 2),
+        window(2, 2, 6, 5, p: 2, groups: 2), window(2, 2, 2, 8, groups: 2), window(2, 2, 9, 4, p: 1, q: 0, groups: 2),
     ]
 
     @Test("forward equals the one-output loop bit for bit (half and master weights, batches 1 to 3)",

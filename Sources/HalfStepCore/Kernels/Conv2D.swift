@@ -339,6 +339,7 @@ public enum Conv2D {
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         if g.isPointwise { return pointwiseInputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
+        if isDepthwise3x3Stride1(g) { return depthwise3x3Stride1InputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
         if isDepthwise3x3(g) { return depthwise3x3InputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
         // Each dx element sums over (output channel, kernel row, kernel column) in that order, as
         // the one-output loop does; the taps that reach an output position are found by clipping
@@ -425,6 +426,7 @@ public enum Conv2D {
     static func weightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
                                rows: Int, _ g: Window2D) {
         if g.isPointwise { return pointwiseWeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
+        if isDepthwise3x3Stride1(g) { return depthwise3x3Stride1WeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
         if isDepthwise3x3(g) { return depthwise3x3WeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth

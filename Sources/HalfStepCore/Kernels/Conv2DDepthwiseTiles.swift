@@ -177,3 +177,302 @@ extension Conv2D {
         }
     }
 }
+
+extension Conv2D {
+    // MARK: Input gradient
+
+    /// The input columns a depthwise 3×3 stride-1 input gradient runs in 4-wide tiles: `blocks`
+    /// tiles from column `first`. Input column iw's kernel column kw reads dy column
+    /// iw + padLeft − kw, so a tile at iw reads dy columns tw − 2 ... tw + 3 (tw = iw + padLeft);
+    /// all but the first (input 0's kernel column 2: skipped when `skipFirst`, first tile only)
+    /// and the last (input 3's kernel column 0: skipped when `skipLast`, last tile only) lie inside.
+    @usableFromInline
+    struct InputStrip3x3 {
+        @usableFromInline var first: Int, blocks: Int, skipFirst: Bool, skipLast: Bool
+
+        @inlinable
+        init(_ g: Window2D) {
+            // tw − 1 ≥ 0 and tw + 2 ≤ OW − 1, inside the input.
+            first = max(0, 1 - g.padLeft)
+            let last = min(g.width - 4, g.outWidth - 3 - g.padLeft)
+            blocks = last >= first ? (last - first) / 4 + 1 : 0
+            skipFirst = first + g.padLeft < 2
+            skipLast = first + 4 * (blocks - 1) + g.padLeft + 3 >= g.outWidth
+        }
+    }
+
+    /// One kernel row's terms of 4 adjacent input gradients whose dy row segment is `v` (v_k: dy
+    /// column tw − 2 + k): input j adds v_{j+2}·w[0], v_{j+1}·w[1], v_j·w[2] in that order, except
+    /// input 0's w[2] term when `skipFirst` and input 3's w[0] term when `skipLast`.
+    @inlinable @inline(__always)
+    static func inputTile(_ a0: inout Float, _ a1: inout Float, _ a2: inout Float, _ a3: inout Float,
+                          _ v: Row6, _ r: KernelRow3, _ skipFirst: Bool, _ skipLast: Bool) {
+        a0 += v.v2 * r.a
+        a0 += v.v1 * r.b
+        if !skipFirst { a0 += v.v0 * r.c }
+        a1 += v.v3 * r.a
+        a1 += v.v2 * r.b
+        a1 += v.v1 * r.c
+        a2 += v.v4 * r.a
+        a2 += v.v3 * r.b
+        a2 += v.v2 * r.c
+        if !skipLast { a3 += v.v5 * r.a }
+        a3 += v.v4 * r.b
+        a3 += v.v3 * r.c
+    }
+
+    /// Input gradients `dx[at ..< at+4]` and, when `pair`, the 4 below them: dy row u + t (at
+    /// `dy[d + t·outWidth]`, column tw − 2 of the first input) feeds the first row with kernel row
+    /// 2 − t and the second with kernel row 3 − t, for the dy rows inside, `tLo ..< tHi`, taken
+    /// from the bottom up so each sum sees its kernel rows in order.
+    @inlinable @inline(__always)
+    static func inputTile(_ dx: TensorView<Float16>, _ dy: TensorView<Float16>, _ at: Int, _ d: Int,
+                          _ r0: KernelRow3, _ r1: KernelRow3, _ r2: KernelRow3,
+                          _ tLo: Int, _ tHi: Int, _ pair: Bool, _ width: Int, _ outWidth: Int,
+                          _ skipFirst: Bool, _ skipLast: Bool) {
+        var a0: Float = 0, a1: Float = 0, a2: Float = 0, a3: Float = 0
+        var c0: Float = 0, c1: Float = 0, c2: Float = 0, c3: Float = 0
+        var t = tHi, p = d &+ tHi &* outWidth
+        while t > tLo {
+            t &-= 1
+            p &-= outWidth
+            let v = Row6(dy, p, skipFirst, skipLast)
+            switch t {
+            case 3:
+                inputTile(&c0, &c1, &c2, &c3, v, r0, skipFirst, skipLast)
+            case 2:
+                inputTile(&a0, &a1, &a2, &a3, v, r0, skipFirst, skipLast)
+                if pair { inputTile(&c0, &c1, &c2, &c3, v, r1, skipFirst, skipLast) }
+            case 1:
+                inputTile(&a0, &a1, &a2, &a3, v, r1, skipFirst, skipLast)
+                if pair { inputTile(&c0, &c1, &c2, &c3, v, r2, skipFirst, skipLast) }
+            default:
+                inputTile(&a0, &a1, &a2, &a3, v, r2, skipFirst, skipLast)
+            }
+        }
+        store4(dx, at, a0, a1, a2, a3, 0)
+        if pair { store4(dx, at &+ width, c0, c1, c2, c3, 0) }
+    }
+
+    /// `dx[c, ih, iw] = Σ (kh, kw) dy[c, ih + padTop − kh, iw + padLeft − kw] · W[c, kh, kw]`,
+    /// kernel row then kernel column, for a depthwise 3×3 stride-1 window.
+    @inlinable
+    static func depthwise3x3Stride1InputGradient<W: HalfComputable>(dx: TensorView<Float16>, dy: TensorView<Float16>,
+                                                                    w: TensorView<W>, rows: Int, _ g: Window2D) {
+        let width = g.width, height = g.height, outWidth = g.outWidth, outHeight = g.outHeight
+        let plane = height &* width, outPlane = outHeight &* outWidth, padTop = g.padTop, padLeft = g.padLeft
+        let strip = InputStrip3x3(g)
+        let xSample = g.channels &* plane, ySample = g.channels &* outPlane
+        // Channel, then row pair, then sample, as in the forward.
+        var c = 0
+        while c < g.channels {
+            let r0 = KernelRow3(w, c &* 9), r1 = KernelRow3(w, c &* 9 &+ 3), r2 = KernelRow3(w, c &* 9 &+ 6)
+            var ih = 0
+            while ih < height {
+                // Input rows ih and ih + 1 (when `pair`) read dy rows u + t, t = 0 ..< 4, with
+                // u = ih + padTop − 2; the dy rows inside are t = tLo ..< tHi.
+                let pair = ih &+ 1 < height
+                let u = ih &+ padTop &- 2
+                let tLo = max(0, 0 &- u), tHi = min(pair ? 4 : 3, outHeight &- u)
+                var d = c &* outPlane &+ u &* outWidth &+ padLeft &- 2, xr = c &* plane &+ ih &* width
+                var n = 0
+                while n < rows {
+                    var iw = 0
+                    while iw < width {
+                        if iw == strip.first && strip.blocks > 0 {
+                            var k = 0
+                            while k < strip.blocks {
+                                let skipFirst = k == 0 && strip.skipFirst, skipLast = k &+ 1 == strip.blocks && strip.skipLast
+                                let at = xr &+ iw, i = d &+ iw
+                                if skipFirst {
+                                    if skipLast {
+                                        inputTile(dx, dy, at, i, r0, r1, r2, tLo, tHi, pair, width, outWidth, true, true)
+                                    } else {
+                                        inputTile(dx, dy, at, i, r0, r1, r2, tLo, tHi, pair, width, outWidth, true, false)
+                                    }
+                                } else if skipLast {
+                                    inputTile(dx, dy, at, i, r0, r1, r2, tLo, tHi, pair, width, outWidth, false, true)
+                                } else {
+                                    inputTile(dx, dy, at, i, r0, r1, r2, tLo, tHi, pair, width, outWidth, false, false)
+                                }
+                                iw &+= 4
+                                k &+= 1
+                            }
+                            continue
+                        }
+                        // A column no tile covers, one input at a time: kernel column kw reads dy
+                        // column tw − kw where that lies inside.
+                        let tw = iw &+ padLeft
+                        let u0 = tw < outWidth, u1 = tw >= 1 && tw &- 1 < outWidth, u2 = tw >= 2 && tw &- 2 < outWidth
+                        let o0 = tw, o1 = tw &- 1, o2 = tw &- 2
+                        let row = d &+ 2 &- padLeft   // dy index of row u, column 0
+                        var a: Float = 0
+                        if tLo <= 2 && 2 < tHi { inputTaps(&a, dy, row &+ 2 &* outWidth, r0, u0, u1, u2, o0, o1, o2) }
+                        if tLo <= 1 && 1 < tHi { inputTaps(&a, dy, row &+ outWidth, r1, u0, u1, u2, o0, o1, o2) }
+                        if tLo <= 0 { inputTaps(&a, dy, row, r2, u0, u1, u2, o0, o1, o2) }
+                        dx[xr &+ iw] = Float16(a)
+                        if pair {
+                            var a: Float = 0
+                            if 3 < tHi { inputTaps(&a, dy, row &+ 3 &* outWidth, r0, u0, u1, u2, o0, o1, o2) }
+                            if tLo <= 2 && 2 < tHi { inputTaps(&a, dy, row &+ 2 &* outWidth, r1, u0, u1, u2, o0, o1, o2) }
+                            if tLo <= 1 && 1 < tHi { inputTaps(&a, dy, row &+ outWidth, r2, u0, u1, u2, o0, o1, o2) }
+                            dx[xr &+ width &+ iw] = Float16(a)
+                        }
+                        iw &+= 1
+                    }
+                    d &+= ySample
+                    xr &+= xSample
+                    n &+= 1
+                }
+                ih &+= pair ? 2 : 1
+            }
+            c &+= 1
+        }
+    }
+
+    // MARK: Weight gradient
+
+    /// One kernel row's three weight-gradient sums.
+    @usableFromInline
+    struct Sums3 {
+        @usableFromInline var a: Float = 0, b: Float = 0, c: Float = 0
+
+        @inlinable init() {}
+
+        /// The terms of 4 adjacent output columns with gradients `d0 ... d3` whose input row
+        /// segment is `v` (v_k: input column of kernel column 0 of column 0, plus k): kernel column
+        /// kw adds `d_j · v_{j+kw}` for j = 0 ... 3 in order, except column 0's kernel column 0
+        /// when `skipFirst` and column 3's kernel column 2 when `skipLast`.
+        @inlinable @inline(__always)
+        mutating func add(_ d0: Float, _ d1: Float, _ d2: Float, _ d3: Float, _ v: Row6, _ skipFirst: Bool, _ skipLast: Bool) {
+            if !skipFirst { a += d0 * v.v0 }
+            a += d1 * v.v1
+            a += d2 * v.v2
+            a += d3 * v.v3
+            b += d0 * v.v1
+            b += d1 * v.v2
+            b += d2 * v.v3
+            b += d3 * v.v4
+            c += d0 * v.v2
+            c += d1 * v.v3
+            c += d2 * v.v4
+            if !skipLast { c += d3 * v.v5 }
+        }
+    }
+
+    /// Adds the terms of output columns `at ..< at+4` of one output row (and, when `pair`, of the
+    /// row below: then the 4 columns are the whole row, so each sum still takes its rows in order)
+    /// to the 9 sums: input row t (at `x[i + t·width]`) serves the first row's kernel row t and
+    /// the second's kernel row t − 1, for the input rows inside, `tLo ..< tHi`.
+    @inlinable @inline(__always)
+    static func weightTile(_ k0: inout Sums3, _ k1: inout Sums3, _ k2: inout Sums3, _ dy: TensorView<Float16>,
+                           _ x: TensorView<Float16>, _ at: Int, _ i: Int, _ tLo: Int, _ tHi: Int, _ pair: Bool,
+                           _ width: Int, _ outWidth: Int, _ skipFirst: Bool, _ skipLast: Bool) {
+        let d0 = Float(dy[at]), d1 = Float(dy[at &+ 1]), d2 = Float(dy[at &+ 2]), d3 = Float(dy[at &+ 3])
+        var e0: Float = 0, e1: Float = 0, e2: Float = 0, e3: Float = 0
+        if pair {
+            let below = at &+ outWidth
+            e0 = Float(dy[below]); e1 = Float(dy[below &+ 1]); e2 = Float(dy[below &+ 2]); e3 = Float(dy[below &+ 3])
+        }
+        var t = tLo, p = i &+ tLo &* width
+        while t < tHi {
+            let v = Row6(x, p, skipFirst, skipLast)
+            switch t {
+            case 0:
+                k0.add(d0, d1, d2, d3, v, skipFirst, skipLast)
+            case 1:
+                k1.add(d0, d1, d2, d3, v, skipFirst, skipLast)
+                if pair { k0.add(e0, e1, e2, e3, v, skipFirst, skipLast) }
+            case 2:
+                k2.add(d0, d1, d2, d3, v, skipFirst, skipLast)
+                if pair { k1.add(e0, e1, e2, e3, v, skipFirst, skipLast) }
+            default:
+                k2.add(e0, e1, e2, e3, v, skipFirst, skipLast)
+            }
+            p &+= width
+            t &+= 1
+        }
+    }
+
+    /// `dW[c, kh, kw] = Σ (n, oh, ow) dy[n, c, oh, ow] · x[n, c, oh − padTop + kh, ow − padLeft + kw]`
+    /// for the first `trainedOutputs` channels of a depthwise 3×3 stride-1 window: the channel's
+    /// 9 sums stay in registers over all its samples and rows.
+    @inlinable
+    static func depthwise3x3Stride1WeightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
+                                                  rows: Int, _ g: Window2D) {
+        let width = g.width, height = g.height, outWidth = g.outWidth, outHeight = g.outHeight
+        let plane = height &* width, outPlane = outHeight &* outWidth, padTop = g.padTop, padLeft = g.padLeft
+        let strip = Strip3x3(g)
+        let xSample = g.channels &* plane, ySample = g.channels &* outPlane
+        // Two rows share a tile only when one tile is the whole row.
+        let pairs = strip.first == 0 && strip.blocks == 1 && outWidth == 4
+        var c = 0
+        while c < g.trainedOutputs {
+            var k0 = Sums3(), k1 = Sums3(), k2 = Sums3()
+            var dp = c &* outPlane, xp = c &* plane
+            var n = 0
+            while n < rows {
+                var oh = 0
+                while oh < outHeight {
+                    let pair = pairs && oh &+ 1 < outHeight
+                    let ih = oh &- padTop
+                    let tLo = max(0, 0 &- ih), tHi = min(pair ? 4 : 3, height &- ih)
+                    let dr = dp &+ oh &* outWidth, xr = xp &+ ih &* width &- padLeft
+                    var ow = 0
+                    while ow < outWidth {
+                        if ow == strip.first && strip.blocks > 0 {
+                            var k = 0
+                            while k < strip.blocks {
+                                let skipFirst = k == 0 && strip.skipFirst, skipLast = k &+ 1 == strip.blocks && strip.skipLast
+                                let at = dr &+ ow, i = xr &+ ow
+                                if skipFirst {
+                                    if skipLast {
+                                        weightTile(&k0, &k1, &k2, dy, x, at, i, tLo, tHi, pair, width, outWidth, true, true)
+                                    } else {
+                                        weightTile(&k0, &k1, &k2, dy, x, at, i, tLo, tHi, pair, width, outWidth, true, false)
+                                    }
+                                } else if skipLast {
+                                    weightTile(&k0, &k1, &k2, dy, x, at, i, tLo, tHi, pair, width, outWidth, false, true)
+                                } else {
+                                    weightTile(&k0, &k1, &k2, dy, x, at, i, tLo, tHi, pair, width, outWidth, false, false)
+                                }
+                                ow &+= 4
+                                k &+= 1
+                            }
+                            continue
+                        }
+                        // A column no tile covers (never with `pair`): its taps inside the input.
+                        let d = Float(dy[dr &+ ow]), i = xr &+ ow
+                        let v0 = ow >= padLeft && ow &- padLeft < width
+                        let v1 = ow &+ 1 >= padLeft && ow &+ 1 &- padLeft < width
+                        let v2 = ow &+ 2 >= padLeft && ow &+ 2 &- padLeft < width
+                        if tLo <= 0 && 0 < tHi { k0.addPixel(d, x, i, v0, v1, v2) }
+                        if tLo <= 1 && 1 < tHi { k1.addPixel(d, x, i &+ width, v0, v1, v2) }
+                        if tLo <= 2 && 2 < tHi { k2.addPixel(d, x, i &+ 2 &* width, v0, v1, v2) }
+                        ow &+= 1
+                    }
+                    oh &+= pair ? 2 : 1
+                }
+                dp &+= ySample
+                xp &+= xSample
+                n &+= 1
+            }
+            let at = c &* 9
+            dW[at] = Float16(k0.a); dW[at &+ 1] = Float16(k0.b); dW[at &+ 2] = Float16(k0.c)
+            dW[at &+ 3] = Float16(k1.a); dW[at &+ 4] = Float16(k1.b); dW[at &+ 5] = Float16(k1.c)
+            dW[at &+ 6] = Float16(k2.a); dW[at &+ 7] = Float16(k2.b); dW[at &+ 8] = Float16(k2.c)
+            c &+= 1
+        }
+    }
+}
+
+extension Conv2D.Sums3 {
+    /// One output column's terms with gradient `d`, input row segment at `x[i]` (kernel column 0):
+    /// kernel column kw where `v_kw` (its input lies inside).
+    @inlinable @inline(__always)
+    mutating func addPixel(_ d: Float, _ x: TensorView<Float16>, _ i: Int, _ v0: Bool, _ v1: Bool, _ v2: Bool) {
+        if v0 { a += d * Float(x[i]) }
+        if v1 { b += d * Float(x[i &+ 1]) }
+        if v2 { c += d * Float(x[i &+ 2]) }
+    }
+}
