@@ -467,6 +467,33 @@ struct Conv2DColumnStride1Tests {
     func trainedOutputsLimitTheWeightGradient(_ c: Case) {
         Conv2DDepthwisePointwiseTests().trainedOutputsLimitTheWeightGradient(c)
     }
+
+    /// The depthwise tiles add +0 · weight for a tap in the padding, which is NaN for an infinite
+    /// or NaN weight: with one, the layer must still give the one-output loops' results (which
+    /// skip the tap), padded borders included.
+    @Test("depthwise stride 1 with an infinite or NaN weight equals the one-output loops", arguments: [
+        window(3, 3, 4, 4, groups: 3), window(2, 2, 5, 9, groups: 2),
+    ])
+    func nonFiniteDepthwiseWeights(_ c: Case) {
+        let g = c.window, rows = 2
+        var rng = TestRandom(37)
+        let x = rng.halves(rows * g.inputElements, -4, 4), dy = rng.halves(rows * g.outputElements, -4, 4)
+        var w = rng.halves(g.outputs * g.weightsPerOutput)
+        w[0] = .infinity
+        w[g.weightsPerOutput + 8] = .nan
+        let b = rng.halves(g.outputs)
+        let expected = Conv2DTests.oneOutputLoop(g, x: x, w: w, b: b, rows: rows)
+        let gradients = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
+        for entry in Conv2DEntry.allCases {
+            let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+            entry.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
+            #expect(y.array.nanCanonicalBits == expected.nanCanonicalBits, "\(c), \(entry): y")
+            let dx = Buffer(repeating: Float16(0), count: rows * g.inputElements)
+            entry.backward(dx: dx.view, dW: nil, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view),
+                           rows: rows, window: g)
+            #expect(dx.array.nanCanonicalBits == gradients.dx.nanCanonicalBits, "\(c), \(entry): dx")
+        }
+    }
 }
 
 extension Array where Element == Float16 {

@@ -320,14 +320,33 @@ public enum Conv2D {
                 var acc: Float = 0
                 var n = 0
                 while n < rows {
-                    let d = dy.slice((n * g.outputs + m) * outPlane, outPlane)
-                    var q = 0
-                    while q < outPlane { acc += Float(d[q]); q += 1 }
-                    n += 1
+                    addInOrder(&acc, dy.slice((n &* g.outputs &+ m) &* outPlane, outPlane))
+                    n &+= 1
                 }
                 db[m] = Float16(acc)
-                m += 1
+                m &+= 1
             }
+        }
+    }
+
+    /// Adds `d`'s elements to `acc` one at a time, in index order, 4 a trip as two 32-bit loads
+    /// (one dependent add each, as the one-element loop; the trip's loads and loop test are
+    /// shared).
+    @inlinable @inline(__always)
+    static func addInOrder(_ acc: inout Float, _ d: TensorView<Float16>) {
+        let count = d.count
+        var q = 0
+        while q &+ 4 <= count {
+            let (a, b) = d.widenedPair(q), (c, e) = d.widenedPair(q &+ 2)
+            acc += a
+            acc += b
+            acc += c
+            acc += e
+            q &+= 4
+        }
+        while q < count {
+            acc += Float(d[q])
+            q &+= 1
         }
     }
 

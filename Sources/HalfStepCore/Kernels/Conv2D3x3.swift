@@ -139,6 +139,15 @@ extension Conv2D {
         store4(y, y2 &+ outPlane, a30, a31, a32, a33, b[3])
     }
 
+    /// `y[at + j] = fp16(a_j)` for j = 0 ..< 4.
+    @inlinable @inline(__always)
+    static func store4(_ y: TensorView<Float16>, _ at: Int, _ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float) {
+        y[at] = Float16(a0)
+        y[at &+ 1] = Float16(a1)
+        y[at &+ 2] = Float16(a2)
+        y[at &+ 3] = Float16(a3)
+    }
+
     /// `y[at + j] = fp16(a_j + b)` for j = 0 ..< 4.
     @inlinable @inline(__always)
     static func store4(_ y: TensorView<Float16>, _ at: Int, _ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float, _ b: Float) {
