@@ -229,31 +229,16 @@ public enum Conv2D {
             var m = 0
             while m < mCount {
                 let block = min(4, mCount &- m)
-                let w0 = m &* c, w1 = w0 &+ c, w2 = w1 &+ c, w3 = w2 &+ c
+                let w0 = m &* c
+                // The block's bias terms, read once per sample rather than per pixel block.
+                var b = SIMD4<Float>(repeating: 0)
+                if block == 4, let bias {
+                    b = SIMD4(bias.computeValue(m), bias.computeValue(m &+ 1), bias.computeValue(m &+ 2), bias.computeValue(m &+ 3))
+                }
                 var q = 0
                 while q < p {
                     if block == 4 && q &+ 4 <= p {
-                        var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
-                        var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
-                        var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
-                        var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
-                        var xi = q
-                        var i = 0
-                        while i < c {
-                            let x0 = Float(xs[xi]), x1 = Float(xs[xi &+ 1]), x2 = Float(xs[xi &+ 2]), x3 = Float(xs[xi &+ 3])
-                            let v0 = w[w0 &+ i].computeValue, v1 = w[w1 &+ i].computeValue
-                            let v2 = w[w2 &+ i].computeValue, v3 = w[w3 &+ i].computeValue
-                            a00 += x0 * v0; a01 += x1 * v0; a02 += x2 * v0; a03 += x3 * v0
-                            a10 += x0 * v1; a11 += x1 * v1; a12 += x2 * v1; a13 += x3 * v1
-                            a20 += x0 * v2; a21 += x1 * v2; a22 += x2 * v2; a23 += x3 * v2
-                            a30 += x0 * v3; a31 += x1 * v3; a32 += x2 * v3; a33 += x3 * v3
-                            xi &+= p
-                            i &+= 1
-                        }
-                        storePixels(ys, at: m &* p &+ q, SIMD4(a00, a01, a02, a03), bias, m)
-                        storePixels(ys, at: (m &+ 1) &* p &+ q, SIMD4(a10, a11, a12, a13), bias, m &+ 1)
-                        storePixels(ys, at: (m &+ 2) &* p &+ q, SIMD4(a20, a21, a22, a23), bias, m &+ 2)
-                        storePixels(ys, at: (m &+ 3) &* p &+ q, SIMD4(a30, a31, a32, a33), bias, m &+ 3)
+                        pointwiseBlock4x4(ys, xs, w, at: m &* p &+ q, xAt: q, w0: w0, c: c, p: p, b)
                         q &+= 4
                     } else {
                         var r = 0
@@ -276,6 +261,53 @@ public enum Conv2D {
             }
             n &+= 1
         }
+    }
+
+    /// One 4 outputs × 4 pixels block of `pointwiseForward` (per sample: `y` [M, P], `x` [C, P]):
+    /// outputs m ..< m+4 (weights from `w0`, C apart) at pixels `xAt ..< xAt+4`, stored from
+    /// `at`. Channels go two at a time, each output's pair of weights one 32-bit or one
+    /// double-register load, channel i before i + 1 in every sum.
+    @inlinable @inline(__always)
+    static func pointwiseBlock4x4<W: HalfComputable>(_ ys: TensorView<Float16>, _ xs: TensorView<Float16>, _ w: TensorView<W>,
+                                                     at: Int, xAt: Int, w0: Int, c: Int, p: Int, _ b: SIMD4<Float>) {
+        let r0 = w.slice(w0, c), r1 = w.slice(w0 &+ c, c), r2 = w.slice(w0 &+ 2 &* c, c), r3 = w.slice(w0 &+ 3 &* c, c)
+        var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
+        var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
+        var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
+        var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
+        var xi = xAt
+        var i = 0
+        while i &+ 2 <= c {
+            let (u0, t0) = r0.computePair(i), (u1, t1) = r1.computePair(i)
+            let (u2, t2) = r2.computePair(i), (u3, t3) = r3.computePair(i)
+            var x0 = Float(xs[xi]), x1 = Float(xs[xi &+ 1]), x2 = Float(xs[xi &+ 2]), x3 = Float(xs[xi &+ 3])
+            a00 += x0 * u0; a01 += x1 * u0; a02 += x2 * u0; a03 += x3 * u0
+            a10 += x0 * u1; a11 += x1 * u1; a12 += x2 * u1; a13 += x3 * u1
+            a20 += x0 * u2; a21 += x1 * u2; a22 += x2 * u2; a23 += x3 * u2
+            a30 += x0 * u3; a31 += x1 * u3; a32 += x2 * u3; a33 += x3 * u3
+            xi &+= p
+            x0 = Float(xs[xi]); x1 = Float(xs[xi &+ 1]); x2 = Float(xs[xi &+ 2]); x3 = Float(xs[xi &+ 3])
+            a00 += x0 * t0; a01 += x1 * t0; a02 += x2 * t0; a03 += x3 * t0
+            a10 += x0 * t1; a11 += x1 * t1; a12 += x2 * t1; a13 += x3 * t1
+            a20 += x0 * t2; a21 += x1 * t2; a22 += x2 * t2; a23 += x3 * t2
+            a30 += x0 * t3; a31 += x1 * t3; a32 += x2 * t3; a33 += x3 * t3
+            xi &+= p
+            i &+= 2
+        }
+        if i < c {
+            let x0 = Float(xs[xi]), x1 = Float(xs[xi &+ 1]), x2 = Float(xs[xi &+ 2]), x3 = Float(xs[xi &+ 3])
+            let v0 = r0[i].computeValue, v1 = r1[i].computeValue, v2 = r2[i].computeValue, v3 = r3[i].computeValue
+            a00 += x0 * v0; a01 += x1 * v0; a02 += x2 * v0; a03 += x3 * v0
+            a10 += x0 * v1; a11 += x1 * v1; a12 += x2 * v1; a13 += x3 * v1
+            a20 += x0 * v2; a21 += x1 * v2; a22 += x2 * v2; a23 += x3 * v2
+            a30 += x0 * v3; a31 += x1 * v3; a32 += x2 * v3; a33 += x3 * v3
+        }
+        store4(ys, at, a00, a01, a02, a03, b[0])
+        let at1 = at &+ p
+        store4(ys, at1, a10, a11, a12, a13, b[1])
+        let at2 = at1 &+ p
+        store4(ys, at2, a20, a21, a22, a23, b[2])
+        store4(ys, at2 &+ p, a30, a31, a32, a33, b[3])
     }
 
     @inlinable @inline(__always)
