@@ -55,8 +55,13 @@ public enum Conv2D {
                 let b3: Float = block == 4 ? (bias.map { $0.computeValue(m + 3) } ?? 0) : 0
                 let y0 = (n * g.outputs + m) * outPlane
                 if block == 4 && strip.blocks > 0 {
-                    plane3x3(y: y, x: x, w: w, b: SIMD4(b0, b1, b2, b3), xAt: xGroup, wAt: m &* wpo, yAt: y0,
-                             cg: cg, wpo: wpo, strip, g)
+                    if g.strideWidth == 1 {
+                        plane3x3(y: y, x: x, w: w, b: SIMD4(b0, b1, b2, b3), xAt: xGroup, wAt: m &* wpo, yAt: y0,
+                                 cg: cg, wpo: wpo, strip, g)
+                    } else {
+                        plane3x3Stride2(y: y, x: x, w: w, b: SIMD4(b0, b1, b2, b3), xAt: xGroup, wAt: m &* wpo, yAt: y0,
+                                        cg: cg, wpo: wpo, strip, g)
+                    }
                 }
                 var oh = 0
                 while oh < g.outHeight {

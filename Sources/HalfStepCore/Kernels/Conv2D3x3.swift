@@ -18,24 +18,26 @@
 /// index is a sum of in-range offsets the verifier has checked, and checked arithmetic would add a
 /// compare and branch to every load.
 extension Conv2D {
-    /// The output columns a 3×3, column-stride-1 window runs in blocks of 4 pixels: `blocks`
-    /// blocks from column `first`, each block's only padding taps the first pixel's kernel column
-    /// 0 (in the first block, when `skipFirst`) and the last pixel's kernel column 2 (in the last
-    /// block, when `skipLast`). No blocks for other windows.
+    /// The output columns a 3×3 window of column stride 1 or 2 runs in blocks of 4 pixels:
+    /// `blocks` blocks from column `first`, each block's only padding taps the first pixel's kernel
+    /// column 0 (in the first block, when `skipFirst`) and the last pixel's kernel column 2 (in the
+    /// last block, when `skipLast`). No blocks for other windows.
     @usableFromInline
     struct Strip3x3 {
         @usableFromInline var first: Int, blocks: Int, skipFirst: Bool, skipLast: Bool
 
         @inlinable
         init(_ g: Window2D) {
-            // A block at ow reads input columns ow − padLeft − 1 ... ow − padLeft + 5 − 1 ... with
-            // the first at least −1 and the last at most width: ow − padLeft ≥ −1, ow − padLeft + 5 ≤ width.
-            first = max(0, g.padLeft - 1)
-            let last = min(g.outWidth - 4, g.width + g.padLeft - 5)
-            let columnStride1x3x3 = g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideWidth == 1
-            blocks = columnStride1x3x3 && last >= first ? (last - first) / 4 + 1 : 0
-            skipFirst = first - g.padLeft < 0
-            skipLast = first + 4 * (blocks - 1) - g.padLeft + 5 == g.width
+            // A block at ow reads input columns i0 ... i0 + 3s + 2 (i0 = s·ow − padLeft, column
+            // stride s): all inside but the first and the last, i0 ≥ −1 and i0 + 3s + 2 ≤ width.
+            let s = g.strideWidth
+            first = max(0, (g.padLeft - 1 + s - 1) / s)
+            let room = g.width + g.padLeft - 3 * s - 2
+            let last = room < 0 ? -1 : min(g.outWidth - 4, room / s)
+            let supported = g.kernelHeight == 3 && g.kernelWidth == 3 && (s == 1 || s == 2)
+            blocks = supported && last >= first ? (last - first) / 4 + 1 : 0
+            skipFirst = s * first - g.padLeft < 0
+            skipLast = s * (first + 4 * (blocks - 1)) - g.padLeft + 3 * s + 2 == g.width
         }
     }
 
@@ -48,6 +50,22 @@ extension Conv2D {
     static func plane3x3<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                             b: SIMD4<Float>, xAt: Int, wAt: Int, yAt: Int, cg: Int, wpo: Int,
                                             _ strip: Strip3x3, _ g: Window2D) {
+        planeRows3x3(y: y, x: x, w: w, b: b, xAt: xAt, wAt: wAt, yAt: yAt, cg: cg, wpo: wpo, strip, g, stride2: false)
+    }
+
+    /// `plane3x3` at column stride 2 (its own copy: a stride tested per block cost the stride-1
+    /// loop more than the test).
+    @inlinable @inline(never)
+    static func plane3x3Stride2<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
+                                                   b: SIMD4<Float>, xAt: Int, wAt: Int, yAt: Int, cg: Int, wpo: Int,
+                                                   _ strip: Strip3x3, _ g: Window2D) {
+        planeRows3x3(y: y, x: x, w: w, b: b, xAt: xAt, wAt: wAt, yAt: yAt, cg: cg, wpo: wpo, strip, g, stride2: true)
+    }
+
+    @inlinable @inline(__always)
+    static func planeRows3x3<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
+                                                b: SIMD4<Float>, xAt: Int, wAt: Int, yAt: Int, cg: Int, wpo: Int,
+                                                _ strip: Strip3x3, _ g: Window2D, stride2: Bool) {
         var oh = 0
         while oh < g.outHeight {
             let ih0 = oh &* g.strideHeight &- g.padTop
@@ -57,9 +75,14 @@ extension Conv2D {
             let yRow = yAt &+ oh &* g.outWidth
             var k = 0, ow = strip.first
             while k < strip.blocks {
-                block3x3(y: y, x: x, w: w, b: b, xAt: xRow &+ ow, wAt: wRow, yAt: yRow &+ ow, cg: cg, wpo: wpo,
-                         kernelRows: khHi &- khLo, skipFirst: k == 0 && strip.skipFirst,
-                         skipLast: k &+ 1 == strip.blocks && strip.skipLast, g)
+                let skipFirst = k == 0 && strip.skipFirst, skipLast = k &+ 1 == strip.blocks && strip.skipLast
+                if stride2 {
+                    block3x3Stride2(y: y, x: x, w: w, b: b, xAt: xRow &+ 2 &* ow, wAt: wRow, yAt: yRow &+ ow, cg: cg, wpo: wpo,
+                                    kernelRows: khHi &- khLo, skipFirst: skipFirst, skipLast: skipLast, g)
+                } else {
+                    block3x3(y: y, x: x, w: w, b: b, xAt: xRow &+ ow, wAt: wRow, yAt: yRow &+ ow, cg: cg, wpo: wpo,
+                             kernelRows: khHi &- khLo, skipFirst: skipFirst, skipLast: skipLast, g)
+                }
                 ow &+= 4
                 k &+= 1
             }
@@ -121,6 +144,73 @@ extension Conv2D {
                 if !skipLast {
                     let x5 = Float(x[xi &+ 5])
                     a03 += x5 * t0; a13 += x5 * t1; a23 += x5 * t2; a33 += x5 * t3
+                }
+                xi &+= width
+                w0 &+= 3
+                r &+= 1
+            }
+            xc &+= plane
+            wc &+= 9
+            c &+= 1
+        }
+        let outPlane = g.outHeight &* g.outWidth
+        store4(y, yAt, a00, a01, a02, a03, b[0])
+        let y1 = yAt &+ outPlane
+        store4(y, y1, a10, a11, a12, a13, b[1])
+        let y2 = y1 &+ outPlane
+        store4(y, y2, a20, a21, a22, a23, b[2])
+        store4(y, y2 &+ outPlane, a30, a31, a32, a33, b[3])
+    }
+
+    /// `block3x3` at column stride 2: pixel j reads inputs 2j ... 2j + 2 of the 9 a kernel row
+    /// spans, so input k serves pixel j = k/2 with kernel column k mod 2 and, when k is even and
+    /// nonzero, pixel k/2 − 1 with kernel column 2 (in that order per sum). `xAt`: pixel 0's
+    /// kernel column 0; pixel 3's kernel column 2 (input 8) is skipped when `skipLast`.
+    @inlinable @inline(__always)
+    static func block3x3Stride2<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
+                                                   b: SIMD4<Float>, xAt: Int, wAt: Int, yAt: Int, cg: Int, wpo: Int,
+                                                   kernelRows: Int, skipFirst: Bool, skipLast: Bool, _ g: Window2D) {
+        let plane = g.height &* g.width, width = g.width
+        var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
+        var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
+        var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
+        var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
+        var xc = xAt, wc = wAt
+        var c = 0
+        while c < cg {
+            var xi = xc, w0 = wc
+            var r = 0
+            while r < kernelRows {
+                let w1 = w0 &+ wpo, w2 = w1 &+ wpo, w3 = w2 &+ wpo
+                let u0 = w[w0].computeValue, u1 = w[w1].computeValue, u2 = w[w2].computeValue, u3 = w[w3].computeValue
+                let v0 = w[w0 &+ 1].computeValue, v1 = w[w1 &+ 1].computeValue
+                let v2 = w[w2 &+ 1].computeValue, v3 = w[w3 &+ 1].computeValue
+                let t0 = w[w0 &+ 2].computeValue, t1 = w[w1 &+ 2].computeValue
+                let t2 = w[w2 &+ 2].computeValue, t3 = w[w3 &+ 2].computeValue
+                if !skipFirst {
+                    let x0 = Float(x[xi])
+                    a00 += x0 * u0; a10 += x0 * u1; a20 += x0 * u2; a30 += x0 * u3
+                }
+                let x1 = Float(x[xi &+ 1])
+                a00 += x1 * v0; a10 += x1 * v1; a20 += x1 * v2; a30 += x1 * v3
+                let x2 = Float(x[xi &+ 2])
+                a00 += x2 * t0; a10 += x2 * t1; a20 += x2 * t2; a30 += x2 * t3
+                a01 += x2 * u0; a11 += x2 * u1; a21 += x2 * u2; a31 += x2 * u3
+                let x3 = Float(x[xi &+ 3])
+                a01 += x3 * v0; a11 += x3 * v1; a21 += x3 * v2; a31 += x3 * v3
+                let x4 = Float(x[xi &+ 4])
+                a01 += x4 * t0; a11 += x4 * t1; a21 += x4 * t2; a31 += x4 * t3
+                a02 += x4 * u0; a12 += x4 * u1; a22 += x4 * u2; a32 += x4 * u3
+                let x5 = Float(x[xi &+ 5])
+                a02 += x5 * v0; a12 += x5 * v1; a22 += x5 * v2; a32 += x5 * v3
+                let x6 = Float(x[xi &+ 6])
+                a02 += x6 * t0; a12 += x6 * t1; a22 += x6 * t2; a32 += x6 * t3
+                a03 += x6 * u0; a13 += x6 * u1; a23 += x6 * u2; a33 += x6 * u3
+                let x7 = Float(x[xi &+ 7])
+                a03 += x7 * v0; a13 += x7 * v1; a23 += x7 * v2; a33 += x7 * v3
+                if !skipLast {
+                    let x8 = Float(x[xi &+ 8])
+                    a03 += x8 * t0; a13 += x8 * t1; a23 += x8 * t2; a33 += x8 * t3
                 }
                 xi &+= width
                 w0 &+= 3
