@@ -37,7 +37,8 @@ public enum Conv2D {
         // block it: 4 outputs of one group share each loaded input (1 where groups are narrower, as
         // in depthwise), padding is skipped by clipping the kernel's row and column ranges once
         // per pixel instead of testing every tap, and on interior pixels 4 pixels share each
-        // loaded weight.
+        // loaded weight. 3×3 windows of column stride 1 or 2 run their 4-output blocks' columns in
+        // `plane3x3` first (Conv2D3x3.swift); this loop then skips those columns.
         let mg = g.outputs / g.group, cg = g.channelsPerGroup
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
@@ -270,8 +271,8 @@ public enum Conv2D {
 
     /// One 4 outputs × 4 pixels block of `pointwiseForward` (per sample: `y` [M, P], `x` [C, P]):
     /// outputs m ..< m+4 (weights from `w0`, C apart) at pixels `xAt ..< xAt+4`, stored from
-    /// `at`. Channels go two at a time, each output's pair of weights one 32-bit or one
-    /// double-register load, channel i before i + 1 in every sum.
+    /// `at`. Channels go two at a time, each output's pair of weights read together (one 32-bit
+    /// load for fp16 storage) and one loop trip per pair; channel i before i + 1 in every sum.
     @inlinable @inline(__always)
     static func pointwiseBlock4x4<W: HalfComputable>(_ ys: TensorView<Float16>, _ xs: TensorView<Float16>, _ w: TensorView<W>,
                                                      at: Int, xAt: Int, w0: Int, c: Int, p: Int, _ b: SIMD4<Float>) {

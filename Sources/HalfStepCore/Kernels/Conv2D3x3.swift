@@ -1,12 +1,13 @@
-/// 3×3 convolutions of unit column stride with 4 or more output channels per group (the digits
-/// CNN's first layer, 1 channel to 8, is the case they were written for): the forward and weight
-/// gradient blocks that `Conv2D` takes for such windows.
+/// 3×3 convolutions with 4 or more output channels per group (the digits CNN's first layer, 1
+/// channel to 8, is the case they were written for): the forward blocks `Conv2D` takes at column
+/// stride 1 and 2, and the weight gradient rows it streams at column stride 1.
 ///
 /// Shapes: x [N, C, H, W] · W [M, C/G, 3, 3] → y [N, M, OH, OW].
 ///
-/// Why: with unit column stride the 4 pixels of a block read 6 consecutive inputs per kernel row,
-/// so each input is loaded once for its 3 kernel columns (12 loads of the general 4×4 block become
-/// 6) and serves 4 output channels: per kernel row 6 input loads and 12 weight loads feed 48
+/// Why: the 4 pixels of a forward block read 6 consecutive inputs per kernel row at column stride
+/// 1 (9 at stride 2), so each input is loaded once for all the kernel columns that use it (12
+/// loads of the general 4×4 block become 6, or 9) and serves 4 output channels, while the kernel
+/// row's 12 weights stay in registers: per kernel row 6 input loads and 12 weight loads feed 48
 /// multiply-accumulates (an fp16 input or an fp16/fp32-master weight costs 3 instructions to bring
 /// into an FPU register on a Cortex-M4F). Blocks at a row's ends are handled in place (the first
 /// pixel may miss kernel column 0, the last kernel column 2), so a narrow plane such as 8×8 with
