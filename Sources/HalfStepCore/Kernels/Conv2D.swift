@@ -44,6 +44,8 @@ public enum Conv2D {
         let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
         let columns = interiorRange(out: g.outWidth, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth, size: g.width)
         let strip = Strip3x3(g)
+        // When the strip is every column, a 4-output block is done by plane3x3 alone.
+        let stripIsRow = strip.first == 0 && 4 * strip.blocks == g.outWidth
         var n = 0
         while n < rows {
             var m = 0
@@ -62,6 +64,10 @@ public enum Conv2D {
                     } else {
                         plane3x3Stride2(y: y, x: x, w: w, b: SIMD4(b0, b1, b2, b3), xAt: xGroup, wAt: m &* wpo, yAt: y0,
                                         cg: cg, wpo: wpo, strip, g)
+                    }
+                    if stripIsRow {
+                        m += block
+                        continue
                     }
                 }
                 var oh = 0

@@ -110,11 +110,13 @@ extension Conv2D {
         var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
         var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
         var xc = xAt, wc = wAt
+        // A group has a channel and an output row a kernel row inside the input: both loops run
+        // at least once (as repeat-while, the sums are zeroed once, not again in a loop guard).
         var c = 0
-        while c < cg {
+        repeat {
             var xi = xc, w0 = wc
             var r = 0
-            while r < kernelRows {
+            repeat {
                 // The kernel row's 12 weights stay in registers while its 6 inputs stream past:
                 // input k serves pixel j's kernel column k − j, so every sum still takes its
                 // kernel columns in order.
@@ -149,11 +151,11 @@ extension Conv2D {
                 xi &+= width
                 w0 &+= 3
                 r &+= 1
-            }
+            } while r < kernelRows
             xc &+= plane
             wc &+= 9
             c &+= 1
-        }
+        } while c < cg
         let outPlane = g.outHeight &* g.outWidth
         store4(y, yAt, a00, a01, a02, a03, b[0])
         let y1 = yAt &+ outPlane
@@ -177,11 +179,13 @@ extension Conv2D {
         var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
         var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
         var xc = xAt, wc = wAt
+        // A group has a channel and an output row a kernel row inside the input: both loops run
+        // at least once (as repeat-while, the sums are zeroed once, not again in a loop guard).
         var c = 0
-        while c < cg {
+        repeat {
             var xi = xc, w0 = wc
             var r = 0
-            while r < kernelRows {
+            repeat {
                 let w1 = w0 &+ wpo, w2 = w1 &+ wpo, w3 = w2 &+ wpo
                 let u0 = w[w0].computeValue, u1 = w[w1].computeValue, u2 = w[w2].computeValue, u3 = w[w3].computeValue
                 let v0 = w[w0 &+ 1].computeValue, v1 = w[w1 &+ 1].computeValue
@@ -216,11 +220,11 @@ extension Conv2D {
                 xi &+= width
                 w0 &+= 3
                 r &+= 1
-            }
+            } while r < kernelRows
             xc &+= plane
             wc &+= 9
             c &+= 1
-        }
+        } while c < cg
         let outPlane = g.outHeight &* g.outWidth
         store4(y, yAt, a00, a01, a02, a03, b[0])
         let y1 = yAt &+ outPlane
