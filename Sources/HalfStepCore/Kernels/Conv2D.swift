@@ -591,8 +591,10 @@ public enum Conv2D {
                     var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
                     var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
                     var wi = c, di = q
+                    // A layer has an output: at least one trip (as repeat-while the sums are
+                    // zeroed once, not again in a loop guard).
                     var m = 0
-                    while m < mCount {
+                    repeat {
                         let w0 = w[wi].computeValue, w1 = w[wi &+ 1].computeValue
                         let w2 = w[wi &+ 2].computeValue, w3 = w[wi &+ 3].computeValue
                         let d0 = Float(d[di]), d1 = Float(d[di &+ 1]), d2 = Float(d[di &+ 2]), d3 = Float(d[di &+ 3])
@@ -603,7 +605,7 @@ public enum Conv2D {
                         wi &+= cCount
                         di &+= plane
                         m &+= 1
-                    }
+                    } while m < mCount
                     let o = c &* plane &+ q
                     out[o] = Float16(a00); out[o &+ 1] = Float16(a01); out[o &+ 2] = Float16(a02); out[o &+ 3] = Float16(a03)
                     let o1 = o &+ plane
