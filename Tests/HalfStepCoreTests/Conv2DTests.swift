@@ -266,7 +266,7 @@ struct Conv2DTests {
 /// half and fp32 master weights, and partly trained layers.
 struct Conv2DDepthwisePointwiseTests {
     typealias Case = Conv2DTests.Case
-    let rows = 2
+    var rows = 2
 
     /// A depthwise window: `channels` planes of `size`×`size`, kernel k×k, stride s, padding p at
     /// the top and left, the output size PyTorch gives for symmetric padding `p + extra` at the
@@ -295,6 +295,8 @@ struct Conv2DDepthwisePointwiseTests {
         depthwise(2, 7, s: 2, p: 1), depthwise(3, 12, s: 2, p: 1), depthwise(2, 13, s: 2, p: 1),
         depthwise(2, 6, s: 1, p: 0), depthwise(2, 12, s: 2, p: 0, bottomRight: 1), depthwise(2, 9, s: 1, p: 0, bottomRight: 1),
         depthwise(2, 7, k: 5, s: 1, p: 2), depthwise(2, 9, k: 5, s: 2, p: 2),
+        depthwise(3, 5, s: 1, p: 2), depthwise(2, 9, s: 1, p: 1), depthwise(2, 8, s: 1, p: 1, bottomRight: 0),
+        depthwise(2, 3, s: 1, p: 1), depthwise(2, 6, s: 1, p: 2, bottomRight: 0),
         Case(name: "depthwise 4x5x9 (non-square) k3 s1 pad 1",
              window: .init(channels: 4, outputs: 4, height: 5, width: 9, outHeight: 5, outWidth: 9,
                            kernelHeight: 3, kernelWidth: 3, strideHeight: 1, strideWidth: 1,
@@ -411,6 +413,92 @@ struct Conv2DDepthwisePointwiseTests {
         let expected = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
         #expect(Array(part.array.prefix(trained)).map(\.bitPattern) == Array(expected.dW.prefix(trained)).map(\.bitPattern), "\(c)")
         #expect(part.array.last!.isNaN, "\(c): the element after the trained rows was written")
+    }
+}
+
+extension Conv2DTests {
+    /// The 3×3 paths (forward blocks of 4 outputs × 4 pixels at column stride 1 or 2 that handle the
+    /// row's first and last pixel in place, weight gradient rows streamed 4 outputs × 3 kernel
+    /// columns at a time, the depthwise stride-1 tiles), bit for bit against the one-output loops
+    /// with the harness above: one input channel as in the digits CNN's first layer (8 and 16
+    /// outputs), several channels, output counts that leave a channel over, widths from 3 (no block)
+    /// to 17 (blocks and single pixels), padding 0, 1 and 2, padding only at the bottom and right, row
+    /// and column strides of 2, groups, batches of 1 to 3.
+    struct Blocks3x3 {
+        /// A 3×3 window: c → m channels on an h×w plane, padding p top/left and q bottom/right, strides sh × sw.
+        static func window(_ c: Int, _ m: Int, _ h: Int, _ w: Int, p: Int = 1, q: Int? = nil, sh: Int = 1, sw: Int = 1,
+                           groups: Int = 1) -> Case {
+            let q = q ?? p
+            let oh = (h + p + q - 3) / sh + 1, ow = (w + p + q - 3) / sw + 1
+            return Case(name: "3x3 \(c)->\(m) on \(h)x\(w) pad \(p)/\(q) stride \(sh)x\(sw)\(groups > 1 ? " groups \(groups)" : "")",
+                        window: .init(channels: c, outputs: m, height: h, width: w, outHeight: oh, outWidth: ow,
+                                      kernelHeight: 3, kernelWidth: 3, strideHeight: sh, strideWidth: sw,
+                                      padTop: p, padLeft: p, group: groups, trainedOutputs: m))
+        }
+
+        static let cases: [Case] = [
+            window(1, 8, 8, 8), window(1, 16, 8, 8), window(1, 8, 5, 4), window(1, 4, 3, 3), window(1, 4, 4, 5),
+            window(2, 5, 5, 7), window(3, 9, 7, 13), window(1, 8, 6, 6, p: 0), window(1, 4, 7, 9, p: 2),
+            window(1, 4, 6, 8, p: 0, q: 1), window(2, 4, 9, 8, sh: 2), window(4, 8, 5, 6, groups: 2),
+            window(2, 12, 4, 10, p: 1, q: 0),
+            // Depthwise (the tiled stride-1 paths).
+            window(4, 4, 4, 4, groups: 4), window(3, 3, 5, 9, groups: 3), window(2, 2, 7, 6, p: 0, q: 1, groups: 2),
+            window(2, 2, 6, 5, p: 2, groups: 2), window(2, 2, 2, 8, groups: 2), window(2, 2, 9, 4, p: 1, q: 0, groups: 2),
+            // Column stride 2 (forward blocks reading 9 inputs a kernel row), as the strided CNN's second layer.
+            window(3, 8, 8, 8, sh: 2, sw: 2), window(1, 4, 7, 9, sh: 2, sw: 2), window(2, 4, 6, 10, p: 0, sh: 2, sw: 2),
+            window(1, 4, 5, 8, p: 1, q: 0, sh: 2, sw: 2), window(2, 5, 5, 7, sw: 2), window(1, 4, 6, 12, p: 2, sh: 2, sw: 2),
+            window(4, 8, 6, 17, sh: 1, sw: 2, groups: 2),
+        ]
+
+        @Test("forward equals the one-output loop bit for bit (half and master weights, batches 1 to 3)",
+              arguments: cases, Conv2DDepthwisePointwiseTests.Values.allCases)
+        func forwardIsBitExact(_ c: Case, values: Conv2DDepthwisePointwiseTests.Values) {
+            for rows in 1 ... 3 {
+                let harness = Conv2DDepthwisePointwiseTests(rows: rows)
+                for entry in Conv2DEntry.allCases { harness.forwardIsBitExact(c, values: values, entry: entry) }
+            }
+        }
+
+        @Test("backward gives the one-output loops' dx and dW bit for bit (half and master weights, batches 1 to 3)",
+              arguments: cases, Conv2DDepthwisePointwiseTests.Values.allCases)
+        func backwardIsBitExact(_ c: Case, values: Conv2DDepthwisePointwiseTests.Values) {
+            for rows in 1 ... 3 {
+                let harness = Conv2DDepthwisePointwiseTests(rows: rows)
+                for entry in Conv2DEntry.allCases { harness.backwardIsBitExact(c, values: values, entry: entry) }
+            }
+        }
+
+        @Test("a partly trained layer writes the weight gradients of its first output channels only", arguments: cases)
+        func trainedOutputsLimitTheWeightGradient(_ c: Case) {
+            Conv2DDepthwisePointwiseTests().trainedOutputsLimitTheWeightGradient(c)
+        }
+
+        /// The depthwise tiles add +0 · weight for a tap in the padding, which is NaN for an infinite
+        /// or NaN weight: with one, the layer must still give the one-output loops' results (which
+        /// skip the tap), padded borders included.
+        @Test("depthwise stride 1 with an infinite or NaN weight equals the one-output loops", arguments: [
+            window(3, 3, 4, 4, groups: 3), window(2, 2, 5, 9, groups: 2),
+        ])
+        func nonFiniteDepthwiseWeights(_ c: Case) {
+            let g = c.window, rows = 2
+            var rng = TestRandom(37)
+            let x = rng.halves(rows * g.inputElements, -4, 4), dy = rng.halves(rows * g.outputElements, -4, 4)
+            var w = rng.halves(g.outputs * g.weightsPerOutput)
+            w[0] = .infinity
+            w[g.weightsPerOutput + 8] = .nan
+            let b = rng.halves(g.outputs)
+            let expected = Conv2DTests.oneOutputLoop(g, x: x, w: w, b: b, rows: rows)
+            let gradients = Conv2DTests.oneOutputGradients(g, dy: dy, x: x, w: w, rows: rows)
+            for entry in Conv2DEntry.allCases {
+                let y = Buffer(repeating: Float16(0), count: rows * g.outputElements)
+                entry.forward(y: y.view, x: Buffer(x).view, weight: .half(Buffer(w).view), bias: .half(Buffer(b).view), rows: rows, window: g)
+                #expect(y.array.nanCanonicalBits == expected.nanCanonicalBits, "\(c), \(entry): y")
+                let dx = Buffer(repeating: Float16(0), count: rows * g.inputElements)
+                entry.backward(dx: dx.view, dW: nil, db: nil, dy: Buffer(dy).view, x: Buffer(x).view, weight: .half(Buffer(w).view),
+                               rows: rows, window: g)
+                #expect(dx.array.nanCanonicalBits == gradients.dx.nanCanonicalBits, "\(c), \(entry): dx")
+            }
+        }
     }
 }
 

@@ -30,17 +30,22 @@ public enum Conv2D {
     static func forward<W: HalfComputable>(y: TensorView<Float16>, x: TensorView<Float16>, w: TensorView<W>,
                                            bias: ParameterView?, rows: Int, _ g: Window2D) {
         if g.isPointwise { return pointwiseForward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
+        if isDepthwise3x3Stride1(g) { return depthwise3x3Stride1Forward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
         if isDepthwise3x3(g) { return depthwise3x3Forward(y: y, x: x, w: w, bias: bias, rows: rows, g) }
         // Every output sums its taps in one order (channel, kernel row, kernel column, padding taps
         // skipped): the one-output loop's, which Conv2DTests pins bit for bit. The loops below only
         // block it: 4 outputs of one group share each loaded input (1 where groups are narrower, as
         // in depthwise), padding is skipped by clipping the kernel's row and column ranges once
         // per pixel instead of testing every tap, and on interior pixels 4 pixels share each
-        // loaded weight.
+        // loaded weight. 3×3 windows of column stride 1 or 2 run their 4-output blocks' columns in
+        // `plane3x3` first (Conv2D3x3.swift); this loop then skips those columns.
         let mg = g.outputs / g.group, cg = g.channelsPerGroup
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         let kk = g.kernelHeight * g.kernelWidth, wpo = g.weightsPerOutput
         let columns = interiorRange(out: g.outWidth, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth, size: g.width)
+        let strip = Strip3x3(g)
+        // When the strip is every column, a 4-output block is done by plane3x3 alone.
+        let stripIsRow = strip.first == 0 && 4 * strip.blocks == g.outWidth
         var n = 0
         while n < rows {
             var m = 0
@@ -52,6 +57,19 @@ public enum Conv2D {
                 let b2: Float = block == 4 ? (bias.map { $0.computeValue(m + 2) } ?? 0) : 0
                 let b3: Float = block == 4 ? (bias.map { $0.computeValue(m + 3) } ?? 0) : 0
                 let y0 = (n * g.outputs + m) * outPlane
+                if block == 4 && strip.blocks > 0 {
+                    if g.strideWidth == 1 {
+                        plane3x3(y: y, x: x, w: w, b: SIMD4(b0, b1, b2, b3), xAt: xGroup, wAt: m &* wpo, yAt: y0,
+                                 cg: cg, wpo: wpo, strip, g)
+                    } else {
+                        plane3x3Stride2(y: y, x: x, w: w, b: SIMD4(b0, b1, b2, b3), xAt: xGroup, wAt: m &* wpo, yAt: y0,
+                                        cg: cg, wpo: wpo, strip, g)
+                    }
+                    if stripIsRow {
+                        m += block
+                        continue
+                    }
+                }
                 var oh = 0
                 while oh < g.outHeight {
                     let ih0 = oh * g.strideHeight - g.padTop
@@ -59,6 +77,10 @@ public enum Conv2D {
                     let rowInside = khLo == 0 && khHi == g.kernelHeight
                     var ow = 0
                     while ow < g.outWidth {
+                        if block == 4 && ow == strip.first && strip.blocks > 0 {
+                            ow &+= 4 &* strip.blocks   // done by plane3x3 above
+                            continue
+                        }
                         if rowInside && ow >= columns.lowerBound && ow + 4 <= columns.upperBound {
                             if block == 4 {
                                 interiorBlock4x4(y: y, x: x, w: w, bias: bias, n: n, m: m, oh: oh, ow: ow, g)
@@ -219,31 +241,16 @@ public enum Conv2D {
             var m = 0
             while m < mCount {
                 let block = min(4, mCount &- m)
-                let w0 = m &* c, w1 = w0 &+ c, w2 = w1 &+ c, w3 = w2 &+ c
+                let w0 = m &* c
+                // The block's bias terms, read once per sample rather than per pixel block.
+                var b = SIMD4<Float>(repeating: 0)
+                if block == 4, let bias {
+                    b = SIMD4(bias.computeValue(m), bias.computeValue(m &+ 1), bias.computeValue(m &+ 2), bias.computeValue(m &+ 3))
+                }
                 var q = 0
                 while q < p {
                     if block == 4 && q &+ 4 <= p {
-                        var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
-                        var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
-                        var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
-                        var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
-                        var xi = q
-                        var i = 0
-                        while i < c {
-                            let x0 = Float(xs[xi]), x1 = Float(xs[xi &+ 1]), x2 = Float(xs[xi &+ 2]), x3 = Float(xs[xi &+ 3])
-                            let v0 = w[w0 &+ i].computeValue, v1 = w[w1 &+ i].computeValue
-                            let v2 = w[w2 &+ i].computeValue, v3 = w[w3 &+ i].computeValue
-                            a00 += x0 * v0; a01 += x1 * v0; a02 += x2 * v0; a03 += x3 * v0
-                            a10 += x0 * v1; a11 += x1 * v1; a12 += x2 * v1; a13 += x3 * v1
-                            a20 += x0 * v2; a21 += x1 * v2; a22 += x2 * v2; a23 += x3 * v2
-                            a30 += x0 * v3; a31 += x1 * v3; a32 += x2 * v3; a33 += x3 * v3
-                            xi &+= p
-                            i &+= 1
-                        }
-                        storePixels(ys, at: m &* p &+ q, SIMD4(a00, a01, a02, a03), bias, m)
-                        storePixels(ys, at: (m &+ 1) &* p &+ q, SIMD4(a10, a11, a12, a13), bias, m &+ 1)
-                        storePixels(ys, at: (m &+ 2) &* p &+ q, SIMD4(a20, a21, a22, a23), bias, m &+ 2)
-                        storePixels(ys, at: (m &+ 3) &* p &+ q, SIMD4(a30, a31, a32, a33), bias, m &+ 3)
+                        pointwiseBlock4x4(ys, xs, w, at: m &* p &+ q, xAt: q, w0: w0, c: c, p: p, b)
                         q &+= 4
                     } else {
                         var r = 0
@@ -266,6 +273,53 @@ public enum Conv2D {
             }
             n &+= 1
         }
+    }
+
+    /// One 4 outputs × 4 pixels block of `pointwiseForward` (per sample: `y` [M, P], `x` [C, P]):
+    /// outputs m ..< m+4 (weights from `w0`, C apart) at pixels `xAt ..< xAt+4`, stored from
+    /// `at`. Channels go two at a time, each output's pair of weights read together (one 32-bit
+    /// load for fp16 storage) and one loop trip per pair; channel i before i + 1 in every sum.
+    @inlinable @inline(__always)
+    static func pointwiseBlock4x4<W: HalfComputable>(_ ys: TensorView<Float16>, _ xs: TensorView<Float16>, _ w: TensorView<W>,
+                                                     at: Int, xAt: Int, w0: Int, c: Int, p: Int, _ b: SIMD4<Float>) {
+        let r0 = w.slice(w0, c), r1 = w.slice(w0 &+ c, c), r2 = w.slice(w0 &+ 2 &* c, c), r3 = w.slice(w0 &+ 3 &* c, c)
+        var a00: Float = 0, a01: Float = 0, a02: Float = 0, a03: Float = 0
+        var a10: Float = 0, a11: Float = 0, a12: Float = 0, a13: Float = 0
+        var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
+        var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
+        var xi = xAt
+        var i = 0
+        while i &+ 2 <= c {
+            let (u0, t0) = r0.computePair(i), (u1, t1) = r1.computePair(i)
+            let (u2, t2) = r2.computePair(i), (u3, t3) = r3.computePair(i)
+            var x0 = Float(xs[xi]), x1 = Float(xs[xi &+ 1]), x2 = Float(xs[xi &+ 2]), x3 = Float(xs[xi &+ 3])
+            a00 += x0 * u0; a01 += x1 * u0; a02 += x2 * u0; a03 += x3 * u0
+            a10 += x0 * u1; a11 += x1 * u1; a12 += x2 * u1; a13 += x3 * u1
+            a20 += x0 * u2; a21 += x1 * u2; a22 += x2 * u2; a23 += x3 * u2
+            a30 += x0 * u3; a31 += x1 * u3; a32 += x2 * u3; a33 += x3 * u3
+            xi &+= p
+            x0 = Float(xs[xi]); x1 = Float(xs[xi &+ 1]); x2 = Float(xs[xi &+ 2]); x3 = Float(xs[xi &+ 3])
+            a00 += x0 * t0; a01 += x1 * t0; a02 += x2 * t0; a03 += x3 * t0
+            a10 += x0 * t1; a11 += x1 * t1; a12 += x2 * t1; a13 += x3 * t1
+            a20 += x0 * t2; a21 += x1 * t2; a22 += x2 * t2; a23 += x3 * t2
+            a30 += x0 * t3; a31 += x1 * t3; a32 += x2 * t3; a33 += x3 * t3
+            xi &+= p
+            i &+= 2
+        }
+        if i < c {
+            let x0 = Float(xs[xi]), x1 = Float(xs[xi &+ 1]), x2 = Float(xs[xi &+ 2]), x3 = Float(xs[xi &+ 3])
+            let v0 = r0[i].computeValue, v1 = r1[i].computeValue, v2 = r2[i].computeValue, v3 = r3[i].computeValue
+            a00 += x0 * v0; a01 += x1 * v0; a02 += x2 * v0; a03 += x3 * v0
+            a10 += x0 * v1; a11 += x1 * v1; a12 += x2 * v1; a13 += x3 * v1
+            a20 += x0 * v2; a21 += x1 * v2; a22 += x2 * v2; a23 += x3 * v2
+            a30 += x0 * v3; a31 += x1 * v3; a32 += x2 * v3; a33 += x3 * v3
+        }
+        store4(ys, at, a00, a01, a02, a03, b[0])
+        let at1 = at &+ p
+        store4(ys, at1, a10, a11, a12, a13, b[1])
+        let at2 = at1 &+ p
+        store4(ys, at2, a20, a21, a22, a23, b[2])
+        store4(ys, at2 &+ p, a30, a31, a32, a33, b[3])
     }
 
     @inlinable @inline(__always)
@@ -310,14 +364,33 @@ public enum Conv2D {
                 var acc: Float = 0
                 var n = 0
                 while n < rows {
-                    let d = dy.slice((n * g.outputs + m) * outPlane, outPlane)
-                    var q = 0
-                    while q < outPlane { acc += Float(d[q]); q += 1 }
-                    n += 1
+                    addInOrder(&acc, dy.slice((n &* g.outputs &+ m) &* outPlane, outPlane))
+                    n &+= 1
                 }
                 db[m] = Float16(acc)
-                m += 1
+                m &+= 1
             }
+        }
+    }
+
+    /// Adds `d`'s elements to `acc` one at a time, in index order, 4 a trip as two 32-bit loads
+    /// (one dependent add each, as the one-element loop; the trip's loads and loop test are
+    /// shared).
+    @inlinable @inline(__always)
+    static func addInOrder(_ acc: inout Float, _ d: TensorView<Float16>) {
+        let count = d.count
+        var q = 0
+        while q &+ 4 <= count {
+            let (a, b) = d.widenedPair(q), (c, e) = d.widenedPair(q &+ 2)
+            acc += a
+            acc += b
+            acc += c
+            acc += e
+            q &+= 4
+        }
+        while q < count {
+            acc += Float(d[q])
+            q &+= 1
         }
     }
 
@@ -329,6 +402,7 @@ public enum Conv2D {
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         if g.isPointwise { return pointwiseInputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
+        if isDepthwise3x3Stride1(g) { return depthwise3x3Stride1InputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
         if isDepthwise3x3(g) { return depthwise3x3InputGradient(dx: dx, dy: dy, w: w, rows: rows, g) }
         // Each dx element sums over (output channel, kernel row, kernel column) in that order, as
         // the one-output loop does; the taps that reach an output position are found by clipping
@@ -415,6 +489,7 @@ public enum Conv2D {
     static func weightGradient(dW: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>,
                                rows: Int, _ g: Window2D) {
         if g.isPointwise { return pointwiseWeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
+        if isDepthwise3x3Stride1(g) { return depthwise3x3Stride1WeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
         if isDepthwise3x3(g) { return depthwise3x3WeightGradient(dW: dW, dy: dy, x: x, rows: rows, g) }
         let cg = g.channelsPerGroup, mg = g.outputs / g.group
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
@@ -422,6 +497,7 @@ public enum Conv2D {
         // one-output loop does; the output positions whose tap lies inside the input are clipped
         // once per kernel position, and 4 output channels of one group share each loaded input.
         let sh = g.strideHeight, sw = g.strideWidth, wpo = g.weightsPerOutput
+        let stream = Stream3x3(g)
         var m = 0
         while m < g.trainedOutputs {
             let block = mg - m % mg >= 4 && m + 4 <= g.trainedOutputs ? 4 : 1
@@ -434,6 +510,12 @@ public enum Conv2D {
                     let ohLo = g.padTop - kh > 0 ? (g.padTop - kh + sh - 1) / sh : 0
                     let ohTop = g.height - 1 + g.padTop - kh
                     let ohHi = ohTop < 0 ? 0 : min(g.outHeight, ohTop / sh + 1)
+                    if block == 4 && stream.streams {
+                        weightRows3x3(dW: dW, dy: dy, x: x, rows: rows, m: m, channel: firstChannel + c, kh: kh,
+                                      ohLo: ohLo, ohHi: ohHi, at: m * wpo + (c * 3 + kh) * 3, wpo: wpo, stream, g)
+                        kh += 1
+                        continue
+                    }
                     var kw = 0
                     while kw < g.kernelWidth {
                         let owLo = g.padLeft - kw > 0 ? (g.padLeft - kw + sw - 1) / sw : 0
@@ -509,8 +591,10 @@ public enum Conv2D {
                     var a20: Float = 0, a21: Float = 0, a22: Float = 0, a23: Float = 0
                     var a30: Float = 0, a31: Float = 0, a32: Float = 0, a33: Float = 0
                     var wi = c, di = q
+                    // A layer has an output: at least one trip (as repeat-while the sums are
+                    // zeroed once, not again in a loop guard).
                     var m = 0
-                    while m < mCount {
+                    repeat {
                         let w0 = w[wi].computeValue, w1 = w[wi &+ 1].computeValue
                         let w2 = w[wi &+ 2].computeValue, w3 = w[wi &+ 3].computeValue
                         let d0 = Float(d[di]), d1 = Float(d[di &+ 1]), d2 = Float(d[di &+ 2]), d3 = Float(d[di &+ 3])
@@ -521,7 +605,7 @@ public enum Conv2D {
                         wi &+= cCount
                         di &+= plane
                         m &+= 1
-                    }
+                    } while m < mCount
                     let o = c &* plane &+ q
                     out[o] = Float16(a00); out[o &+ 1] = Float16(a01); out[o &+ 2] = Float16(a02); out[o &+ 3] = Float16(a03)
                     let o1 = o &+ plane
