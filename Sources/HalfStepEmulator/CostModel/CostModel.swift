@@ -6,8 +6,8 @@ import HalfStepCore
 /// loop setup), instructions per multiply-accumulate (its operand loads and fp16 conversions
 /// included) and per remaining elementwise operation (`OpWork.elementwiseOperations`), plus a
 /// price per exp, log or square root. One figure per MAC for every family cannot hold: on QEMU's
-/// Cortex-M4F a register-blocked Dense GEMM takes 2.6 instructions per MAC, a 1×1 convolution
-/// about 3, a depthwise 3×3 window about 6 and a 3×3 convolution with one input channel about 9.
+/// Cortex-M4F a register-blocked Dense GEMM takes 2.6 instructions per MAC, the blocked 3×3
+/// convolutions about 3, a 1×1 convolution about 3.6, and the fused expansion + depthwise op 5.7.
 ///
 /// - The M4F and M7 rates are fitted to QEMU's per-op instruction counts (`validate --qemu
 ///   --json`: `op_instructions`, `op_fixed_instructions`, `op_work`) on the digits MLP (batch 32),
@@ -83,37 +83,37 @@ public struct CostModel: Sendable, Equatable {
     /// Fitted on QEMU's Cortex-M4F (mps2-an386); see the type's documentation.
     static let m4fRates: [KernelFamily: Rate] = [
         .denseForward: Rate(perOp: 2120, perMAC: 2.56, perElementwise: 1.45),
-        .denseBackward: Rate(perOp: 4800, perMAC: 2.55, perElementwise: 2.14),
-        .convolutionForward: Rate(perOp: 1800, perMAC: 8.81, perElementwise: 0.00),
-        .convolutionBackward: Rate(perOp: 4280, perMAC: 5.81, perElementwise: 0.00),
-        .convolutionPanel: Rate(perOp: 2080, perMAC: 2.39, perElementwise: 5.84),
-        .pointwiseForward: Rate(perOp: 2160, perMAC: 3.50, perElementwise: 2.73),
-        .pointwiseBackward: Rate(perOp: 2000, perMAC: 3.00, perElementwise: 3.45),
-        .depthwiseForward: Rate(perOp: 2160, perMAC: 5.85, perElementwise: 0.00),
-        .depthwiseBackward: Rate(perOp: 2000, perMAC: 7.09, perElementwise: 2.68),
+        .denseBackward: Rate(perOp: 4760, perMAC: 2.56, perElementwise: 2.09),
+        .convolutionForward: Rate(perOp: 1920, perMAC: 3.24, perElementwise: 0.00),
+        .convolutionBackward: Rate(perOp: 3280, perMAC: 2.89, perElementwise: 0.00),
+        .convolutionPanel: Rate(perOp: 2040, perMAC: 2.39, perElementwise: 5.85),
+        .pointwiseForward: Rate(perOp: 2160, perMAC: 3.62, perElementwise: 0.69),
+        .pointwiseBackward: Rate(perOp: 2000, perMAC: 3.06, perElementwise: 2.73),
+        .depthwiseForward: Rate(perOp: 2160, perMAC: 3.80, perElementwise: 0.00),
+        .depthwiseBackward: Rate(perOp: 2040, perMAC: 1.96, perElementwise: 12.16),
         .expandDepthwise: Rate(perOp: 3440, perMAC: 5.69, perElementwise: 0.00),
-        .pooling: Rate(perOp: 1040, perMAC: 0.00, perElementwise: 7.32),
+        .pooling: Rate(perOp: 1040, perMAC: 0.00, perElementwise: 7.33),
         .elementwise: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 1.94),
         .loss: Rate(perOp: 1000, perMAC: 0.00, perElementwise: 1.94),
-        .update: Rate(perOp: 1581, perMAC: 0.00, perElementwise: 1.40),
+        .update: Rate(perOp: 1734, perMAC: 0.00, perElementwise: 1.47),
     ]
 
     /// Fitted on QEMU's Cortex-M7 (mps2-an500); see the type's documentation.
     static let m7Rates: [KernelFamily: Rate] = [
-        .denseForward: Rate(perOp: 2240, perMAC: 2.56, perElementwise: 1.45),
-        .denseBackward: Rate(perOp: 5000, perMAC: 2.55, perElementwise: 2.14),
-        .convolutionForward: Rate(perOp: 1920, perMAC: 8.81, perElementwise: 0.00),
-        .convolutionBackward: Rate(perOp: 4480, perMAC: 5.81, perElementwise: 0.00),
-        .convolutionPanel: Rate(perOp: 2240, perMAC: 2.39, perElementwise: 5.85),
-        .pointwiseForward: Rate(perOp: 2320, perMAC: 3.50, perElementwise: 2.73),
-        .pointwiseBackward: Rate(perOp: 2160, perMAC: 3.00, perElementwise: 3.48),
-        .depthwiseForward: Rate(perOp: 2320, perMAC: 5.86, perElementwise: 0.00),
-        .depthwiseBackward: Rate(perOp: 2160, perMAC: 7.07, perElementwise: 2.77),
-        .expandDepthwise: Rate(perOp: 3720, perMAC: 5.58, perElementwise: 0.00),
+        .denseForward: Rate(perOp: 2280, perMAC: 2.56, perElementwise: 1.45),
+        .denseBackward: Rate(perOp: 5000, perMAC: 2.56, perElementwise: 2.07),
+        .convolutionForward: Rate(perOp: 2040, perMAC: 3.24, perElementwise: 0.00),
+        .convolutionBackward: Rate(perOp: 3480, perMAC: 2.89, perElementwise: 0.00),
+        .convolutionPanel: Rate(perOp: 2200, perMAC: 2.39, perElementwise: 5.86),
+        .pointwiseForward: Rate(perOp: 2320, perMAC: 3.62, perElementwise: 0.69),
+        .pointwiseBackward: Rate(perOp: 2160, perMAC: 3.06, perElementwise: 2.75),
+        .depthwiseForward: Rate(perOp: 2320, perMAC: 3.82, perElementwise: 0.00),
+        .depthwiseBackward: Rate(perOp: 2200, perMAC: 1.97, perElementwise: 12.22),
+        .expandDepthwise: Rate(perOp: 3680, perMAC: 5.58, perElementwise: 0.00),
         .pooling: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 7.34),
         .elementwise: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 1.94),
         .loss: Rate(perOp: 1080, perMAC: 0.00, perElementwise: 1.94),
-        .update: Rate(perOp: 1584, perMAC: 0.00, perElementwise: 1.39),
+        .update: Rate(perOp: 1791, perMAC: 0.00, perElementwise: 1.50),
     ]
 }
 
