@@ -7,7 +7,8 @@ import HalfStepTestSupport
 /// every element a kernel must not write, compared as fp16 bit patterns. No tolerance: the vector
 /// kernels promise the same operations in the same order. (A NaN's sign and payload are the one
 /// exception, as in `DenseVectorizedTests.same`: which of two meeting NaNs survives is the
-/// compiler's operand order, in either kernel.)
+/// compiler's operand order, in either kernel.) Every comparison runs with and without host
+/// working memory (`KernelScratch`), which switches on the repacked paths.
 struct Conv2DVectorizedTests {
     struct Case: CustomStringConvertible {
         var name: String
@@ -27,7 +28,9 @@ struct Conv2DVectorizedTests {
     /// Every path and edge: the digits CNN's four layers; vector-filling and ragged planes (4×4 is
     /// two vectors, 3×3 one and a tail, 2×2 only a tail); odd sizes; 1×3, 5×5 and 1×1 windows;
     /// strided and shrinking windows (portable forward and dx, vector dW); groups of 8, 10 (8 lanes
-    /// and 2) and 6 outputs (portable dW); depthwise; a partly trained layer; a wide layer.
+    /// and 2) and 6 outputs (portable dW); depthwise; a partly trained layer; a wide layer. The
+    /// last ones reach the scratch paths' edges: 16 lanes and a remainder, partly trained 16-lane
+    /// dW, windows all inside, mostly padding, or wider than the input.
     static let cases: [Case] = [
         Case(name: "digits conv1: 1->8, 3x3 pad 1, 8x8", window: window(1, 8, 8, 8, kernel: (3, 3), pad: (1, 1))),
         Case(name: "digits dw: depthwise 8, 3x3 pad 1, 4x4", window: window(8, 8, 4, 4, kernel: (3, 3), pad: (1, 1), group: 8)),
@@ -62,6 +65,13 @@ struct Conv2DVectorizedTests {
         Case(name: "9->17, 3x3 stride 2 pad 1, 10x10 (dy planes of 3 transposed blocks and a tail; 8+1 channels, 8+8+1 outputs)", window: window(9, 17, 10, 10, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
         Case(name: "8->16, 3x3 no padding, 5x11 (3x3 dW rows at the tensor's end)", window: window(8, 16, 5, 11, kernel: (3, 3), pad: (0, 0))),
         Case(name: "8->12, 3x3 stride 2 pad 1, 9x16 (8 columns per stride class: single-sample dx blocks)", window: window(8, 12, 9, 16, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
+        Case(name: "8->24, 3x3 stride 2 pad 1, 9x9, first 21 trained (16 + 8 outputs, 16 + 5 dW lanes)", window: window(8, 24, 9, 9, kernel: (3, 3), stride: (2, 2), pad: (1, 1), trained: 21)),
+        Case(name: "20->20, 3x3 stride 2 pad 1, 7x7 (16 + 4 channels and outputs)", window: window(20, 20, 7, 7, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
+        Case(name: "4->16, 3x3 pad 1, 5x5, first 13 outputs trained (4 channels: transposed-dy dW)", window: window(4, 16, 5, 5, kernel: (3, 3), pad: (1, 1), trained: 13)),
+        Case(name: "6->16, 2x2 stride 2 no padding, 6x6 (every pixel inside)", window: window(6, 16, 6, 6, kernel: (2, 2), stride: (2, 2), pad: (0, 0))),
+        Case(name: "16->16, 3x3 stride 2 pad 1, 1x1 (one tap inside)", window: window(16, 16, 1, 1, kernel: (3, 3), stride: (2, 2), pad: (1, 1))),
+        Case(name: "8->8, 5x5 pad 1, 3x3 (a window wider than the input)", window: window(8, 8, 3, 3, kernel: (5, 5), pad: (1, 1))),
+        Case(name: "16->32 in 2 groups, 3x3 stride 2 pad 1, 6x5 (16 lanes per group)", window: window(16, 32, 6, 5, kernel: (3, 3), stride: (2, 2), pad: (1, 1), group: 2)),
     ]
 
     static let sentinel = Float16(bitPattern: 0x5A5A)
@@ -125,14 +135,31 @@ struct Conv2DVectorizedTests {
         return "\(name)[\(i)]: 0x\(String(got[i], radix: 16)) vs portable 0x\(String(expected[i], radix: 16)) (\(count) differ)"
     }
 
-    /// nil when forward matches the portable kernel, else the first difference.
-    static func forwardDifference(_ c: Case, rows: Int, storage: Storage, withBias: Bool, specials: Bool, seed: UInt64) -> String? {
+    /// Runs `body` with the host working memory the scratch paths ask for (`shortBy` elements
+    /// less), filled with NaN so a read of an element no path wrote would show; nil without `scratch`.
+    static func withScratch<R>(_ g: Window2D, rows: Int, _ scratch: Bool, shortBy: Int = 0, _ body: (KernelScratch?) -> R) -> R {
+        guard scratch else { return body(nil) }
+        let floats = max(Conv2DVectorized.scratchFloats(rows: rows, window: g) - shortBy, 1)
+        let memory = Buffer<Float>(repeating: .nan, count: floats)
+        return withExtendedLifetime(memory) { body(KernelScratch(base: UnsafeMutableRawPointer(memory.pointer), bytes: floats * 4)) }
+    }
+
+    /// nil when forward matches the portable kernel, else the first difference. With `scratch`,
+    /// the vectorised kernel gets host working memory (the repacked paths).
+    static func forwardDifference(_ c: Case, rows: Int, storage: Storage, withBias: Bool, specials: Bool, seed: UInt64,
+                                  scratch: Bool = false, shortBy: Int = 0) -> String? {
         let g = c.window
         let o = Operands(g, rows: rows, seed: seed, specials: specials)
         let x = Buffer(o.x).view, w = weight(o, storage), b = withBias ? bias(o, storage) : nil
         let expected = output(rows * g.outputElements) { Conv2D.portableForward(y: $0, x: x, weight: w, bias: b, rows: rows, window: g) }
-        let got = output(rows * g.outputElements) { Conv2DVectorized.forward(y: $0, x: x, weight: w, bias: b, rows: rows, window: g) }
-        return firstDifference("y", got, expected).map { "\(c), rows \(rows), \(storage), bias \(withBias), specials \(specials): \($0)" }
+        let got = output(rows * g.outputElements) { y in
+            withScratch(g, rows: rows, scratch, shortBy: shortBy) { s in
+                Conv2DVectorized.forward(y: y, x: x, weight: w, bias: b, rows: rows, window: g, scratch: s)
+            }
+        }
+        return firstDifference("y", got, expected).map {
+            "\(c), rows \(rows), \(storage), bias \(withBias), specials \(specials), scratch \(scratch): \($0)"
+        }
     }
 
     /// Which gradients a backward call asks for.
@@ -140,7 +167,7 @@ struct Conv2DVectorizedTests {
 
     /// nil when backward matches the portable kernel, else the first difference.
     static func backwardDifference(_ c: Case, rows: Int, storage: Storage, specials: Bool, seed: UInt64,
-                                   outputs: Outputs = Outputs()) -> String? {
+                                   outputs: Outputs = Outputs(), scratch: Bool = false, shortBy: Int = 0) -> String? {
         let g = c.window
         let o = Operands(g, rows: rows, seed: seed, specials: specials)
         let x = Buffer(o.x).view, dy = Buffer(o.dy).view, w = weight(o, storage)
@@ -151,7 +178,9 @@ struct Conv2DVectorizedTests {
                     dbBits = output(g.outputs) { db in
                         let dxv = outputs.dx ? dx : nil, dWv = outputs.dW ? dW : nil, dbv = outputs.db ? db : nil
                         if vectorized {
-                            Conv2DVectorized.backward(dx: dxv, dW: dWv, db: dbv, dy: dy, x: x, weight: w, rows: rows, window: g)
+                            withScratch(g, rows: rows, scratch, shortBy: shortBy) { s in
+                                Conv2DVectorized.backward(dx: dxv, dW: dWv, db: dbv, dy: dy, x: x, weight: w, rows: rows, window: g, scratch: s)
+                            }
                         } else {
                             Conv2D.portableBackward(dx: dxv, dW: dWv, db: dbv, dy: dy, x: x, weight: w, rows: rows, window: g)
                         }
@@ -162,7 +191,7 @@ struct Conv2DVectorizedTests {
         }
         let got = run(true), expected = run(false)
         for (name, (a, e)) in zip(["dx", "dW", "db"], zip(got, expected)) {
-            if let d = firstDifference(name, a, e) { return "\(c), rows \(rows), \(storage), specials \(specials): \(d)" }
+            if let d = firstDifference(name, a, e) { return "\(c), rows \(rows), \(storage), specials \(specials), scratch \(scratch): \(d)" }
         }
         return nil
     }
@@ -176,8 +205,10 @@ struct Conv2DVectorizedTests {
             for storage in Storage.allCases {
                 for withBias in [true, false] {
                     seed += 1
-                    let d = Self.forwardDifference(c, rows: rows, storage: storage, withBias: withBias, specials: false, seed: seed)
-                    #expect(d == nil, "\(d ?? "")")
+                    for scratch in [false, true] {
+                        let d = Self.forwardDifference(c, rows: rows, storage: storage, withBias: withBias, specials: false, seed: seed, scratch: scratch)
+                        #expect(d == nil, "\(d ?? "")")
+                    }
                 }
             }
         }
@@ -189,8 +220,10 @@ struct Conv2DVectorizedTests {
         for rows in Self.rowCounts {
             for storage in Storage.allCases {
                 seed += 1
-                let d = Self.forwardDifference(c, rows: rows, storage: storage, withBias: true, specials: true, seed: seed)
-                #expect(d == nil, "\(d ?? "")")
+                for scratch in [false, true] {
+                    let d = Self.forwardDifference(c, rows: rows, storage: storage, withBias: true, specials: true, seed: seed, scratch: scratch)
+                    #expect(d == nil, "\(d ?? "")")
+                }
             }
         }
     }
@@ -201,8 +234,10 @@ struct Conv2DVectorizedTests {
         for rows in Self.rowCounts {
             for storage in Storage.allCases {
                 seed += 1
-                let d = Self.backwardDifference(c, rows: rows, storage: storage, specials: false, seed: seed)
-                #expect(d == nil, "\(d ?? "")")
+                for scratch in [false, true] {
+                    let d = Self.backwardDifference(c, rows: rows, storage: storage, specials: false, seed: seed, scratch: scratch)
+                    #expect(d == nil, "\(d ?? "")")
+                }
             }
         }
     }
@@ -213,8 +248,10 @@ struct Conv2DVectorizedTests {
         for rows in Self.rowCounts {
             for storage in Storage.allCases {
                 seed += 1
-                let d = Self.backwardDifference(c, rows: rows, storage: storage, specials: true, seed: seed)
-                #expect(d == nil, "\(d ?? "")")
+                for scratch in [false, true] {
+                    let d = Self.backwardDifference(c, rows: rows, storage: storage, specials: true, seed: seed, scratch: scratch)
+                    #expect(d == nil, "\(d ?? "")")
+                }
             }
         }
     }
@@ -225,9 +262,19 @@ struct Conv2DVectorizedTests {
     ])
     func backwardWithMissingGradients(_ outputs: Outputs) {
         for (k, c) in Self.cases.enumerated() {
-            let d = Self.backwardDifference(c, rows: 2, storage: .half, specials: false, seed: 5000 + UInt64(k), outputs: outputs)
-            #expect(d == nil, "\(d ?? "")")
+            for scratch in [false, true] {
+                let d = Self.backwardDifference(c, rows: 2, storage: .half, specials: false, seed: 5000 + UInt64(k), outputs: outputs, scratch: scratch)
+                #expect(d == nil, "\(d ?? "")")
+            }
         }
+    }
+
+    @Test("a scratch one element too small is left unused, and the results still match", arguments: cases)
+    func scratchTooSmall(_ c: Case) {
+        let f = Self.forwardDifference(c, rows: 2, storage: .master, withBias: true, specials: false, seed: 5500, scratch: true, shortBy: 1)
+        #expect(f == nil, "\(f ?? "")")
+        let b = Self.backwardDifference(c, rows: 2, storage: .master, specials: false, seed: 5600, scratch: true, shortBy: 1)
+        #expect(b == nil, "\(b ?? "")")
     }
 
     @Test("issue 13's strided CNN layers at batch 32 and odd batches match bit for bit")
@@ -238,12 +285,14 @@ struct Conv2DVectorizedTests {
         ]
         for (k, c) in layers.enumerated() {
             for rows in [5, 32] {
-                let f = Self.forwardDifference(c, rows: rows, storage: .master, withBias: true, specials: false, seed: 7000 + UInt64(k * 100 + rows))
-                #expect(f == nil, "\(f ?? "")")
-                let b = Self.backwardDifference(c, rows: rows, storage: .master, specials: false, seed: 7100 + UInt64(k * 100 + rows))
-                #expect(b == nil, "\(b ?? "")")
-                let s = Self.backwardDifference(c, rows: rows, storage: .half, specials: true, seed: 7200 + UInt64(k * 100 + rows))
-                #expect(s == nil, "\(s ?? "")")
+                for scratch in [false, true] {
+                    let f = Self.forwardDifference(c, rows: rows, storage: .master, withBias: true, specials: false, seed: 7000 + UInt64(k * 100 + rows), scratch: scratch)
+                    #expect(f == nil, "\(f ?? "")")
+                    let b = Self.backwardDifference(c, rows: rows, storage: .master, specials: false, seed: 7100 + UInt64(k * 100 + rows), scratch: scratch)
+                    #expect(b == nil, "\(b ?? "")")
+                    let s = Self.backwardDifference(c, rows: rows, storage: .half, specials: true, seed: 7200 + UInt64(k * 100 + rows), scratch: scratch)
+                    #expect(s == nil, "\(s ?? "")")
+                }
             }
         }
     }
@@ -251,10 +300,12 @@ struct Conv2DVectorizedTests {
     @Test("the digits CNN's layers at batch 32 match bit for bit")
     func digitsLayersAtBatch32() {
         for (k, c) in Self.cases.prefix(4).enumerated() {
-            let f = Self.forwardDifference(c, rows: 32, storage: .master, withBias: true, specials: false, seed: 6000 + UInt64(k))
-            #expect(f == nil, "\(f ?? "")")
-            let b = Self.backwardDifference(c, rows: 32, storage: .master, specials: false, seed: 6100 + UInt64(k))
-            #expect(b == nil, "\(b ?? "")")
+            for scratch in [false, true] {
+                let f = Self.forwardDifference(c, rows: 32, storage: .master, withBias: true, specials: false, seed: 6000 + UInt64(k), scratch: scratch)
+                #expect(f == nil, "\(f ?? "")")
+                let b = Self.backwardDifference(c, rows: 32, storage: .master, specials: false, seed: 6100 + UInt64(k), scratch: scratch)
+                #expect(b == nil, "\(b ?? "")")
+            }
         }
     }
 }

@@ -92,15 +92,22 @@ struct DenseVectorizedTests {
     }
 
     /// nil when forward matches the portable kernel on this case, else the first difference.
-    static func forwardDifference(_ c: Case, _ storage: Storage, bias: Bool, alpha: Float, beta: Float) -> String? {
+    /// With `scratch`, the vectorised kernel gets host working memory (rows as lanes), filled
+    /// with NaN so a read of an element it did not write would show.
+    static func forwardDifference(_ c: Case, _ storage: Storage, bias: Bool, alpha: Float, beta: Float, scratch: Bool = false) -> String? {
         withOperands(c, storage, bias: bias) { x, weight, b, _ in
             let expected = output(c.rows * c.m) {
                 Dense.portableForward(y: $0, x: x, weight: weight, bias: b, rows: c.rows, k: c.k, m: c.m, alpha: alpha, beta: beta)
             }
-            let got = output(c.rows * c.m) {
-                DenseVectorized.forward(y: $0, x: x, weight: weight, bias: b, rows: c.rows, k: c.k, m: c.m, alpha: alpha, beta: beta)
+            let floats = DenseVectorized.scratchFloats(rows: c.rows, k: c.k, m: c.m)
+            let memory = Buffer<Float>(repeating: .nan, count: floats)
+            let got = withExtendedLifetime(memory) {
+                output(c.rows * c.m) {
+                    DenseVectorized.forward(y: $0, x: x, weight: weight, bias: b, rows: c.rows, k: c.k, m: c.m, alpha: alpha, beta: beta,
+                                            scratch: scratch ? KernelScratch(base: UnsafeMutableRawPointer(memory.pointer), bytes: floats * 4) : nil)
+                }
             }
-            return firstDifference("y", got, expected).map { "rows \(c.rows) k \(c.k) m \(c.m): \($0)" }
+            return firstDifference("y", got, expected).map { "rows \(c.rows) k \(c.k) m \(c.m), scratch \(scratch): \($0)" }
         }
     }
 
@@ -176,6 +183,15 @@ struct DenseVectorizedTests {
     }
 
     // MARK: - Backward
+
+    @Test("forward with host scratch (rows as lanes) matches bit for bit on every shape, both storages, with and without bias")
+    func forwardWithScratch() {
+        let half = Self.overAllShapes { Self.forwardDifference($0, .half, bias: true, alpha: 1, beta: 1, scratch: true) }
+        let master = Self.overAllShapes { Self.forwardDifference($0, .master, bias: true, alpha: 0.3, beta: -1.7, scratch: true) }
+        let plain = Self.overAllShapes { Self.forwardDifference($0, .master, bias: false, alpha: 1.25, beta: 1, scratch: true) }
+        let d = half + master + plain
+        #expect(d.isEmpty, "\(d.count) shapes differ; first: \(d.first ?? "")")
+    }
 
     @Test("backward with fp16 weights matches dx, dW and db bit for bit on every shape")
     func backwardHalfWeights() {
@@ -256,7 +272,9 @@ struct DenseVectorizedTests {
             for storage in [Storage.half, .master] {
                 // alpha far below 1 brings fp32 sums beyond fp16's range back into it.
                 for (alpha, beta) in [(Float(1), Float(1)), (1e-5, 1e-3)] {
-                    if let d = Self.forwardDifference(c, storage, bias: true, alpha: alpha, beta: beta) { differences.append(d) }
+                    for scratch in [false, true] {
+                        if let d = Self.forwardDifference(c, storage, bias: true, alpha: alpha, beta: beta, scratch: scratch) { differences.append(d) }
+                    }
                 }
             }
         }

@@ -38,9 +38,22 @@ public struct Conv2DForward: StepOp {
 
     @inlinable
     public func run(_ c: inout StepContext) {
+        #if arch(x86_64) || arch(arm64)
+        if let s = c.scratch { return run(&c, scratch: s) }
+        #endif
         Conv2D.forward(y: c.half(y), x: c.half(x), weight: c.parameter(w), bias: b.map { c.parameter($0) },
                        rows: c.rows, window: window)
     }
+
+    #if arch(x86_64) || arch(arm64)
+    /// `run` with host working memory. Out of line, so the paths it opens add nothing to the
+    /// frame of a run without it (the emulator holds that one to a device's stack).
+    @usableFromInline @inline(never)
+    func run(_ c: inout StepContext, scratch: KernelScratch) {
+        Conv2DVectorized.forward(y: c.half(y), x: c.half(x), weight: c.parameter(w), bias: b.map { c.parameter($0) },
+                                 rows: c.rows, window: window, scratch: scratch)
+    }
+    #endif
 
     public func work(rows: Int) -> OpWork {
         let outputs = rows * window.outputElements
@@ -54,6 +67,14 @@ public struct Conv2DForward: StepOp {
         return w
     }
     public var family: KernelFamily { .convolution(window, backward: false) }
+
+    public var scratchFloats: Int {
+        #if arch(x86_64) || arch(arm64)
+        return Conv2DVectorized.scratchFloats(rows: n, window: window)
+        #else
+        return 0
+        #endif
+    }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         ConvShape.describe(&d, n: n, window)
@@ -99,10 +120,23 @@ public struct Conv2DBackward: StepOp {
 
     @inlinable
     public func run(_ c: inout StepContext) {
+        #if arch(x86_64) || arch(arm64)
+        if let s = c.scratch { return run(&c, scratch: s) }
+        #endif
         Conv2D.backward(dx: dx.map { c.half($0) }, dW: dW.map { c.half($0) }, db: db.map { c.half($0) },
                         dy: c.half(dy), x: x.map { c.half($0) } ?? c.unread(at: dy),
                         weight: c.parameter(w), rows: c.rows, window: window)
     }
+
+    #if arch(x86_64) || arch(arm64)
+    /// `run` with host working memory, out of line as `Conv2DForward`'s.
+    @usableFromInline @inline(never)
+    func run(_ c: inout StepContext, scratch: KernelScratch) {
+        Conv2DVectorized.backward(dx: dx.map { c.half($0) }, dW: dW.map { c.half($0) }, db: db.map { c.half($0) },
+                                  dy: c.half(dy), x: x.map { c.half($0) } ?? c.unread(at: dy),
+                                  weight: c.parameter(w), rows: c.rows, window: window, scratch: scratch)
+    }
+    #endif
 
     public func work(rows: Int) -> OpWork {
         let g = window
@@ -123,6 +157,14 @@ public struct Conv2DBackward: StepOp {
         return w
     }
     public var family: KernelFamily { .convolution(window, backward: true) }
+
+    public var scratchFloats: Int {
+        #if arch(x86_64) || arch(arm64)
+        return Conv2DVectorized.scratchFloats(rows: n, window: window)
+        #else
+        return 0
+        #endif
+    }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         ConvShape.describe(&d, n: n, window)

@@ -44,10 +44,23 @@ public struct DenseForward: StepOp {
             DenseHalfAccumulation.forward(y: c.half(y), x: c.half(x), weight: c.parameter(w), bias: b.map { c.parameter($0) },
                                           rows: c.rows, k: k, m: m, alpha: alpha, beta: beta)
         } else {
+            #if arch(x86_64) || arch(arm64)
+            if let s = c.scratch { return run(&c, scratch: s) }
+            #endif
             Dense.forward(y: c.half(y), x: c.half(x), weight: c.parameter(w), bias: b.map { c.parameter($0) },
                           rows: c.rows, k: k, m: m, alpha: alpha, beta: beta)
         }
     }
+
+    #if arch(x86_64) || arch(arm64)
+    /// `run` with host working memory. Out of line, so the paths it opens add nothing to the
+    /// frame of a run without it (the emulator holds that one to a device's stack).
+    @usableFromInline @inline(never)
+    func run(_ c: inout StepContext, scratch: KernelScratch) {
+        DenseVectorized.forward(y: c.half(y), x: c.half(x), weight: c.parameter(w), bias: b.map { c.parameter($0) },
+                                rows: c.rows, k: k, m: m, alpha: alpha, beta: beta, scratch: scratch)
+    }
+    #endif
 
     public func work(rows: Int) -> OpWork {
         var w = OpWork()
@@ -60,6 +73,14 @@ public struct DenseForward: StepOp {
         return w
     }
     public var family: KernelFamily { .denseForward }
+
+    public var scratchFloats: Int {
+        #if arch(x86_64) || arch(arm64)
+        return DenseVectorized.scratchFloats(rows: n, k: k, m: m)
+        #else
+        return 0
+        #endif
+    }
 
     public func describe<D: OpDescriber>(_ d: inout D) {
         DenseShape.describe(&d, n: n, k: k, m: m, alpha: alpha, beta: beta)

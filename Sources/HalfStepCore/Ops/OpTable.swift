@@ -107,6 +107,13 @@ extension OpRecord {
         return code.visit(&v)
     }
 
+    /// fp32 elements of `KernelScratch` this record's op can use (0 for an unknown opcode).
+    public var scratchFloats: Int {
+        guard let code = opcode else { return 0 }
+        var v = ScratchVisitor(record: self)
+        return code.visit(&v)
+    }
+
     /// Describes this (verified) record's op into `d`.
     public func describe<D: OpDescriber>(_ d: inout D) {
         guard let code = opcode else { return }
@@ -140,6 +147,11 @@ struct WorkVisitor: OpVisitor {
 struct FamilyVisitor: OpVisitor {
     let record: OpRecord
     func visit<Op: StepOp>(_ type: Op.Type) -> KernelFamily { Op(record).family }
+}
+
+struct ScratchVisitor: OpVisitor {
+    let record: OpRecord
+    func visit<Op: StepOp>(_ type: Op.Type) -> Int { Op(record).scratchFloats }
 }
 
 struct DescribeVisitor<D: OpDescriber>: OpVisitor {

@@ -65,6 +65,18 @@ public struct StepContext {
         plan.tensor(i).dtype == .float32 ? .master(float(i)) : .half(half(i))
     }
 
+    #if arch(x86_64) || arch(arm64)
+    /// Host working memory for vectorised kernels: the arena's bytes past the plan's, from the
+    /// next 64-byte boundary (`KernelScratch`), or nil when there are none. A host may hand the
+    /// trainer a larger arena than the plan needs (`KernelScratch.bytes(for:)` says how much
+    /// larger is useful); no tensor lives there, and a device build never looks.
+    @inlinable
+    public var scratch: KernelScratch? {
+        let start = KernelScratch.start(of: plan)
+        return arena.bytes > start ? KernelScratch(base: arena.base + start, bytes: arena.bytes - start) : nil
+    }
+    #endif
+
     /// An empty fp16 view at tensor `i`, for a kernel operand it never reads.
     @inlinable
     public func unread(at i: Int) -> TensorView<Float16> {

@@ -39,12 +39,16 @@ public protocol StepOp {
     var family: KernelFamily { get }
     /// The op's shape and settings for reports, in words and numbers.
     func describe<D: OpDescriber>(_ d: inout D)
+    /// fp32 elements of host working memory (`KernelScratch`) the op's kernels can use; 0 (the
+    /// default) for none, and always 0 on a device.
+    var scratchFloats: Int { get }
 }
 
 extension StepOp {
     public static var isUpdate: Bool { false }
     public static var isLoss: Bool { false }
     public func allowsAlias(written: Int, read: Int) -> Bool { false }
+    public var scratchFloats: Int { 0 }
 
     /// The record of this op in `phase`.
     public func record(phase: Phase) -> OpRecord {

@@ -29,6 +29,11 @@ public struct SGDUpdate: UpdateOp {
     public func step<W: ParameterWriter>(_ writer: inout W, _ c: StepContext) -> UpdateTally {
         let config = c.plan.config
         let grad = c.half(slots.grad)
+        #if arch(x86_64) || arch(arm64)
+        // Round-to-nearest storage: eight elements at a time (SGDVectorized), the same bits.
+        if let nearest = writer as? NearestWriter<Float> { return vectorized(nearest.values, grad, c) }
+        if let nearest = writer as? NearestWriter<Float16> { return vectorized(nearest.values, grad, c) }
+        #endif
         if config.stateDType == .float16 {
             return SGD.update(param: &writer, grad: grad, momentum: slots.m.map { c.half($0) }, count: slots.count,
                               learningRate: config.learningRate, momentumFactor: config.momentum,
@@ -38,6 +43,21 @@ public struct SGDUpdate: UpdateOp {
                           learningRate: config.learningRate, momentumFactor: config.momentum,
                           weightDecay: config.weightDecay, inverseScale: c.inverseScale)
     }
+
+    #if arch(x86_64) || arch(arm64)
+    @usableFromInline
+    func vectorized<P: UpdateLanes>(_ param: TensorView<P>, _ grad: TensorView<Float16>, _ c: StepContext) -> UpdateTally {
+        let config = c.plan.config
+        if config.stateDType == .float16 {
+            return SGDVectorized.update(param: param, grad: grad, momentum: slots.m.map { c.half($0) }, count: slots.count,
+                                        learningRate: config.learningRate, momentumFactor: config.momentum,
+                                        weightDecay: config.weightDecay, inverseScale: c.inverseScale)
+        }
+        return SGDVectorized.update(param: param, grad: grad, momentum: slots.m.map { c.float($0) }, count: slots.count,
+                                    learningRate: config.learningRate, momentumFactor: config.momentum,
+                                    weightDecay: config.weightDecay, inverseScale: c.inverseScale)
+    }
+    #endif
 
     public func work(rows: Int) -> OpWork { slots.work(otherPerElement: 5, transcendentalsPerElement: 0) }
     public var family: KernelFamily { .update }

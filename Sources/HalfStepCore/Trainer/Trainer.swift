@@ -27,7 +27,8 @@ public struct Trainer {
     /// Update ops in the program, fused or not.
     let updateOps: Int
 
-    /// Prepares `plan` to run in `arena`, which must hold at least `plan.arenaBytes` bytes.
+    /// Prepares `plan` to run in `arena`, which must hold at least `plan.arenaBytes` bytes (a host
+    /// may give more: its vectorised kernels use the bytes past the plan's, `KernelScratch`).
     public init(plan: Plan, arena: Arena) throws(PlanError) {
         if arena.bytes < plan.arenaBytes { throw .arenaTooSmall(needed: plan.arenaBytes, available: arena.bytes) }
         self.plan = plan

@@ -2,7 +2,8 @@ import Foundation
 import HalfStepCore
 
 /// Runs a plan on the host through the core: the same `Trainer` the device runs, in an arena of
-/// exactly the plan's size.
+/// the plan's size followed by the host kernels' working memory (`KernelScratch`: no tensor
+/// lives there, so the plan is unchanged; the emulator gives the plan's size exactly).
 public final class TrainingSession {
     public let loaded: LoadedPlan
     public private(set) var trainer: Trainer
@@ -12,7 +13,8 @@ public final class TrainingSession {
     /// Prepares `loaded` to run in a fresh arena.
     public init(_ loaded: LoadedPlan) throws(PlanLoadError) {
         self.loaded = loaded
-        let bytes = max(loaded.plan.arenaBytes, 16)
+        let scratch = KernelScratch.bytes(for: loaded.plan)
+        let bytes = scratch > 0 ? KernelScratch.start(of: loaded.plan) + scratch : max(loaded.plan.arenaBytes, 16)
         arenaMemory = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes, alignment: PlanFormat.alignment)
         do {
             trainer = try Trainer(plan: loaded.plan, arena: Arena(base: arenaMemory.baseAddress!, bytes: bytes))

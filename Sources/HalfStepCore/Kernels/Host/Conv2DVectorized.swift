@@ -44,8 +44,10 @@ public enum Conv2DVectorized {
                                x: TensorView<Float16>,      // [N, C, H, W]
                                weight: ParameterView,       // [M, C/G, KH, KW]
                                bias: ParameterView?,        // [M]
-                               rows: Int, window g: Window2D) {
-        if g.isPointwise || isSameStrideOne(g) {
+                               rows: Int, window g: Window2D, scratch: KernelScratch? = nil) {
+        if let scratch, usesScratchForward(g), let s = scratch.floats(ScratchLayout(rows: rows, g).total) {
+            scratchForward(y: y, x: x, weight: weight, bias: bias, rows: rows, g, scratch: s)
+        } else if g.isPointwise || isSameStrideOne(g) {
             switch weight {
             case .half(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
             case .master(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, g)
@@ -69,8 +71,13 @@ public enum Conv2DVectorized {
                                 dy: TensorView<Float16>,    // [N, M, OH, OW]
                                 x: TensorView<Float16>,     // [N, C, H, W]
                                 weight: ParameterView,      // [M, C/G, KH, KW]
-                                rows: Int, window g: Window2D) {
-        if let dx {
+                                rows: Int, window g: Window2D, scratch: KernelScratch? = nil) {
+        // With scratch, the repacked paths take what they accept (Conv2DVectorized+Scratch).
+        var done = (dx: false, dW: false)
+        if let scratch, let s = scratch.floats(ScratchLayout(rows: rows, g).total) {
+            done = scratchBackward(dx: dx, dW: dW, dy: dy, x: x, weight: weight, rows: rows, g, scratch: s)
+        }
+        if let dx, !done.dx {
             if g.isPointwise || isSameStrideOne(g) {
                 switch weight {
                 case .half(let w): inputGradient(dx: dx, dy: dy, w: w, rows: rows, g)
@@ -85,7 +92,7 @@ public enum Conv2DVectorized {
                 Conv2D.portableBackward(dx: dx, dW: nil, db: nil, dy: dy, x: x, weight: weight, rows: rows, window: g)
             }
         }
-        if let dW {
+        if let dW, !done.dW {
             if g.outputs / g.group >= 8 {
                 weightGradient(dW: dW, dy: dy, x: x, rows: rows, g)
             } else {
@@ -1005,6 +1012,13 @@ extension TensorView where Scalar == Float16 {
     func row8(_ i: Int) -> SIMD8<UInt16> {
         assert(i >= 0 && i + 8 <= count, "tensor index out of range")
         return UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<UInt16>.self)
+    }
+
+    /// Writes bit patterns `bits` to elements `i ..< i + 8`. Host only: one unaligned store.
+    @inline(__always)
+    func storeRow8(_ bits: SIMD8<UInt16>, at i: Int) {
+        assert(i >= 0 && i + 8 <= count, "tensor index out of range")
+        UnsafeMutableRawPointer(base + i).storeBytes(of: bits, as: SIMD8<UInt16>.self)
     }
 
     /// Elements `i ..< i + 4`, widened (exact). Host only: one `vcvtph2ps` from memory.

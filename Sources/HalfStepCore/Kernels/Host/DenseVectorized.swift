@@ -23,14 +23,18 @@
 /// holds the host stack to a microcontroller's limits).
 public enum DenseVectorized {
     /// Computes `y = alpha · x Wᵀ + beta · b` for the first `rows` rows; the parameters and the
-    /// result are those of `Dense.portableForward`, bit for bit.
+    /// result are those of `Dense.portableForward`, bit for bit. With `scratch` (host working
+    /// memory, `DenseVectorized+Scratch`) the lanes run over rows.
     public static func forward(
         y: TensorView<Float16>,      // [N, M]
         x: TensorView<Float16>,      // [N, K]
         weight: ParameterView,       // [M, K]
         bias: ParameterView?,        // [M]
-        rows: Int, k: Int, m: Int, alpha: Float, beta: Float
+        rows: Int, k: Int, m: Int, alpha: Float, beta: Float, scratch: KernelScratch? = nil
     ) {
+        if let s = scratch?.floats(scratchFloats(rows: rows, k: k, m: m)) {
+            return scratchForward(y: y, x: x, weight: weight, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta, scratch: s)
+        }
         switch weight {
         case .half(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
         case .master(let w): forward(y: y, x: x, w: w, bias: bias, rows: rows, k: k, m: m, alpha: alpha, beta: beta)
