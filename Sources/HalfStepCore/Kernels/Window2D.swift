@@ -106,6 +106,14 @@ public struct Window2D: Equatable, Sendable {
             && padTop == 0 && padLeft == 0 && group == 1 && outHeight == height && outWidth == width
     }
 
+    /// True for 2×2 windows at stride 2 without padding that all lie inside the input (floor
+    /// mode): pooling's common halving, whose windows tile the input (bar an odd last row or
+    /// column) and never overlap.
+    @inlinable public var tilesPairs: Bool {
+        kernelHeight == 2 && kernelWidth == 2 && strideHeight == 2 && strideWidth == 2 && padTop == 0 && padLeft == 0
+            && outHeight &* 2 <= height && outWidth &* 2 <= width
+    }
+
     /// True when the fields describe a window the kernels can run: sizes non-zero, channels
     /// divisible by the groups, and every window starting inside the padded input.
     public var isConsistent: Bool {
@@ -116,5 +124,22 @@ public struct Window2D: Equatable, Sendable {
         // The last window must start inside the input (or its top/left padding).
         if (outHeight - 1) * strideHeight >= height + padTop || (outWidth - 1) * strideWidth >= width + padLeft { return false }
         return true
+    }
+}
+
+/// How the `Window2D.tilesPairs` loops step through an input plane: a row of windows reads input
+/// rows 2·oh and 2·oh + 1 from column 0 and ends at column 2·OW of the first.
+@usableFromInline
+struct PairWalk {
+    /// Elements from where a row of windows ends to where the next starts: the rest of its first
+    /// row (an odd last column) and its second row.
+    @usableFromInline let rowSkip: Int
+    /// Elements a plane holds below its last row of windows (an odd last row).
+    @usableFromInline let planeSkip: Int
+
+    @inlinable
+    init(_ g: Window2D) {
+        rowSkip = g.width &* 2 &- g.outWidth &* 2
+        planeSkip = (g.height &- g.outHeight &* 2) &* g.width
     }
 }

@@ -74,10 +74,23 @@ extension TensorView where Scalar == Float16 {
     /// pair halves their loop overhead.
     @inlinable @inline(__always)
     public func widenedPair(_ i: Int) -> (Float, Float) {
-        assert(i >= 0 && i + 1 < count, "tensor index out of range")
-        let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self)
+        let word = pairBits(i)
         return (Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word))),
                 Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word &>> 16))))
+    }
+
+    /// The bit patterns of elements `i` and `i + 1` as one 32-bit word, element `i` in the low half.
+    @inlinable @inline(__always)
+    public func pairBits(_ i: Int) -> UInt32 {
+        assert(i >= 0 && i + 1 < count, "tensor index out of range")
+        return UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self)
+    }
+
+    /// Writes the bit patterns of elements `i` and `i + 1` as one 32-bit word (`pairBits`' layout).
+    @inlinable @inline(__always)
+    public func setPairBits(_ i: Int, _ word: UInt32) {
+        assert(i >= 0 && i + 1 < count, "tensor index out of range")
+        UnsafeMutableRawPointer(base + i).storeBytes(of: word, as: UInt32.self)
     }
 }
 
