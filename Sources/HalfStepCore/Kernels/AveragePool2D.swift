@@ -151,28 +151,15 @@ public enum AveragePool2D {
     /// summed in the same order (from 0, top row then bottom row) and divided by the same 4.
     @inlinable
     static func pairsForward(y: TensorView<Float16>, x: TensorView<Float16>, rows: Int, _ g: Window2D) {
-        let w = g.width, walk = PairWalk(g), d = divisor(2, 2, g)
-        var i = 0, o = 0, nc = rows &* g.channels
-        while nc > 0 {
-            var oh = g.outHeight
-            while oh > 0 {
-                let end = o &+ g.outWidth
-                while o < end {
-                    let (x0, x1) = x.widenedPair(i), (x2, x3) = x.widenedPair(i &+ w)
-                    var acc: Float = 0
-                    acc += x0
-                    acc += x1
-                    acc += x2
-                    acc += x3
-                    y[o] = Float16(acc / d)
-                    i &+= 2
-                    o &+= 1
-                }
-                i &+= walk.rowSkip
-                oh &-= 1
-            }
-            i &+= walk.planeSkip
-            nc &-= 1
+        let w = g.width, d = divisor(2, 2, g)
+        PairWalk(g, rows: rows).forEach { i, o in
+            let (x0, x1) = x.widenedPair(i), (x2, x3) = x.widenedPair(i &+ w)
+            var acc: Float = 0
+            acc += x0
+            acc += x1
+            acc += x2
+            acc += x3
+            y[o] = Float16(acc / d)
         }
     }
 
@@ -180,27 +167,14 @@ public enum AveragePool2D {
     /// word per window row; inputs no window covers (an odd last row or column) get 0.
     @inlinable
     static func pairsBackward(dx: TensorView<Float16>, dy: TensorView<Float16>, rows: Int, _ g: Window2D) {
-        let w = g.width, walk = PairWalk(g), d = divisor(2, 2, g)
-        if walk.rowSkip != w || walk.planeSkip != 0 { dx.slice(0, rows &* g.channels &* g.height &* w).fill(0) }
-        var i = 0, o = 0, nc = rows &* g.channels
-        while nc > 0 {
-            var oh = g.outHeight
-            while oh > 0 {
-                let end = o &+ g.outWidth
-                while o < end {
-                    let zero: Float = 0
-                    let v = UInt32(Float16(zero + Float(dy[o]) / d).bitPattern)
-                    let word = v | v &<< 16
-                    dx.setPairBits(i, word)
-                    dx.setPairBits(i &+ w, word)
-                    i &+= 2
-                    o &+= 1
-                }
-                i &+= walk.rowSkip
-                oh &-= 1
-            }
-            i &+= walk.planeSkip
-            nc &-= 1
+        let w = g.width, d = divisor(2, 2, g), walk = PairWalk(g, rows: rows)
+        if !walk.coversInput { dx.slice(0, rows &* g.channels &* g.height &* w).fill(0) }
+        walk.forEach { i, o in
+            let zero: Float = 0
+            let v = UInt32(Float16(zero + Float(dy[o]) / d).bitPattern)
+            let word = v | v &<< 16
+            dx.setPairBits(i, word)
+            dx.setPairBits(i &+ w, word)
         }
     }
 

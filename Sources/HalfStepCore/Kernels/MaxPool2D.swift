@@ -136,27 +136,14 @@ public enum MaxPool2D {
     /// `forward` for `Window2D.tilesPairs`: each window is two 32-bit words, one per input row.
     @inlinable
     static func pairsForward(y: TensorView<Float16>, x: TensorView<Float16>, rows: Int, _ g: Window2D) {
-        let w = g.width, walk = PairWalk(g)
-        var i = 0, o = 0, nc = rows &* g.channels
-        while nc > 0 {
-            var oh = g.outHeight
-            while oh > 0 {
-                let end = o &+ g.outWidth
-                while o < end {
-                    // Read as unsigned integers, patterns +0 ... +∞ order as their values and equal
-                    // ones are the same pattern: the largest is the result when it is one of them,
-                    // and else a negative or a NaN is in the window.
-                    let top = x.pairBits(i), bottom = x.pairBits(i &+ w)
-                    let m = max(max(top & 0xFFFF, top &>> 16), max(bottom & 0xFFFF, bottom &>> 16))
-                    y[o] = m <= 0x7C00 ? Float16(bitPattern: UInt16(truncatingIfNeeded: m)) : x[i &+ signedWinner(x, i, w)]
-                    i &+= 2
-                    o &+= 1
-                }
-                i &+= walk.rowSkip
-                oh &-= 1
-            }
-            i &+= walk.planeSkip
-            nc &-= 1
+        let w = g.width
+        PairWalk(g, rows: rows).forEach { i, o in
+            // Read as unsigned integers, patterns +0 ... +∞ order as their values and equal ones
+            // are the same pattern: the largest is the result when it is one of them, and else a
+            // negative or a NaN is in the window.
+            let top = x.pairBits(i), bottom = x.pairBits(i &+ w)
+            let m = max(max(top & 0xFFFF, top &>> 16), max(bottom & 0xFFFF, bottom &>> 16))
+            y[o] = m <= 0x7C00 ? Float16(bitPattern: UInt16(truncatingIfNeeded: m)) : x[i &+ signedWinner(x, i, w)]
         }
     }
 
@@ -166,27 +153,14 @@ public enum MaxPool2D {
     /// covers (an odd last row or column) get 0.
     @inlinable
     static func pairsBackward(dx: TensorView<Float16>, dy: TensorView<Float16>, x: TensorView<Float16>, rows: Int, _ g: Window2D) {
-        let w = g.width, walk = PairWalk(g)
-        if walk.rowSkip != w || walk.planeSkip != 0 { dx.slice(0, rows &* g.channels &* g.height &* w).fill(0) }
-        var i = 0, o = 0, nc = rows &* g.channels
-        while nc > 0 {
-            var oh = g.outHeight
-            while oh > 0 {
-                let end = o &+ g.outWidth
-                while o < end {
-                    let at = i &+ winner(x, i, w)
-                    dx.setPairBits(i, 0)
-                    dx.setPairBits(i &+ w, 0)
-                    let zero: Float = 0
-                    dx[at] = Float16(zero + Float(dy[o]))
-                    i &+= 2
-                    o &+= 1
-                }
-                i &+= walk.rowSkip
-                oh &-= 1
-            }
-            i &+= walk.planeSkip
-            nc &-= 1
+        let w = g.width, walk = PairWalk(g, rows: rows)
+        if !walk.coversInput { dx.slice(0, rows &* g.channels &* g.height &* w).fill(0) }
+        walk.forEach { i, o in
+            let at = i &+ winner(x, i, w)
+            dx.setPairBits(i, 0)
+            dx.setPairBits(i &+ w, 0)
+            let zero: Float = 0
+            dx[at] = Float16(zero + Float(dy[o]))
         }
     }
 

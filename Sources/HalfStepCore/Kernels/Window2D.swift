@@ -127,8 +127,8 @@ public struct Window2D: Equatable, Sendable {
     }
 }
 
-/// How the `Window2D.tilesPairs` loops step through an input plane: a row of windows reads input
-/// rows 2·oh and 2·oh + 1 from column 0 and ends at column 2·OW of the first.
+/// How the `Window2D.tilesPairs` loops step through the input: a row of windows reads input rows
+/// 2·oh and 2·oh + 1 from column 0, one window per 2 columns, and outputs follow in order.
 @usableFromInline
 struct PairWalk {
     /// Elements from where a row of windows ends to where the next starts: the rest of its first
@@ -136,10 +136,41 @@ struct PairWalk {
     @usableFromInline let rowSkip: Int
     /// Elements a plane holds below its last row of windows (an odd last row).
     @usableFromInline let planeSkip: Int
+    /// Planes walked one after the other, and rows of windows in each: all planes as one when
+    /// no row lies between them (even height), so the loop over planes runs once.
+    @usableFromInline let planes: Int, windowRows: Int
+    @usableFromInline let outWidth: Int
 
     @inlinable
-    init(_ g: Window2D) {
+    init(_ g: Window2D, rows: Int) {
         rowSkip = g.width &* 2 &- g.outWidth &* 2
         planeSkip = (g.height &- g.outHeight &* 2) &* g.width
+        planes = planeSkip == 0 ? 1 : rows &* g.channels
+        windowRows = planeSkip == 0 ? rows &* g.channels &* g.outHeight : g.outHeight
+        outWidth = g.outWidth
+    }
+
+    /// True when the windows cover every input element (even height and width).
+    @inlinable var coversInput: Bool { rowSkip == outWidth &* 2 && planeSkip == 0 }
+
+    /// Calls `body(i, o)` for every window in output order: `i` its top-left input element, `o` its output.
+    @inlinable @inline(__always)
+    func forEach(_ body: (_ i: Int, _ o: Int) -> Void) {
+        var i = 0, o = 0, p = planes
+        while p > 0 {
+            var r = windowRows
+            while r > 0 {
+                let end = o &+ outWidth
+                while o < end {
+                    body(i, o)
+                    i &+= 2
+                    o &+= 1
+                }
+                i &+= rowSkip
+                r &-= 1
+            }
+            i &+= planeSkip
+            p &-= 1
+        }
     }
 }

@@ -86,6 +86,12 @@ extension TensorView where Scalar == Float16 {
         return UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self)
     }
 
+    /// Sets elements `i` and `i + 1` to `u` and `v` rounded to fp16, as one 32-bit store.
+    @inlinable @inline(__always)
+    public func setRoundedPair(_ i: Int, _ u: Float, _ v: Float) {
+        setPairBits(i, UInt32(Float16(u).bitPattern) | UInt32(Float16(v).bitPattern) &<< 16)
+    }
+
     /// Writes the bit patterns of elements `i` and `i + 1` as one 32-bit word (`pairBits`' layout).
     @inlinable @inline(__always)
     public func setPairBits(_ i: Int, _ word: UInt32) {
