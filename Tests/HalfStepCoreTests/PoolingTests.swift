@@ -229,3 +229,117 @@ struct PoolingOrderTests {
         #expect(Self.same(dx.array, wantDx), "\(c) dx")
     }
 }
+
+/// The 2×2, stride-2, unpadded pooling loops (`Window2D.tilesPairs`) pinned bit for bit against the
+/// general loops they stand in for, on planes with and without an odd last row and column and on
+/// values full of ties, ±0, infinities, subnormals and NaNs of both signs and several payloads.
+struct PoolingPairsTests {
+    /// (height, width) of the planes: even, odd last row, odd last column, both, a single window.
+    static let planes: [(Int, Int)] = [(2, 2), (4, 6), (5, 6), (4, 7), (5, 9), (8, 8)]
+
+    static func window(_ height: Int, _ width: Int, includePad: Bool = false) -> Window2D {
+        Window2D(channels: 3, outputs: 3, height: height, width: width, outHeight: height / 2, outWidth: width / 2,
+                 kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2, padTop: 0, padLeft: 0,
+                 group: includePad ? 1 : 0, trainedOutputs: 0)
+    }
+
+    /// Patterns drawn mostly from a few ordinary values (ties in most windows, −0 beside +0), with
+    /// about one element in twelve a NaN (quiet, signalling, negative).
+    static func values(_ rng: inout TestRandom, _ count: Int) -> [Float16] {
+        let ordinary: [UInt16] = [0x0000, 0x8000, 0x3C00, 0xBC00, 0x3800, 0xB800, 0x7C00, 0xFC00, 0x0001, 0x8001, 0x7BFF, 0xFBFF]
+        let nans: [UInt16] = [0x7E00, 0x7C01, 0xFE00, 0xFC01, 0x7FFF]
+        return (0 ..< count).map { _ in
+            let r = Int(rng.next() % 60)
+            return Float16(bitPattern: r < 5 ? nans[r] : ordinary[r % ordinary.count])
+        }
+    }
+
+    static func bits(_ v: [Float16]) -> [UInt16] { v.map(\.bitPattern) }
+
+    /// One 2×4 plane: two windows side by side.
+    static let single = Window2D(channels: 1, outputs: 1, height: 2, width: 4, outHeight: 1, outWidth: 2, kernelHeight: 2,
+                                 kernelWidth: 2, strideHeight: 2, strideWidth: 2, padTop: 0, padLeft: 0, group: 0, trainedOutputs: 0)
+
+    @Test("every 2×2 stride-2 unpadded window inside the input takes the pairs loops, and nothing else does")
+    func pairsPathChoice() {
+        #expect(Self.window(5, 7).tilesPairs)
+        var padded = Self.window(6, 6)
+        padded.padTop = 1; padded.padLeft = 1; padded.outHeight = 4; padded.outWidth = 4
+        #expect(!padded.tilesPairs)
+        var ceilMode = Self.window(5, 5)
+        ceilMode.outHeight = 3
+        #expect(!ceilMode.tilesPairs, "a last window hanging over the bottom edge")
+        var wide = Self.window(6, 6)
+        wide.kernelWidth = 3; wide.outWidth = 2
+        #expect(!wide.tilesPairs)
+    }
+
+    @Test("2×2 stride-2 max pooling forward picks the general loop's winner, bit for bit", arguments: 0 ..< 6)
+    func maxForward(_ p: Int) {
+        let (h, w) = Self.planes[p], g = Self.window(h, w), rows = 2
+        var rng = TestRandom(UInt64(90 + p))
+        let x = Buffer(Self.values(&rng, rows * g.inputElements))
+        let pairs = Buffer(repeating: Float16(7), count: rows * g.outputElements), general = Buffer(repeating: Float16(7), count: pairs.count)
+        MaxPool2D.pairsForward(y: pairs.view, x: x.view, rows: rows, g)
+        MaxPool2D.generalForward(y: general.view, x: x.view, rows: rows, g)
+        #expect(Self.bits(pairs.array) == Self.bits(general.array), "\(h)x\(w)")
+    }
+
+    @Test("2×2 stride-2 max pooling backward routes dy where the general loop does and zeroes the rest", arguments: 0 ..< 6)
+    func maxBackward(_ p: Int) {
+        let (h, w) = Self.planes[p], g = Self.window(h, w), rows = 2
+        var rng = TestRandom(UInt64(100 + p))
+        let x = Buffer(Self.values(&rng, rows * g.inputElements)), dy = Buffer(Self.values(&rng, rows * g.outputElements))
+        let pairs = Buffer(repeating: Float16(7), count: x.count), general = Buffer(repeating: Float16(7), count: x.count)
+        MaxPool2D.pairsBackward(dx: pairs.view, dy: dy.view, x: x.view, rows: rows, g)
+        MaxPool2D.generalBackward(dx: general.view, dy: dy.view, x: x.view, rows: rows, g)
+        #expect(Self.bits(pairs.array) == Self.bits(general.array), "\(h)x\(w)")
+    }
+
+    @Test("2×2 max pooling keeps the first of −0 and +0, in either order")
+    func signedZeroTie() {
+        // Window 0: −0, +0 / +0, +0 → −0. Window 1: +0, −0 / −0, −0 → +0.
+        let x = Buffer([0x8000, 0x0000, 0x0000, 0x8000, 0x0000, 0x0000, 0x8000, 0x8000].map { Float16(bitPattern: UInt16($0)) })
+        let y = Buffer(repeating: Float16(7), count: 2)
+        MaxPool2D.forward(y: y.view, x: x.view, rows: 1, window: Self.single)
+        #expect(Self.bits(y.array) == [0x8000, 0x0000])
+    }
+
+    @Test("2×2 max pooling returns a window's first NaN whatever follows it, and routes dy there")
+    func firstNaN() {
+        // Window 0: 1, NaN(0x7E01), +∞, NaN(0xFE00) → the first NaN. Window 1: −∞, 2, −NaN, 3 → −NaN.
+        let x = Buffer([0x3C00, 0x7E01, 0xFC00, 0x4000, 0x7C00, 0xFE00, 0xFE02, 0x4200].map { Float16(bitPattern: UInt16($0)) })
+        let g = Self.single
+        let y = Buffer(repeating: Float16(7), count: 2), dx = Buffer(repeating: Float16(7), count: 8)
+        MaxPool2D.forward(y: y.view, x: x.view, rows: 1, window: g)
+        MaxPool2D.backward(dx: dx.view, dy: Buffer([Float16(0.5), -0.25]).view, x: x.view, rows: 1, window: g)
+        #expect(Self.bits(y.array) == [0x7E01, 0xFE02])
+        #expect(dx.array == [0, 0.5, 0, 0, 0, 0, -0.25, 0])
+    }
+
+    @Test("2×2 stride-2 average pooling forward equals the general loop bit for bit, either divisor mode, NaNs as NaNs",
+          arguments: 0 ..< 6, [false, true])
+    func averageForward(_ p: Int, includePad: Bool) {
+        let (h, w) = Self.planes[p], g = Self.window(h, w, includePad: includePad), rows = 2
+        var rng = TestRandom(UInt64(110 + p))
+        let x = Buffer(Self.values(&rng, rows * g.inputElements))
+        let pairs = Buffer(repeating: Float16(7), count: rows * g.outputElements), general = Buffer(repeating: Float16(7), count: pairs.count)
+        AveragePool2D.pairsForward(y: pairs.view, x: x.view, rows: rows, g)
+        AveragePool2D.generalForward(y: general.view, x: x.view, rows: rows, g)
+        // Which NaN a sum of two NaNs keeps is the compiler's choice of operand order (the one
+        // difference the kernels allow): any NaN matches any NaN here.
+        #expect(PoolingOrderTests.same(pairs.array, general.array), "\(h)x\(w)")
+    }
+
+    @Test("2×2 stride-2 average pooling backward equals the general loop bit for bit and zeroes uncovered inputs",
+          arguments: 0 ..< 6, [false, true])
+    func averageBackward(_ p: Int, includePad: Bool) {
+        let (h, w) = Self.planes[p], g = Self.window(h, w, includePad: includePad), rows = 2
+        var rng = TestRandom(UInt64(120 + p))
+        let dy = Buffer(Self.values(&rng, rows * g.outputElements))
+        let pairs = Buffer(repeating: Float16(7), count: rows * g.inputElements), general = Buffer(repeating: Float16(7), count: pairs.count)
+        AveragePool2D.pairsBackward(dx: pairs.view, dy: dy.view, rows: rows, g)
+        AveragePool2D.generalBackward(dx: general.view, dy: dy.view, rows: rows, g)
+        #expect(Self.bits(pairs.array) == Self.bits(general.array), "\(h)x\(w)")
+    }
+}

@@ -100,11 +100,51 @@ public enum Activation {
     public static func backward(_ kind: Kind, dx: TensorView<Float16>, dy: TensorView<Float16>, saved: TensorView<Float16>,
                                 count: Int, a: Float, b: Float) {
         switch kind {
-        case .clip: zipMap(dx, dy, saved, count) { d, s in s > a && s < b ? d : 0 }
+        case .clip:
+            guard let bits = ClipBits(a: a, b: b) else { return zipMap(dx, dy, saved, count) { d, s in s > a && s < b ? d : 0 } }
+            clipBackwardPairs(dx, dy, saved, count, bits, a: a, b: b)
         case .hardSigmoid: zipMap(dx, dy, saved, count) { d, s in s > 0 && s < 1 ? d * a : 0 }
         case .hardSwish: zipMap(dx, dy, saved, count) { d, s in s < -3 ? 0 : (s > 3 ? d : d * (s / 3 + 0.5)) }
         case .sigmoid: zipMap(dx, dy, saved, count) { d, s in d * s * (1 - s) }
         }
+    }
+
+    /// Clip's backward two elements per 32-bit load and store, in integer arithmetic on the bit
+    /// patterns: `a < s < b` is `low < s < high` on `s`'s pattern read as a signed 16-bit integer
+    /// (`ClipBits`; a NaN `s` fails either bound, as in fp32), and `dy` passes unchanged, as it
+    /// comes back exactly from fp32 unless it is a NaN. A pair whose `dy` holds a NaN, and an odd
+    /// last element, go through fp32 as `zipMap` does.
+    @inlinable @inline(__always)
+    static func clipBackwardPairs(_ dx: TensorView<Float16>, _ dy: TensorView<Float16>, _ saved: TensorView<Float16>, _ count: Int,
+                                  _ bits: ClipBits, a: Float, b: Float) {
+        // low < s < high as one unsigned comparison: s − low − 1 < high − low − 1 (none when high ≤ low + 1).
+        let low = bits.low &+ 1, span = UInt32(bitPattern: max(bits.high &- low, 0))
+        var i = 0
+        let pairsEnd = count & ~1
+        while i < pairsEnd {
+            let d = dy.pairBits(i), w = saved.pairBits(i)
+            if ((d & 0x7FFF_7FFF) &+ 0x03FF_03FF) & 0x8000_8000 != 0 {
+                // A lane's magnitude above 0x7C00 (+∞) carries into its bit 15: a NaN.
+                clipBackwardInFloat(dx, dy, saved, i, a: a, b: b)
+                clipBackwardInFloat(dx, dy, saved, i &+ 1, a: a, b: b)
+            } else {
+                let s0 = Int32(truncatingIfNeeded: Int16(truncatingIfNeeded: w)), s1 = Int32(bitPattern: w) &>> 16
+                let keep0: UInt32 = UInt32(bitPattern: s0 &- low) < span ? 0x0000_FFFF : 0
+                let keep1: UInt32 = UInt32(bitPattern: s1 &- low) < span ? 0xFFFF_0000 : 0
+                dx.setPairBits(i, d & (keep0 | keep1))
+            }
+            i &+= 2
+        }
+        if i < count { clipBackwardInFloat(dx, dy, saved, i, a: a, b: b) }
+    }
+
+    /// Element `i` of clip's backward as `zipMap` computes it, out of line: the pairs whose `dy`
+    /// holds a NaN.
+    @usableFromInline @inline(never)
+    static func clipBackwardInFloat(_ dx: TensorView<Float16>, _ dy: TensorView<Float16>, _ saved: TensorView<Float16>, _ i: Int,
+                                    a: Float, b: Float) {
+        let s = Float(saved[i])
+        dx[i] = Float16(s > a && s < b ? Float(dy[i]) : 0)
     }
 
     /// `dx[i] = Float16(f(Float(dy[i]), Float(saved[i])))` for `i < count`.

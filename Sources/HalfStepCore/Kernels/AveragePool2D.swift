@@ -3,12 +3,24 @@
 ///
 /// Shapes: x [N, C, H, W] → y [N, C, OH, OW] (global: y [N, C, 1, 1]). `window.group == 1` means
 /// padding counts towards the divisor (`count_include_pad = 1`), 0 that only real elements do.
+/// 2×2 windows at stride 2 without padding (`Window2D.tilesPairs`) take their own loops, which read
+/// or write each window as two 32-bit words.
 public enum AveragePool2D {
     /// `y = mean of each window of x`: the elements inside the input summed in row-major order
     /// from 0 in fp32, divided once, rounded once. The window's rows and columns inside the input
     /// are clipped once per output rather than tested per tap.
     @inlinable
     public static func forward(y: TensorView<Float16>, x: TensorView<Float16>, rows: Int, window g: Window2D) {
+        if g.tilesPairs {
+            pairsForward(y: y, x: x, rows: rows, g)
+        } else {
+            generalForward(y: y, x: x, rows: rows, g)
+        }
+    }
+
+    /// `forward` for any window.
+    @inlinable
+    static func generalForward(y: TensorView<Float16>, x: TensorView<Float16>, rows: Int, _ g: Window2D) {
         let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         var nc = 0
         while nc < rows * g.channels {
@@ -54,10 +66,19 @@ public enum AveragePool2D {
     /// ranges of output rows and columns whose window covers (ih, iw), not by testing every output.
     @inlinable
     public static func backward(dx: TensorView<Float16>, dy: TensorView<Float16>, rows: Int, window g: Window2D) {
-        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
-        if g.strideHeight >= g.kernelHeight && g.strideWidth >= g.kernelWidth {
-            return disjointBackward(dx: dx, dy: dy, rows: rows, g)
+        if g.tilesPairs {
+            pairsBackward(dx: dx, dy: dy, rows: rows, g)
+        } else if g.strideHeight >= g.kernelHeight && g.strideWidth >= g.kernelWidth {
+            disjointBackward(dx: dx, dy: dy, rows: rows, g)
+        } else {
+            generalBackward(dx: dx, dy: dy, rows: rows, g)
         }
+    }
+
+    /// `backward` for any window.
+    @inlinable
+    static func generalBackward(dx: TensorView<Float16>, dy: TensorView<Float16>, rows: Int, _ g: Window2D) {
+        let plane = g.height * g.width, outPlane = g.outHeight * g.outWidth
         var nc = 0
         while nc < rows * g.channels {
             let dc = dy.slice(nc * outPlane, outPlane), out = dx.slice(nc * plane, plane)
@@ -123,6 +144,37 @@ public enum AveragePool2D {
                 oh &+= 1
             }
             nc &+= 1
+        }
+    }
+
+    /// `forward` for `Window2D.tilesPairs`: each window is two 32-bit words, one per input row,
+    /// summed in the same order (from 0, top row then bottom row) and divided by the same 4.
+    @inlinable
+    static func pairsForward(y: TensorView<Float16>, x: TensorView<Float16>, rows: Int, _ g: Window2D) {
+        let w = g.width, d = divisor(2, 2, g)
+        PairWalk(g, rows: rows).forEach { i, o in
+            let (x0, x1) = x.widenedPair(i), (x2, x3) = x.widenedPair(i &+ w)
+            var acc: Float = 0
+            acc += x0
+            acc += x1
+            acc += x2
+            acc += x3
+            y[o] = Float16(acc / d)
+        }
+    }
+
+    /// `backward` for `Window2D.tilesPairs`: `disjointBackward`'s `0 + dy / 4` written as one
+    /// word per window row; inputs no window covers (an odd last row or column) get 0.
+    @inlinable
+    static func pairsBackward(dx: TensorView<Float16>, dy: TensorView<Float16>, rows: Int, _ g: Window2D) {
+        let w = g.width, d = divisor(2, 2, g), walk = PairWalk(g, rows: rows)
+        if !walk.coversInput { dx.slice(0, rows &* g.channels &* g.height &* w).fill(0) }
+        walk.forEach { i, o in
+            let zero: Float = 0
+            let v = UInt32(Float16(zero + Float(dy[o]) / d).bitPattern)
+            let word = v | v &<< 16
+            dx.setPairBits(i, word)
+            dx.setPairBits(i &+ w, word)
         }
     }
 

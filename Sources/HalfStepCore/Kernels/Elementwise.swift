@@ -6,8 +6,15 @@ public enum Elementwise {
     /// `y = a + b`; `y` may be `a` or `b`.
     @inlinable
     public static func add(y: TensorView<Float16>, a: TensorView<Float16>, b: TensorView<Float16>, count: Int) {
+        // Two elements per 32-bit load and store (both pairs read before `y`'s is written).
         var i = 0
-        while i < count { y[i] = Float16(Float(a[i]) + Float(b[i])); i += 1 }
+        let pairsEnd = count & ~1
+        while i < pairsEnd {
+            let (a0, a1) = a.widenedPair(i), (b0, b1) = b.widenedPair(i)
+            y.setRoundedPair(i, a0 + b0, a1 + b1)
+            i &+= 2
+        }
+        if i < count { y[i] = Float16(Float(a[i]) + Float(b[i])) }
     }
 
     /// `y = x · s[c]` with `channels` constants over planes of `plane` elements (one constant: `channels` 1,

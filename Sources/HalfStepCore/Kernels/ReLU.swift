@@ -16,21 +16,36 @@ public enum ReLU {
     /// give its results bit for bit.
     @inlinable
     public static func portableForward(y: TensorView<Float16>, x: TensorView<Float16>, count: Int) {
-        // In integer arithmetic on the patterns, two per 32-bit word: `v > 0` holds exactly for
-        // the patterns 0x0001...0x7C00 (positive subnormals to +∞; NaNs and −0 fail), and the
-        // result is then `v`'s own bits, else +0.
+        // In integer arithmetic on the patterns, four per two 32-bit words: `v > 0` holds exactly
+        // for the patterns 0x0001...0x7C00 (positive subnormals to +∞; NaNs and −0 fail), and the
+        // result is then `v`'s own bits, else +0; +0 itself may pass (`nonNegativeLanes`).
         let src = UnsafeRawPointer(x.base), dst = UnsafeMutableRawPointer(y.base)
-        let end = (count &>> 1) &<< 2
+        let quadsEnd = (count &>> 2) &<< 3, pairsEnd = (count &>> 1) &<< 2
         var at = 0
-        while at < end {
+        while at < quadsEnd {
+            let w0 = src.loadUnaligned(fromByteOffset: at, as: UInt32.self)
+            let w1 = src.loadUnaligned(fromByteOffset: at &+ 4, as: UInt32.self)
+            dst.storeBytes(of: w0 & nonNegativeLanes(w0), toByteOffset: at, as: UInt32.self)
+            dst.storeBytes(of: w1 & nonNegativeLanes(w1), toByteOffset: at &+ 4, as: UInt32.self)
+            at &+= 8
+        }
+        if at < pairsEnd {
             let w = src.loadUnaligned(fromByteOffset: at, as: UInt32.self)
-            dst.storeBytes(of: w & positiveLanes(w), toByteOffset: at, as: UInt32.self)
-            at &+= 4
+            dst.storeBytes(of: w & nonNegativeLanes(w), toByteOffset: at, as: UInt32.self)
         }
         if count & 1 != 0 {
             let v = x[count &- 1]
             y[count &- 1] = v > 0 ? v : 0
         }
+    }
+
+    /// 0x7FFF in each 16-bit lane of `w` whose pattern is 0x0000...0x7C00 (+0 to +∞), else 0: with
+    /// the sign bits forced on, lane bit 15 of `o − 0x7C01` is `|h| ≥ 0x7C01` (no borrow crosses a
+    /// lane); the flag, for a clear sign, spreads over the lane's low 15 bits.
+    @inlinable @inline(__always)
+    static func nonNegativeLanes(_ w: UInt32) -> UInt32 {
+        let flag = ~(((w | 0x8000_8000) &- 0x7C01_7C01) | w) & 0x8000_8000
+        return flag &- (flag &>> 15)
     }
 
     /// 0xFFFF in each 16-bit lane of `w` whose fp16 value is > 0 (pattern 0x0001...0x7C00), else 0:

@@ -106,6 +106,14 @@ public struct Window2D: Equatable, Sendable {
             && padTop == 0 && padLeft == 0 && group == 1 && outHeight == height && outWidth == width
     }
 
+    /// True for 2×2 windows at stride 2 without padding that all lie inside the input (floor
+    /// mode): pooling's common halving, whose windows tile the input (bar an odd last row or
+    /// column) and never overlap.
+    @inlinable public var tilesPairs: Bool {
+        kernelHeight == 2 && kernelWidth == 2 && strideHeight == 2 && strideWidth == 2 && padTop == 0 && padLeft == 0
+            && outHeight &* 2 <= height && outWidth &* 2 <= width
+    }
+
     /// True when the fields describe a window the kernels can run: sizes non-zero, channels
     /// divisible by the groups, and every window starting inside the padded input.
     public var isConsistent: Bool {
@@ -116,5 +124,53 @@ public struct Window2D: Equatable, Sendable {
         // The last window must start inside the input (or its top/left padding).
         if (outHeight - 1) * strideHeight >= height + padTop || (outWidth - 1) * strideWidth >= width + padLeft { return false }
         return true
+    }
+}
+
+/// How the `Window2D.tilesPairs` loops step through the input: a row of windows reads input rows
+/// 2·oh and 2·oh + 1 from column 0, one window per 2 columns, and outputs follow in order.
+@usableFromInline
+struct PairWalk {
+    /// Elements from where a row of windows ends to where the next starts: the rest of its first
+    /// row (an odd last column) and its second row.
+    @usableFromInline let rowSkip: Int
+    /// Elements a plane holds below its last row of windows (an odd last row).
+    @usableFromInline let planeSkip: Int
+    /// Planes walked one after the other, and rows of windows in each: all planes as one when
+    /// no row lies between them (even height), so the loop over planes runs once.
+    @usableFromInline let planes: Int, windowRows: Int
+    @usableFromInline let outWidth: Int
+
+    @inlinable
+    init(_ g: Window2D, rows: Int) {
+        rowSkip = g.width &* 2 &- g.outWidth &* 2
+        planeSkip = (g.height &- g.outHeight &* 2) &* g.width
+        planes = planeSkip == 0 ? 1 : rows &* g.channels
+        windowRows = planeSkip == 0 ? rows &* g.channels &* g.outHeight : g.outHeight
+        outWidth = g.outWidth
+    }
+
+    /// True when the windows cover every input element (even height and width).
+    @inlinable var coversInput: Bool { rowSkip == outWidth &* 2 && planeSkip == 0 }
+
+    /// Calls `body(i, o)` for every window in output order: `i` its top-left input element, `o` its output.
+    @inlinable @inline(__always)
+    func forEach(_ body: (_ i: Int, _ o: Int) -> Void) {
+        var i = 0, o = 0, p = planes
+        while p > 0 {
+            var r = windowRows
+            while r > 0 {
+                let end = o &+ outWidth
+                while o < end {
+                    body(i, o)
+                    i &+= 2
+                    o &+= 1
+                }
+                i &+= rowSkip
+                r &-= 1
+            }
+            i &+= planeSkip
+            p &-= 1
+        }
     }
 }

@@ -19,50 +19,69 @@ public struct StepContext {
     /// What the update ops of this run did.
     public var tally = UpdateTally()
 
+    /// The plan's tensor table and data section, kept so an op's views are read straight from
+    /// its tensors' records: `plan.tensor(i)` decodes a whole record, and calling it through an
+    /// op's `inout` context copied the whole `Plan` first (on the M4F a few hundred instructions
+    /// per operand).
+    @usableFromInline let tensorTable: UnsafeRawPointer, dataSection: UnsafeRawPointer
+
     /// A context for `rows` rows of `plan` in `arena`.
     @inlinable
     public init(plan: Plan, arena: Arena, rows: Int) {
         self.plan = plan
         self.arena = arena
         self.rows = rows
+        tensorTable = plan.bytes.baseAddress! + Int(plan.header.tensorTableOffset)
+        dataSection = plan.data(at: 0)
+    }
+
+    /// Tensor `i`'s record.
+    @inlinable @inline(__always)
+    func record(_ i: Int) -> UnsafeRawPointer { tensorTable + i &* PlanFormat.tensorRecordBytes }
+
+    /// Where tensor `i` lives in memory, and its size in bytes.
+    @inlinable @inline(__always)
+    func place(_ i: Int) -> (UnsafeMutableRawPointer, bytes: Int) {
+        let t = TensorRecord.placement(at: record(i))
+        return (t.inArena ? arena.base + t.offset : UnsafeMutableRawPointer(mutating: dataSection + t.offset), t.bytes)
     }
 
     /// Where tensor `i` lives in memory.
-    @inlinable
-    public func address(of i: Int) -> UnsafeMutableRawPointer {
-        let t = plan.tensor(i)
-        if t.region == .arena { return arena.base + Int(t.offset) }
-        return UnsafeMutableRawPointer(mutating: plan.data(at: Int(t.offset)))
-    }
+    @inlinable @inline(__always)
+    public func address(of i: Int) -> UnsafeMutableRawPointer { place(i).0 }
 
     /// Tensor `i` as fp16 elements (the verifier checked its type where the plan uses it so).
-    @inlinable
+    @inlinable @inline(__always)
     public func half(_ i: Int) -> TensorView<Float16> {
-        TensorView(base: address(of: i).assumingMemoryBound(to: Float16.self), count: Int(plan.tensor(i).bytes) / 2)
+        let (p, bytes) = place(i)
+        return TensorView(base: p.assumingMemoryBound(to: Float16.self), count: bytes / 2)
     }
 
     /// Tensor `i` as fp32 elements.
-    @inlinable
+    @inlinable @inline(__always)
     public func float(_ i: Int) -> TensorView<Float> {
-        TensorView(base: address(of: i).assumingMemoryBound(to: Float.self), count: Int(plan.tensor(i).bytes) / 4)
+        let (p, bytes) = place(i)
+        return TensorView(base: p.assumingMemoryBound(to: Float.self), count: bytes / 4)
     }
 
     /// Tensor `i` as int32 elements.
-    @inlinable
+    @inlinable @inline(__always)
     public func int(_ i: Int) -> TensorView<Int32> {
-        TensorView(base: address(of: i).assumingMemoryBound(to: Int32.self), count: Int(plan.tensor(i).bytes) / 4)
+        let (p, bytes) = place(i)
+        return TensorView(base: p.assumingMemoryBound(to: Int32.self), count: bytes / 4)
     }
 
     /// Tensor `i` as raw 32-bit words (bit masks).
-    @inlinable
+    @inlinable @inline(__always)
     public func words(_ i: Int) -> TensorView<UInt32> {
-        TensorView(base: address(of: i).assumingMemoryBound(to: UInt32.self), count: Int(plan.tensor(i).bytes) / 4)
+        let (p, bytes) = place(i)
+        return TensorView(base: p.assumingMemoryBound(to: UInt32.self), count: bytes / 4)
     }
 
     /// Tensor `i` as a parameter, whichever its storage type.
-    @inlinable
+    @inlinable @inline(__always)
     public func parameter(_ i: Int) -> ParameterView {
-        plan.tensor(i).dtype == .float32 ? .master(float(i)) : .half(half(i))
+        TensorRecord.isFloat32(at: record(i)) ? .master(float(i)) : .half(half(i))
     }
 
     #if arch(x86_64) || arch(arm64)
@@ -78,7 +97,7 @@ public struct StepContext {
     #endif
 
     /// An empty fp16 view at tensor `i`, for a kernel operand it never reads.
-    @inlinable
+    @inlinable @inline(__always)
     public func unread(at i: Int) -> TensorView<Float16> {
         TensorView(base: address(of: i).assumingMemoryBound(to: Float16.self), count: 0)
     }

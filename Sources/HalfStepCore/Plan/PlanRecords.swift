@@ -173,6 +173,19 @@ public struct TensorRecord: Equatable, Sendable {
         initOffset = ByteIO.u32(p, 36)
     }
 
+    /// What a running op needs of the record at `p`, read in place without decoding the rest (the
+    /// byte offsets of `init(from:)`): whether it lives in the arena, its offset and its size in
+    /// bytes (a verified plan bounds both by 2^31 − 1, so they convert without a trap).
+    @inlinable @inline(__always)
+    public static func placement(at p: UnsafeRawPointer) -> (inArena: Bool, offset: Int, bytes: Int) {
+        (ByteIO.u8(p, 7) == Region.arena.rawValue, Int(truncatingIfNeeded: ByteIO.u32(p, 28)),
+         Int(truncatingIfNeeded: ByteIO.u32(p, 32)))
+    }
+
+    /// True when the record at `p` holds fp32 elements (`init(from:)`'s `dtypeRaw`, read in place).
+    @inlinable @inline(__always)
+    public static func isFloat32(at p: UnsafeRawPointer) -> Bool { ByteIO.u8(p, 6) == DType.float32.rawValue }
+
     public func store(to p: UnsafeMutableRawPointer) {
         ByteIO.put(p, 0, nameOffset)
         ByteIO.put(p, 4, nameBytes)

@@ -74,10 +74,29 @@ extension TensorView where Scalar == Float16 {
     /// pair halves their loop overhead.
     @inlinable @inline(__always)
     public func widenedPair(_ i: Int) -> (Float, Float) {
-        assert(i >= 0 && i + 1 < count, "tensor index out of range")
-        let word = UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self)
+        let word = pairBits(i)
         return (Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word))),
                 Float(Float16(bitPattern: UInt16(truncatingIfNeeded: word &>> 16))))
+    }
+
+    /// The bit patterns of elements `i` and `i + 1` as one 32-bit word, element `i` in the low half.
+    @inlinable @inline(__always)
+    public func pairBits(_ i: Int) -> UInt32 {
+        assert(i >= 0 && i + 1 < count, "tensor index out of range")
+        return UnsafeRawPointer(base + i).loadUnaligned(as: UInt32.self)
+    }
+
+    /// Sets elements `i` and `i + 1` to `u` and `v` rounded to fp16, as one 32-bit store.
+    @inlinable @inline(__always)
+    public func setRoundedPair(_ i: Int, _ u: Float, _ v: Float) {
+        setPairBits(i, UInt32(Float16(u).bitPattern) | UInt32(Float16(v).bitPattern) &<< 16)
+    }
+
+    /// Writes the bit patterns of elements `i` and `i + 1` as one 32-bit word (`pairBits`' layout).
+    @inlinable @inline(__always)
+    public func setPairBits(_ i: Int, _ word: UInt32) {
+        assert(i >= 0 && i + 1 < count, "tensor index out of range")
+        UnsafeMutableRawPointer(base + i).storeBytes(of: word, as: UInt32.self)
     }
 }
 
