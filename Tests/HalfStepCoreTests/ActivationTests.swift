@@ -2,7 +2,7 @@ import Testing
 import HalfStepTestSupport
 @testable import HalfStepCore
 
-/// Clip (ReLU6), HardSigmoid, HardSwish and Sigmoid against Double references; backward against
+/// Clip (ReLU6), HardSigmoid, HardSwish, Sigmoid, Tanh and LeakyRelu against Double references; backward against
 /// central differences, at inputs kept away from the kinks where a difference quotient straddles two pieces.
 struct ActivationTests {
     struct Case: CustomStringConvertible {
@@ -18,7 +18,18 @@ struct ActivationTests {
         Case(kind: .hardSigmoid, a: 0.2, b: 0.5, f: { max(0, min(1, 0.2 * $0 + 0.5)) }, kinks: [-2.5, 2.5]),
         Case(kind: .hardSwish, a: 0, b: 0, f: { $0 * max(0, min(1, $0 / 6 + 0.5)) }, kinks: [-3, 3]),
         Case(kind: .sigmoid, a: 0, b: 0, f: { 1 / (1 + Foundation_exp(-$0)) }, kinks: []),
+        Case(kind: .tanh, a: 0, b: 0, f: { 1 - 2 / (1 + Foundation_exp(2 * $0)) }, kinks: []),
+        Case(kind: .leakyRelu, a: 0.1, b: 0, f: { $0 > 0 ? $0 : 0.1 * $0 }, kinks: [0]),
     ]
+
+    @Test("tanh saturates to exactly ±1 where e^2x overflows or vanishes, and NaN stays NaN")
+    func tanhSaturates() {
+        let xs: [Float16] = [60000, -60000, .infinity, -.infinity, .nan]
+        let y = Buffer(repeating: Float16(0), count: xs.count)
+        Activation.forward(.tanh, y: y.view, x: Buffer(xs).view, count: xs.count, a: 0, b: 0)
+        #expect(Array(y.array.prefix(4)) == [1, -1, 1, -1])
+        #expect(y.array[4].isNaN)
+    }
 
     @Test("forward matches the function and backward its derivative", arguments: cases)
     func matchesReference(_ c: Case) {

@@ -69,6 +69,8 @@ struct ElementwiseBitExactTests {
         case .hardSigmoid: return max(0, min(1, a * v + b))
         case .hardSwish: return v * max(0, min(1, v / 6 + 0.5))
         case .sigmoid: return 1 / (1 + Elementary.exp(-v))
+        case .tanh: return 1 - 2 / (1 + Elementary.exp(2 * v))
+        case .leakyRelu: return v > 0 ? v : a * v
         }
     }
     static func refBackward(_ kind: Activation.Kind, _ d: Float, _ s: Float, _ a: Float, _ b: Float) -> Float {
@@ -77,6 +79,8 @@ struct ElementwiseBitExactTests {
         case .hardSigmoid: return s > 0 && s < 1 ? d * a : 0
         case .hardSwish: return s < -3 ? 0 : (s > 3 ? d : d * (s / 3 + 0.5))
         case .sigmoid: return d * s * (1 - s)
+        case .tanh: return d * (1 - s * s)
+        case .leakyRelu: return s > 0 ? d : d * a
         }
     }
 
@@ -85,6 +89,7 @@ struct ElementwiseBitExactTests {
         (.clip, 6, 0), (.clip, .nan, 6), (.clip, 0, .nan), (.clip, 1, 1), (.clip, -.infinity, 65504), (.clip, 0, 65520),
         (.clip, 2, 6), (.clip, Float(Float16(bitPattern: 1)), 65504),
         (.hardSigmoid, 0.2, 0.5), (.hardSigmoid, 1.0 / 6, 0.5), (.hardSwish, 0, 0), (.sigmoid, 0, 0),
+        (.tanh, 0, 0), (.leakyRelu, 0.01, 0), (.leakyRelu, 0, 0),
     ]
 
     @Test("Activation.forward matches the per-element reference bit for bit, every kind and parameter")

@@ -13,6 +13,11 @@ public enum Activation {
         case hardSwish = 3
         /// `1 / (1 + e^−x)`.
         case sigmoid = 4
+        /// `1 − 2 / (1 + e^2x)` (ONNX `Tanh`): ±1 where e^2x overflows or vanishes.
+        case tanh = 5
+        /// `x` for `x > 0`, else `a·x` (ONNX `LeakyRelu`, alpha = a ≥ 0, so the output's sign is
+        /// the input's and backward reads the output).
+        case leakyRelu = 6
 
         /// True when backward needs the input rather than the output.
         @inlinable public var backwardReadsInput: Bool { self == .hardSwish }
@@ -32,6 +37,8 @@ public enum Activation {
         case .hardSigmoid: map(y, x, count) { v in max(0, min(1, a * v + b)) }
         case .hardSwish: map(y, x, count) { v in v * max(0, min(1, v / 6 + 0.5)) }
         case .sigmoid: map(y, x, count) { v in 1 / (1 + Elementary.exp(-v)) }
+        case .tanh: map(y, x, count) { v in 1 - 2 / (1 + Elementary.exp(2 * v)) }
+        case .leakyRelu: map(y, x, count) { v in v > 0 ? v : a * v }
         }
     }
 
@@ -106,6 +113,8 @@ public enum Activation {
         case .hardSigmoid: zipMap(dx, dy, saved, count) { d, s in s > 0 && s < 1 ? d * a : 0 }
         case .hardSwish: zipMap(dx, dy, saved, count) { d, s in s < -3 ? 0 : (s > 3 ? d : d * (s / 3 + 0.5)) }
         case .sigmoid: zipMap(dx, dy, saved, count) { d, s in d * s * (1 - s) }
+        case .tanh: zipMap(dx, dy, saved, count) { d, s in d * (1 - s * s) }
+        case .leakyRelu: zipMap(dx, dy, saved, count) { d, s in s > 0 ? d : d * a }
         }
     }
 

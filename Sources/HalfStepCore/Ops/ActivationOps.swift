@@ -44,7 +44,7 @@ public struct ActivationForward: StepOp {
 
     public func work(rows: Int) -> OpWork {
         var w = OpWork.elementwise(rows * e, reads: 1)
-        if kind == .sigmoid { w.transcendentals = rows * e }
+        if kind == .sigmoid || kind == .tanh { w.transcendentals = rows * e }
         return w
     }
     public var family: KernelFamily { .elementwise }
@@ -202,6 +202,8 @@ enum ActivationParams {
         case .hardSigmoid: d.text("HardSigmoid")
         case .hardSwish: d.text("HardSwish")
         case .sigmoid: d.text("Sigmoid")
+        case .tanh: d.text("Tanh")
+        case .leakyRelu: d.text("LeakyRelu")
         }
         d.text(" N="); d.int(n); d.text(" E="); d.int(e)
         if inPlace { d.text(" in place") }

@@ -17,9 +17,9 @@ public enum ONNXImporter {
 
     /// The operators import understands.
     public static let supportedOperators = [
-        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat (channels)", "Constant", "Conv (2-D)", "Dropout (identity)",
-        "Flatten", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "MatMul", "MaxPool",
-        "Mul (by a constant)", "Relu", "Reshape", "Sigmoid"]
+        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat (channels)", "Constant", "Conv (1-D, 2-D)", "Dropout (identity)",
+        "Flatten", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool",
+        "Mul (by a constant)", "Relu", "Reshape", "Sigmoid", "Tanh"]
 
     /// Reads the model at `path` and imports it.
     public static func importGraph(path: String) throws(ONNXError) -> Graph {
@@ -161,6 +161,12 @@ private struct Importer {
                 try activation(node, .hardSwish, 0, 0)
             case "Sigmoid":
                 try activation(node, .sigmoid, 0, 0)
+            case "Tanh":
+                try activation(node, .tanh, 0, 0)
+            case "LeakyRelu":
+                let alpha = node.attributes["alpha"]?.float ?? 0.01
+                guard alpha >= 0 else { throw fail(node, "alpha \(alpha); a negative slope is not supported (0 or more expected)") }
+                try activation(node, .leakyRelu, alpha, 0)
             case "Mul":
                 try mul(node)
             case "Concat":
