@@ -61,8 +61,13 @@ struct PackageCommand: Command {
 
         Terminal.err("building libhalfstep.a for \(profile.core.rawValue) (Embedded Swift; a first build takes about a minute)...")
         let script = QEMURunner.targetsDirectory + "/package/build-package.sh"
-        let build = try runTool("/bin/bash", [script, cpu.cpu, out])
-        guard build.status == 0 else {
+        let build: ChildProcess.Finished
+        do {
+            build = try ChildProcess.run("/bin/bash", [script, cpu.cpu, out], timeoutSeconds: 900)
+        } catch {
+            throw Failure("cannot run \(script): \(error)")
+        }
+        guard build.status == 0 && !build.timedOut else {
             throw Failure("building the library failed (\(script)):\n\(build.output)",
                           hint: "the Swift toolchain's swiftc, clang and llvm-ar must be on PATH")
         }
@@ -88,7 +93,7 @@ struct PackageCommand: Command {
         }
 
         try write(planC(bytes), to: out + "/plan/plan.c")
-        try write(planH(bytes, arena: loaded.plan.arenaBytes, path: planPath), to: out + "/plan/plan.h")
+        try write(planH(bytes, arena: loaded.plan.arenaBytes, crc: loaded.plan.header.crc, path: planPath), to: out + "/plan/plan.h")
         try write(readme(loaded: loaded, planPath: planPath, profile: profile, gcc: cpu.gcc, libraryText: libraryText,
                          stack: stack), to: out + "/README.md")
 
@@ -132,9 +137,8 @@ struct PackageCommand: Command {
         return s
     }
 
-    func planH(_ bytes: [UInt8], arena: Int, path: String) -> String {
-        let crc = bytes.count >= 16 ? UInt32(bytes[12]) | UInt32(bytes[13]) << 8 | UInt32(bytes[14]) << 16 | UInt32(bytes[15]) << 24 : 0
-        return """
+    func planH(_ bytes: [UInt8], arena: Int, crc: UInt32, path: String) -> String {
+        """
         /* The packaged plan (from \((path as NSString).lastPathComponent), CRC 0x\(String(crc, radix: 16))), written by `halfstep package`. */
         #ifndef HALFSTEP_PLAN_H
         #define HALFSTEP_PLAN_H
@@ -218,18 +222,4 @@ struct PackageCommand: Command {
 
 extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
-}
-
-/// Runs `executable` with `arguments`, output and errors together.
-func runTool(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = arguments
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = pipe
-    do { try p.run() } catch { throw Failure("cannot run \(executable): \(error.localizedDescription)") }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
