@@ -1,8 +1,10 @@
-/// `exp` and `log` for Float, written out so that the host and every device compute the same bits.
+/// `exp`, `log` and `cos` for Float, written out so that the host and every device compute the
+/// same bits.
 ///
 /// Embedded Swift has no libm binding, and libm implementations differ between the host and
-/// newlib; a plan must produce identical losses on both, so the core carries its own. Both use
-/// range reduction plus a short series; error is within 2 ulp over the ranges softmax needs.
+/// newlib; a plan must produce identical losses (and learning rates) on both, so the core carries
+/// its own. Each uses range reduction plus a short series; error is within 2 ulp over the ranges
+/// softmax and the cosine schedule need.
 public enum Elementary {
     /// ln 2 split in a high part exact in Float and a low correction.
     @usableFromInline static let ln2High: Float = 0.693_145_751_953_125
@@ -67,5 +69,27 @@ public enum Elementary {
         p = p * s2 + 1
         let ef = Float(e)
         return (ef * ln2High + 2 * s * p) + ef * ln2Low
+    }
+
+    /// π/2 split in a high part exact in Float and a low correction.
+    @usableFromInline static let halfPiHigh: Float = 1.570_796_251_296_997
+    @usableFromInline static let halfPiLow: Float = 7.549_789_415_861_596e-08
+
+    /// Cosine of `x` for `x` in [0, π] (the cosine schedule's range); `x` outside it is clamped.
+    @inlinable
+    public static func cos(_ x: Float) -> Float {
+        if x.isNaN { return x }
+        let t = min(max(x, 0), 2 * halfPiHigh)
+        // cos x = sin(π/2 − x), and |π/2 − x| ≤ π/2.
+        let y = (halfPiHigh - t) + halfPiLow
+        let y2 = y * y
+        // Taylor series of sin to y^13: truncation error below 7e-10 for |y| ≤ π/2.
+        var p: Float = 1.0 / 6_227_020_800
+        p = p * y2 - 1.0 / 39_916_800
+        p = p * y2 + 1.0 / 362_880
+        p = p * y2 - 1.0 / 5040
+        p = p * y2 + 1.0 / 120
+        p = p * y2 - 1.0 / 6
+        return y + y * y2 * p
     }
 }

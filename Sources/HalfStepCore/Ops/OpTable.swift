@@ -39,6 +39,7 @@ extension OpCode {
         case .activationMaskForward: return visitor.visit(ActivationMaskForward.self)
         case .activationMaskBackward: return visitor.visit(ActivationMaskBackward.self)
         case .conv2dPanelForward: return visitor.visit(Conv2DPanelForward.self)
+        case .regressionLoss: return visitor.visit(RegressionLossOp.self)
         }
     }
 

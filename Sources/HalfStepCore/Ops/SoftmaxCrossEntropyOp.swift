@@ -31,6 +31,7 @@ public struct SoftmaxCrossEntropyLoss: StepOp {
     }
 
     public static func check(_ c: OpContract) throws(OpProblem) {
+        if c.plan.config.lossKind != .crossEntropy { throw .lossKindMismatch(configured: c.plan.config.lossKindRaw) }
         let n = try c.batchParameter(), classes = c.op.param(1)
         if classes != Int(c.plan.config.classes) { throw .badParameter(slot: 1, value: c.op.paramBits(1)) }
         let nc = try c.product(n, classes, slot: 1)

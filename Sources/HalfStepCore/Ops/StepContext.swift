@@ -9,8 +9,11 @@ public struct StepContext {
     public var rows: Int
     /// What the loss op multiplies its logits gradient by (the loss scale, or a micro-batch's share).
     public var lossScale: Float = 1
-    /// 1 / loss scale: what every update multiplies its gradient by.
+    /// 1 / loss scale, times the clipping factor when the gradients' norm is clipped: what every
+    /// update multiplies its gradient by.
     public var inverseScale: Float = 1
+    /// This step's learning rate (`LearningRateSchedule`; the config's without a schedule).
+    public var learningRate: Float
     /// β₁ᵗ and β₂ᵗ for Adam's bias correction.
     public var beta1Power: Float = 1
     public var beta2Power: Float = 1
@@ -31,6 +34,7 @@ public struct StepContext {
         self.plan = plan
         self.arena = arena
         self.rows = rows
+        learningRate = plan.config.learningRate
         tensorTable = plan.bytes.baseAddress! + Int(plan.header.tensorTableOffset)
         dataSection = plan.data(at: 0)
     }

@@ -36,11 +36,11 @@ public struct SGDUpdate: UpdateOp {
         #endif
         if config.stateDType == .float16 {
             return SGD.update(param: &writer, grad: grad, momentum: slots.m.map { c.half($0) }, count: slots.count,
-                              learningRate: config.learningRate, momentumFactor: config.momentum,
+                              learningRate: c.learningRate, momentumFactor: config.momentum,
                               weightDecay: config.weightDecay, inverseScale: c.inverseScale)
         }
         return SGD.update(param: &writer, grad: grad, momentum: slots.m.map { c.float($0) }, count: slots.count,
-                          learningRate: config.learningRate, momentumFactor: config.momentum,
+                          learningRate: c.learningRate, momentumFactor: config.momentum,
                           weightDecay: config.weightDecay, inverseScale: c.inverseScale)
     }
 
@@ -50,11 +50,11 @@ public struct SGDUpdate: UpdateOp {
         let config = c.plan.config
         if config.stateDType == .float16 {
             return SGDVectorized.update(param: param, grad: grad, momentum: slots.m.map { c.half($0) }, count: slots.count,
-                                        learningRate: config.learningRate, momentumFactor: config.momentum,
+                                        learningRate: c.learningRate, momentumFactor: config.momentum,
                                         weightDecay: config.weightDecay, inverseScale: c.inverseScale)
         }
         return SGDVectorized.update(param: param, grad: grad, momentum: slots.m.map { c.float($0) }, count: slots.count,
-                                    learningRate: config.learningRate, momentumFactor: config.momentum,
+                                    learningRate: c.learningRate, momentumFactor: config.momentum,
                                     weightDecay: config.weightDecay, inverseScale: c.inverseScale)
     }
     #endif
@@ -90,12 +90,12 @@ public struct AdamUpdate: UpdateOp {
         let decoupled = config.optimizer == .adamW
         if config.stateDType == .float16 {
             return Adam.update(param: &writer, grad: grad, m: c.half(m), r: c.half(r), count: slots.count,
-                               learningRate: config.learningRate, beta1: config.momentum, beta2: config.beta2,
+                               learningRate: c.learningRate, beta1: config.momentum, beta2: config.beta2,
                                epsilon: config.epsilon, weightDecay: config.weightDecay, decoupled: decoupled,
                                beta1Power: c.beta1Power, beta2Power: c.beta2Power, inverseScale: c.inverseScale)
         }
         return Adam.update(param: &writer, grad: grad, m: c.float(m), r: c.float(r), count: slots.count,
-                           learningRate: config.learningRate, beta1: config.momentum, beta2: config.beta2,
+                           learningRate: c.learningRate, beta1: config.momentum, beta2: config.beta2,
                            epsilon: config.epsilon, weightDecay: config.weightDecay, decoupled: decoupled,
                            beta1Power: c.beta1Power, beta2Power: c.beta2Power, inverseScale: c.inverseScale)
     }

@@ -17,7 +17,7 @@ public struct Plan {
         self.bytes = bytes
         self.header = try PlanVerifier.verifyHeader(bytes)
         let base = bytes.baseAddress!
-        self.config = TrainingConfig(from: base + Int(header.configOffset))
+        self.config = TrainingConfig(from: base + Int(header.configOffset), bytes: Int(header.configBytes))
         try PlanVerifier.verifyBody(self)
     }
 

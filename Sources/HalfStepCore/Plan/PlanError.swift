@@ -95,6 +95,8 @@ public enum OpProblem: Error, Equatable, Sendable {
     case overwritesLabels(slot: Int, tensor: Int)
     /// The loss reads its class indices from a tensor that is not the config's labels tensor.
     case notTheLabels(slot: Int, tensor: Int)
+    /// The loss op is not the loss the config names (`LossKind` raw value).
+    case lossKindMismatch(configured: UInt8)
 }
 
 /// What is wrong with the training configuration.
@@ -105,6 +107,10 @@ public enum ConfigProblem: Error, Equatable, Sendable {
     case badAccumulation(raw: UInt8)
     case zeroBatch
     case zeroClasses
+    /// The loss kind byte (config byte 64) names no `LossKind`.
+    case badLossKind(raw: UInt8)
+    /// The schedule byte (config byte 65) names no `ScheduleKind`.
+    case badSchedule(raw: UInt8)
     /// A hyperparameter is NaN, infinite or out of its range (slot = byte offset in the config).
     case badHyperparameter(byteOffset: Int)
     /// A tensor reference (input, labels, logits, loss) is out of range or of the wrong kind.

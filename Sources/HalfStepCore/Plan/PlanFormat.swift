@@ -8,7 +8,7 @@
 ///      0    64  header          (PlanHeader)
 ///      …  48·T  tensor table    (TensorRecord × tensorCount)
 ///      …  48·O  step program    (OpRecord × opCount, ordered forward, loss, backward, update)
-///      …    64  training config (TrainingConfig)
+///      …  64|96 training config (TrainingConfig; 96 bytes when it uses the extension)
 ///      …     …  names           (UTF-8: source model path, tensor names, planner notes, then an
 ///                               optional provenance block; for host tools only)
 ///      …     …  data            (16-byte aligned: frozen weights, initial values of trainable tensors)
@@ -25,6 +25,12 @@
 /// Opcode 28 (`conv2dPanelForward`, the `--conv-panels` lever) was also added without a version
 /// change: only plans that use it contain it, every other plan's bytes are unchanged, and a core
 /// that predates it refuses such a plan at its op record (unknown opcode) before running anything.
+///
+/// The training config's 32-byte extension (loss kind, learning-rate schedule, warm-up, gradient
+/// clipping, issue 16) was added the same way: a plan whose config keeps every default writes the
+/// 64-byte config with unchanged bytes; one that uses any of them writes 96 bytes
+/// (`configBytes` in the header says which) and contains opcode 29 or a field an older core
+/// refuses at the header's config size, before running anything.
 public enum PlanFormat {
     /// `"HSPL"` read as a little-endian UInt32.
     public static let magic: UInt32 = 0x4C50_5348
@@ -36,8 +42,10 @@ public enum PlanFormat {
     public static let tensorRecordBytes = 48
     /// Op record size in bytes.
     public static let opRecordBytes = 48
-    /// Training config size in bytes.
+    /// Training config size in bytes, without the extension.
     public static let configBytes = 64
+    /// Training config size in bytes with the extension (loss kind, schedule, clipping).
+    public static let extendedConfigBytes = 96
     /// First byte covered by the CRC.
     public static let crcStart = 16
     /// Alignment of the data section and of every arena offset, in bytes.
@@ -175,6 +183,35 @@ public enum OpCode: UInt16, Sendable {
     /// operands `[x, W, b?, y, panel]`; params as `conv2dForward`: the forward pass through an
     /// im2col panel of T pixels × K taps (`Conv2DPanel`; T = the panel's elements / K).
     case conv2dPanelForward = 28
+    /// operands `[output, targets, loss, doutput]`; params `[N, outputs per sample]`: the config's
+    /// regression loss (`LossKind`: MSE, L1 or Huber) against fp16 targets, fused with its gradient.
+    case regressionLoss = 29
+}
+
+/// The loss a plan trains with (config byte 64).
+public enum LossKind: UInt8, Sendable {
+    /// Softmax cross-entropy against int32 class labels (PyTorch `CrossEntropyLoss`).
+    case crossEntropy = 0
+    /// Mean squared error against fp16 targets (PyTorch `MSELoss`, mean over batch and outputs).
+    case mse = 1
+    /// Mean absolute error (PyTorch `L1Loss`).
+    case l1 = 2
+    /// Huber loss with the config's delta (PyTorch `HuberLoss`).
+    case huber = 3
+
+    /// True for the losses against float targets.
+    public var isRegression: Bool { self != .crossEntropy }
+}
+
+/// How the learning rate changes over the steps (config byte 65; `LearningRateSchedule`).
+public enum ScheduleKind: UInt8, Sendable {
+    /// The config's learning rate at every step.
+    case constant = 0
+    /// Multiplied by `scheduleFactor` every `scheduleSteps` steps (PyTorch `StepLR`).
+    case step = 1
+    /// Cosine from the learning rate down to `scheduleFactor` over `scheduleSteps` steps, then
+    /// held there (PyTorch `CosineAnnealingLR` for its first half-period).
+    case cosine = 2
 }
 
 /// How a trainable tensor absorbs its update.

@@ -345,7 +345,8 @@ public struct OpRecord: Equatable, Sendable {
     }
 }
 
-/// The training configuration (64 bytes): everything `train` needs besides the tensors and ops.
+/// The training configuration: everything `train` needs besides the tensors and ops. 64 bytes,
+/// or 96 with the extension (bytes 64 ..< 96), written only when a field there is not its default.
 public struct TrainingConfig: Equatable, Sendable {
     public var optimizerRaw: UInt8 = OptimizerKind.sgd.rawValue      // 0
     public var lossScaleModeRaw: UInt8 = LossScaleMode.none.rawValue // 1
@@ -381,8 +382,44 @@ public struct TrainingConfig: Equatable, Sendable {
     public var seed: UInt32 = 0                                      // 56
     /// Input elements per sample.
     public var inputFeatures: UInt32 = 0                             // 60
+    // The extension: a 64-byte config reads as these defaults.
+    /// The loss (`LossKind`). For a regression loss `classes` counts outputs per sample and the
+    /// labels tensor holds fp16 targets, [batch, classes].
+    public var lossKindRaw: UInt8 = LossKind.crossEntropy.rawValue   // 64
+    /// The learning-rate schedule (`ScheduleKind`).
+    public var scheduleRaw: UInt8 = ScheduleKind.constant.rawValue   // 65
+    /// Reserved, 0.
+    public var reserved66: UInt16 = 0                                // 66
+    /// Huber's delta (where the loss turns from quadratic to linear); 0 for other losses.
+    public var huberDelta: Float = 0                                 // 68
+    /// Steps between decays (`step`), or the length of the cosine (`cosine`); 0 for `constant`.
+    public var scheduleSteps: UInt32 = 0                             // 72
+    /// The decay factor (`step`), or the final learning rate (`cosine`).
+    public var scheduleFactor: Float = 0                             // 76
+    /// Steps over which the learning rate ramps linearly up to the schedule's (0: none).
+    public var warmupSteps: UInt32 = 0                               // 80
+    /// Largest global L2 norm of the unscaled gradients; larger ones are scaled down to it
+    /// (PyTorch `clip_grad_norm_`). 0: no clipping.
+    public var clipGradNorm: Float = 0                               // 84
+    /// Reserved, 0.
+    public var reserved88: UInt32 = 0                                // 88
+    public var reserved92: UInt32 = 0                                // 92
 
     public init() {}
+
+    public var lossKind: LossKind? { LossKind(rawValue: lossKindRaw) }
+    public var schedule: ScheduleKind? { ScheduleKind(rawValue: scheduleRaw) }
+
+    /// True when a field of the extension differs from its default: the config then takes
+    /// `PlanFormat.extendedConfigBytes`, else `PlanFormat.configBytes`.
+    public var usesExtension: Bool {
+        lossKindRaw != 0 || scheduleRaw != 0 || reserved66 != 0 || huberDelta.bitPattern != 0 || scheduleSteps != 0
+            || scheduleFactor.bitPattern != 0 || warmupSteps != 0 || clipGradNorm.bitPattern != 0
+            || reserved88 != 0 || reserved92 != 0
+    }
+
+    /// The config's size in a plan file, bytes.
+    public var storedBytes: Int { usesExtension ? PlanFormat.extendedConfigBytes : PlanFormat.configBytes }
 
     public var optimizer: OptimizerKind? { OptimizerKind(rawValue: optimizerRaw) }
     public var lossScaleMode: LossScaleMode? { LossScaleMode(rawValue: lossScaleModeRaw) }
@@ -392,7 +429,8 @@ public struct TrainingConfig: Equatable, Sendable {
     /// Samples per step: `batch` × `microBatches` (the verifier keeps it below 2^31).
     public var stepBatch: Int { Int(batch) * microBatches }
 
-    public init(from p: UnsafeRawPointer) {
+    /// Reads a config of `bytes` bytes (`PlanFormat.configBytes` or `extendedConfigBytes`).
+    public init(from p: UnsafeRawPointer, bytes: Int = PlanFormat.configBytes) {
         optimizerRaw = ByteIO.u8(p, 0)
         lossScaleModeRaw = ByteIO.u8(p, 1)
         accumulate = ByteIO.u8(p, 2)
@@ -415,8 +453,21 @@ public struct TrainingConfig: Equatable, Sendable {
         classes = ByteIO.u32(p, 52)
         seed = ByteIO.u32(p, 56)
         inputFeatures = ByteIO.u32(p, 60)
+        if bytes >= PlanFormat.extendedConfigBytes {
+            lossKindRaw = ByteIO.u8(p, 64)
+            scheduleRaw = ByteIO.u8(p, 65)
+            reserved66 = ByteIO.u16(p, 66)
+            huberDelta = ByteIO.f32(p, 68)
+            scheduleSteps = ByteIO.u32(p, 72)
+            scheduleFactor = ByteIO.f32(p, 76)
+            warmupSteps = ByteIO.u32(p, 80)
+            clipGradNorm = ByteIO.f32(p, 84)
+            reserved88 = ByteIO.u32(p, 88)
+            reserved92 = ByteIO.u32(p, 92)
+        }
     }
 
+    /// Writes the config's `storedBytes` bytes.
     public func store(to p: UnsafeMutableRawPointer) {
         ByteIO.put(p, 0, optimizerRaw)
         ByteIO.put(p, 1, lossScaleModeRaw)
@@ -440,5 +491,17 @@ public struct TrainingConfig: Equatable, Sendable {
         ByteIO.put(p, 52, classes)
         ByteIO.put(p, 56, seed)
         ByteIO.put(p, 60, inputFeatures)
+        if usesExtension {
+            ByteIO.put(p, 64, lossKindRaw)
+            ByteIO.put(p, 65, scheduleRaw)
+            ByteIO.put(p, 66, reserved66)
+            ByteIO.put(p, 68, huberDelta)
+            ByteIO.put(p, 72, scheduleSteps)
+            ByteIO.put(p, 76, scheduleFactor)
+            ByteIO.put(p, 80, warmupSteps)
+            ByteIO.put(p, 84, clipGradNorm)
+            ByteIO.put(p, 88, reserved88)
+            ByteIO.put(p, 92, reserved92)
+        }
     }
 }

@@ -39,10 +39,10 @@ public enum PlanVerifier {
         if h.arenaBytes > UInt32(PlanFormat.maxElements) { throw .headerFieldOutOfRange(byteOffset: 48, value: h.arenaBytes) }
         try section(.tensorTable, offset: h.tensorTableOffset, count: h.tensorCount, width: UInt32(PlanFormat.tensorRecordBytes), align: 4, header: h)
         try section(.opTable, offset: h.opTableOffset, count: h.opCount, width: UInt32(PlanFormat.opRecordBytes), align: 4, header: h)
-        if h.configBytes != UInt32(PlanFormat.configBytes) {
+        if h.configBytes != UInt32(PlanFormat.configBytes) && h.configBytes != UInt32(PlanFormat.extendedConfigBytes) {
             throw .sectionOutOfBounds(section: .config, offset: h.configOffset, bytes: h.configBytes, fileBytes: file)
         }
-        try section(.config, offset: h.configOffset, count: 1, width: UInt32(PlanFormat.configBytes), align: 4, header: h)
+        try section(.config, offset: h.configOffset, count: 1, width: h.configBytes, align: 4, header: h)
         try section(.names, offset: h.namesOffset, count: h.namesBytes, width: 1, align: 1, header: h)
         try section(.data, offset: h.dataOffset, count: h.dataBytes, width: 1, align: UInt32(PlanFormat.alignment), header: h)
         if h.sourceBytes > h.namesBytes {
@@ -110,6 +110,23 @@ public enum PlanVerifier {
             i += 1
         }
         if lossOps != 1 { throw .config(problem: .lossOpCount(found: lossOps)) }
+        // Clipping needs the global norm of every gradient before the first update applies.
+        if plan.config.clipGradNorm > 0 && lastUpdateBeforeBackward(plan) {
+            throw .config(problem: .badHyperparameter(byteOffset: 84))
+        }
+    }
+
+    /// True when an update op comes before a backward op (an update fused into the backward pass).
+    static func lastUpdateBeforeBackward(_ plan: Plan) -> Bool {
+        var sawUpdate = false
+        var i = 0
+        while i < plan.opCount {
+            let phase = plan.op(i).phase
+            if phase == .update { sawUpdate = true }
+            if phase == .backward && sawUpdate { return true }
+            i += 1
+        }
+        return false
     }
 
     /// Checks one tensor record against the header, in `UInt32` arithmetic with overflow reported,
@@ -204,8 +221,37 @@ public enum PlanVerifier {
                 throw .badTensorReference(byteOffset: at, tensor: i)
             }
         }
+        // The extension (bytes 64 ..< 96; a 64-byte config holds its defaults).
+        guard let lossKind = c.lossKind else { throw .badLossKind(raw: c.lossKindRaw) }
+        guard let schedule = c.schedule else { throw .badSchedule(raw: c.scheduleRaw) }
+        if c.reserved66 != 0 { throw .badHyperparameter(byteOffset: 66) }
+        if c.reserved88 != 0 { throw .badHyperparameter(byteOffset: 88) }
+        if c.reserved92 != 0 { throw .badHyperparameter(byteOffset: 92) }
+        try finite(c.huberDelta, 68)
+        if (lossKind == .huber) != (c.huberDelta > 0) { throw .badHyperparameter(byteOffset: 68) }
+        try finite(c.scheduleFactor, 76)
+        // The schedule's step counts are compared with an Int step counter on a 32-bit device.
+        if c.scheduleSteps > UInt32(PlanFormat.maxElements) { throw .badHyperparameter(byteOffset: 72) }
+        if c.warmupSteps > UInt32(PlanFormat.maxElements) { throw .badHyperparameter(byteOffset: 80) }
+        switch schedule {
+        case .constant:
+            if c.scheduleSteps != 0 { throw .badHyperparameter(byteOffset: 72) }
+            if c.scheduleFactor != 0 { throw .badHyperparameter(byteOffset: 76) }
+        case .step:
+            if c.scheduleSteps == 0 { throw .badHyperparameter(byteOffset: 72) }
+            if !(c.scheduleFactor > 0 && c.scheduleFactor <= 1) { throw .badHyperparameter(byteOffset: 76) }
+        case .cosine:
+            if c.scheduleSteps == 0 { throw .badHyperparameter(byteOffset: 72) }
+            if c.scheduleFactor > c.learningRate { throw .badHyperparameter(byteOffset: 76) }
+        }
+        try finite(c.clipGradNorm, 84)
+
         try ref(c.inputTensor, 44, .float16, .input, perSample: c.inputFeatures)
-        try ref(c.labelsTensor, 46, .int32, .labels, perSample: 1)
+        if lossKind.isRegression {
+            try ref(c.labelsTensor, 46, .float16, .labels, perSample: c.classes)
+        } else {
+            try ref(c.labelsTensor, 46, .int32, .labels, perSample: 1)
+        }
         try ref(c.logitsTensor, 48, .float16, .activation, perSample: c.classes)
         try ref(c.lossTensor, 50, .float32, .loss, perSample: 1, batch: false)
     }

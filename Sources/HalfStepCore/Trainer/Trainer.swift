@@ -18,6 +18,11 @@ public struct Trainer {
     /// β₁ᵗ and β₂ᵗ for Adam's bias correction (t = applied steps).
     public private(set) var beta1Power: Float = 1
     public private(set) var beta2Power: Float = 1
+    /// The learning rate of the step running, or of the last one (`LearningRateSchedule`).
+    public private(set) var learningRate: Float
+    /// The global L2 norm of the last applied step's unscaled gradients, before clipping; computed
+    /// only when the plan clips (`TrainingConfig.clipGradNorm`), else 0.
+    public private(set) var lastGradientNorm: Float = 0
 
     /// First op index of each phase (forward starts at 0). `updateStart` is the first update op
     /// after the last backward op: earlier update ops are fused into the backward pass.
@@ -34,6 +39,7 @@ public struct Trainer {
         self.plan = plan
         self.arena = arena
         let c = plan.config
+        learningRate = c.learningRate
         scaler = LossScaler(mode: c.lossScaleMode ?? .none, initialScale: c.initialLossScale,
                             growthFactor: c.growthFactor, backoffFactor: c.backoffFactor,
                             growthInterval: Int(c.growthInterval))
@@ -85,6 +91,8 @@ public struct Trainer {
                             growthInterval: Int(c.growthInterval))
         beta1Power = 1
         beta2Power = 1
+        learningRate = LearningRateSchedule.rate(c, step: 0)
+        lastGradientNorm = 0
     }
 
     /// Number of update ops: the size of a `diagnostics` buffer.
@@ -116,6 +124,7 @@ public struct Trainer {
         c.beta1Power = beta1Power
         c.beta2Power = beta2Power
         c.appliedSteps = counters.appliedSteps
+        c.learningRate = learningRate
         return c
     }
 
@@ -145,8 +154,14 @@ public struct Trainer {
 
     /// The input batch, [batch, features] fp16: the caller fills it before each step.
     public var input: TensorView<Float16> { halfView(Int(plan.config.inputTensor)) }
-    /// The labels, [batch] int32 class indices: the caller fills them before each step.
+    /// The labels, [batch] int32 class indices: the caller fills them before each step (a
+    /// classification plan, `LossKind.crossEntropy`).
     public var labels: TensorView<Int32> { intView(Int(plan.config.labelsTensor)) }
+    /// The targets, [batch, outputs] fp16: the caller fills them before each step (a regression
+    /// plan; the same tensor as `labels`, read as fp16).
+    public var targets: TensorView<Float16> { halfView(Int(plan.config.labelsTensor)) }
+    /// True when the plan's loss is a regression loss: the caller fills `targets`, not `labels`.
+    public var regression: Bool { plan.config.lossKind?.isRegression ?? false }
     /// The logits of the last forward pass, [batch, classes] fp16.
     public var logits: TensorView<Float16> { halfView(Int(plan.config.logitsTensor)) }
 
@@ -186,9 +201,8 @@ public struct Trainer {
     public mutating func step(rows: Int, loadMicroBatch load: (_ index: Int, _ firstRow: Int, _ count: Int) -> Void) -> StepResult {
         let micro = Int(plan.config.batch)
         let chunks = rows <= micro ? 1 : (rows + micro - 1) / micro
-        let classes = Int32(truncatingIfNeeded: plan.config.classes)
-        let labelView = labels
         let scale = scaler.scale
+        learningRate = LearningRateSchedule.rate(plan.config, step: counters.steps)
         if plan.config.microBatches > 1 { zeroGradientSums() }
         var lossTotal: Float = 0
         var fusedOverflow = false
@@ -197,13 +211,9 @@ public struct Trainer {
         while chunk < chunks {
             let firstRow = chunk * micro, count = chunks == 1 ? rows : min(micro, rows - firstRow)
             load(chunk, firstRow, count)
-            var row = 0
-            while row < count {
-                let label = labelView[row]
-                if label < 0 || label >= classes {
-                    return StepResult(status: .invalidLabel(row: firstRow + row), loss: .nan, lossScale: scaler.scale)
-                }
-                row += 1
+            if let bad = firstInvalidRow(count) {
+                return StepResult(status: regression ? .invalidTarget(row: firstRow + bad) : .invalidLabel(row: firstRow + bad),
+                                  loss: .nan, lossScale: scaler.scale)
             }
             if chunk == 0 { counters.steps += 1 }
             // Each micro-batch's share of the mean: scale · count / rows, exactly `scale` for one.
@@ -229,11 +239,41 @@ public struct Trainer {
         return finishStep(loss: loss, scale: scale, overflowSeen: fusedOverflow, ordinal: ordinal)
     }
 
+    /// The first of the loaded `rows` rows whose label is outside the classes or whose targets
+    /// are not all finite, or nil.
+    func firstInvalidRow(_ rows: Int) -> Int? {
+        if regression {
+            let outputs = Int(plan.config.classes), targets = self.targets
+            var row = 0
+            while row < rows {
+                var bad: UInt16 = 0
+                var i = row * outputs
+                let end = i + outputs
+                while i < end {
+                    bad |= targets[i].bitPattern & 0x7C00 == 0x7C00 ? 1 : 0
+                    i &+= 1
+                }
+                if bad != 0 { return row }
+                row += 1
+            }
+            return nil
+        }
+        let classes = Int32(truncatingIfNeeded: plan.config.classes)
+        let labelView = labels
+        var row = 0
+        while row < rows {
+            let label = labelView[row]
+            if label < 0 || label >= classes { return row }
+            row += 1
+        }
+        return nil
+    }
+
     /// The overflow check of every unfused update's gradient, then those updates (or the skip).
     mutating func finishStep(loss: Float, scale: Float, overflowSeen: Bool, ordinal first: Int) -> StepResult {
         var ordinal = first
         let c = plan.config
-        let inverseScale = 1 / scale
+        var inverseScale = 1 / scale
         trace(-1)
         var overflow = overflowSeen
         var j = updateStart
@@ -253,6 +293,13 @@ public struct Trainer {
         if updateOps == plan.opCount - updateStart {
             beta1Power *= c.momentum
             beta2Power *= c.beta2
+        }
+        if c.clipGradNorm > 0 {
+            // PyTorch's clip_grad_norm_: scale by max / (norm + 1e-6) when that is below 1. The
+            // factor joins the unscaling, so the updates see the clipped gradient.
+            lastGradientNorm = gradientNorm() / scale
+            let factor = c.clipGradNorm / (lastGradientNorm + 1e-6)
+            if factor < 1 { inverseScale *= factor }
         }
         var i = updateStart
         while i < plan.opCount {
@@ -325,6 +372,28 @@ public struct Trainer {
             diagnostics[ordinal].nonzeroUpdates += tally.nonzeroUpdates
             diagnostics[ordinal].updateUnderflows += tally.underflows
         }
+    }
+
+    /// The L2 norm of every update's gradient as stored (scaled by the loss scale): fp32 sums of
+    /// squares in program order, element order within a tensor. Clipping plans fuse no update
+    /// (the verifier refuses them), so every gradient is complete here.
+    func gradientNorm() -> Float {
+        var total: Float = 0
+        var j = updateStart
+        while j < plan.opCount {
+            let (tensor, count) = UpdateSlots.gradient(of: plan.op(j))
+            let grad = halfView(tensor)
+            var sum: Float = 0
+            var k = 0
+            while k < count {
+                let g = Float(grad[k])
+                sum += g * g
+                k &+= 1
+            }
+            total += sum
+            j += 1
+        }
+        return total.squareRoot()
     }
 
     /// True when the gradient update op `op` reads is finite. With diagnostics, also records the

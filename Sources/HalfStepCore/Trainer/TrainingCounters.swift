@@ -25,6 +25,9 @@ public struct StepResult: Equatable, Sendable {
         case skippedOverflow
         /// `labels[row]` is outside `0 ..< classes`; nothing ran.
         case invalidLabel(row: Int)
+        /// Not run: a target of this row of the step's samples is NaN or infinite (a regression
+        /// plan); nothing changed.
+        case invalidTarget(row: Int)
     }
     public var status: Status
     /// Mean loss of the batch, unscaled, fp32 (NaN when nothing ran).

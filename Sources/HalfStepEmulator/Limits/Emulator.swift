@@ -40,8 +40,9 @@ public enum Emulator {
 
     /// Runs `steps` training steps of the plan in `planBytes` on `inputs`/`labels` (features per
     /// sample as the plan expects; batches taken in order, wrapping around).
+    /// A regression plan takes `targets` (the plan's outputs per sample each) instead of labels.
     public static func run(planBytes: [UInt8], planPath: String, stackBytes: Int, inputs: [Float16], labels: [Int32],
-                           steps: Int, json: Bool, injection: Injection? = nil, paint: UInt8 = 0xA5) throws(EmulatorError) -> Result {
+                           targets: [Float16] = [], steps: Int, json: Bool, injection: Injection? = nil, paint: UInt8 = 0xA5) throws(EmulatorError) -> Result {
         // Flash: the plan, read-only, its start 16-byte aligned and its end against a guard page.
         var flash = hs_region()
         let flashSize = (planBytes.count + 15) / 16 * 16
@@ -72,7 +73,7 @@ public enum Emulator {
 
         let batch = Int(plan.config.batch), features = Int(plan.config.inputFeatures)
         let job = Job(plan: plan, arena: Arena(base: UnsafeMutableRawPointer(arena.base), bytes: plan.arenaBytes),
-                      emulation: emulation, inputs: inputs, labels: labels, batch: batch, features: features,
+                      emulation: emulation, inputs: inputs, labels: labels, targets: targets, batch: batch, features: features,
                       steps: steps, injection: injection)
         var report = hs_stack_report()
         let context = Unmanaged.passRetained(job)
@@ -98,6 +99,7 @@ public enum Emulator {
         let emulation: UnsafeMutablePointer<hs_emulation>
         let inputs: [Float16]
         let labels: [Int32]
+        let targets: [Float16]
         let batch: Int, features: Int, steps: Int
         let injection: Injection?
         var heapAllocations = 0
@@ -106,7 +108,8 @@ public enum Emulator {
         var failure: EmulatorError?
 
         init(plan: Plan, arena: Arena, emulation: UnsafeMutablePointer<hs_emulation>, inputs: [Float16], labels: [Int32],
-             batch: Int, features: Int, steps: Int, injection: Injection?) {
+             targets: [Float16], batch: Int, features: Int, steps: Int, injection: Injection?) {
+            self.targets = targets
             self.plan = plan
             self.arena = arena
             self.emulation = emulation
@@ -127,8 +130,9 @@ public enum Emulator {
             let trace = UnsafeMutableRawPointer(emulation).advanced(by: MemoryLayout<hs_emulation>.offset(of: \hs_emulation.current_op)!)
                 .assumingMemoryBound(to: Int32.self)
             trainer.opTrace = trace
-            let samples = labels.count
-            let input = trainer.input, labelView = trainer.labels
+            let samples = inputs.count / max(1, features)
+            let input = trainer.input, labelView = trainer.labels, targetView = trainer.targets
+            let regression = trainer.regression, outputs = Int(plan.config.classes)
             var next = 0
             let stepBatch = plan.config.stepBatch
             func loadBatch(first: Int, count: Int) {
@@ -137,7 +141,11 @@ public enum Emulator {
                     for row in 0 ..< count {
                         let s = (next + first + row) % samples
                         (input.base + row * features).update(from: src.baseAddress! + s * features, count: features)
-                        labelView[row] = labels[s]
+                        if regression {
+                            for e in 0 ..< outputs { targetView[row * outputs + e] = targets[s * outputs + e] }
+                        } else {
+                            labelView[row] = labels[s]
+                        }
                     }
                 }
             }
@@ -163,6 +171,10 @@ public enum Emulator {
                 case .skippedOverflow: overflows += 1
                 case .invalidLabel(let row):
                     failure = .invalidLabel(sample: (next - stepBatch + row + samples) % samples, value: Int(labelView[row % batch]))
+                    heapAllocations = hs_heap_counting_end()
+                    return
+                case .invalidTarget(let row):
+                    failure = .invalidTarget(sample: (next - stepBatch + row + samples) % samples)
                     heapAllocations = hs_heap_counting_end()
                     return
                 }
@@ -191,6 +203,7 @@ public enum EmulatorError: Error, CustomStringConvertible {
     case thread(code: Int)
     case invalidPlan(PlanError)
     case invalidLabel(sample: Int, value: Int)
+    case invalidTarget(sample: Int)
 
     public var description: String {
         switch self {
@@ -198,6 +211,7 @@ public enum EmulatorError: Error, CustomStringConvertible {
         case .thread(let code): return "could not start the training thread with the part's stack (error \(code))"
         case .invalidPlan(let e): return "the core refused the plan: \(e)"
         case .invalidLabel(let sample, let value): return "label of sample \(sample) is \(value), outside the plan's classes"
+        case .invalidTarget(let sample): return "a target of sample \(sample) is NaN or infinite"
         }
     }
 }

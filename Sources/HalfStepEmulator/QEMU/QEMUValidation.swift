@@ -90,7 +90,7 @@ public struct QEMUValidation {
         for indices in order {
             let r = session.step(data, samples: indices)
             let status: Int
-            switch r.status { case .applied: status = 0; case .skippedOverflow: status = 1; case .invalidLabel: status = 2 }
+            switch r.status { case .applied: status = 0; case .skippedOverflow: status = 1; case .invalidLabel, .invalidTarget: status = 2 }
             hostSteps.append(.init(loss: r.loss.bitPattern, scale: r.lossScale.bitPattern, status: status, ticks: 0))
         }
         var hostTensors: [Int: [UInt32]] = [:], names: [Int: String] = [:], bytes: [Int: Int] = [:]

@@ -11,7 +11,8 @@ public enum PlanWriter {
         h.opCount = UInt32(o)
         h.opTableOffset = h.tensorTableOffset + UInt32(t * PlanFormat.tensorRecordBytes)
         h.configOffset = h.opTableOffset + UInt32(o * PlanFormat.opRecordBytes)
-        h.namesOffset = h.configOffset + UInt32(PlanFormat.configBytes)
+        h.configBytes = UInt32(program.config.storedBytes)
+        h.namesOffset = h.configOffset + h.configBytes
 
         // Names: the source path, then each tensor's name.
         var names = Array(source.utf8)
@@ -93,7 +94,7 @@ public enum PlanWriter {
     /// The file size `encode` would produce (for what-if figures of plans the core cannot run).
     public static func estimatedBytes(_ program: TrainingProgram, source: String) -> Int {
         var size = PlanFormat.headerBytes + program.tensors.count * PlanFormat.tensorRecordBytes
-            + program.ops.count * PlanFormat.opRecordBytes + PlanFormat.configBytes + source.utf8.count
+            + program.ops.count * PlanFormat.opRecordBytes + program.config.storedBytes + source.utf8.count
             + program.notes.joined(separator: "\n").utf8.count + PlanProvenance.block(program).count
         size += program.tensors.reduce(0) { $0 + $1.name.utf8.count }
         size = align(size, PlanFormat.alignment)

@@ -23,6 +23,10 @@ public enum NpyError: Error, Equatable, CustomStringConvertible {
     case countMismatch(inputs: String, inputCount: Int, labels: String, labelCount: Int)
     case featureMismatch(path: String, found: Int, expected: Int)
     case labelsShape(path: String, shape: [Int])
+    /// Regression targets whose per-sample element count is not the model output's.
+    case targetsShape(path: String, shape: [Int], outputs: Int)
+    /// Regression targets must be float32 or float16.
+    case targetsNotFloats(path: String, dtype: String)
 
     public var description: String {
         switch self {
@@ -38,10 +42,14 @@ public enum NpyError: Error, Equatable, CustomStringConvertible {
         case .sizeMismatch(let p, let expected, let found): return "\(p): the shape needs \(expected) data bytes, the file has \(found)"
         case .labelsNotIntegers(let p, let dtype): return "\(p): labels are \(dtype); class indices must be int64, int32 or uint8"
         case .labelOutOfRange(let p, let index, let value, let classes): return "\(p): the label at index \(index) is \(value), outside 0..<\(classes)"
-        case .notFinite(let p, let index, let value): return "\(p): element \(index) is \(value); inputs must be finite"
-        case .countMismatch(let x, let nx, let y, let ny): return "\(x) has \(nx) samples but \(y) has \(ny) labels"
+        case .notFinite(let p, let index, let value): return "\(p): element \(index) is \(value); inputs and targets must be finite"
+        case .countMismatch(let x, let nx, let y, let ny): return "\(x) has \(nx) samples but \(y) has \(ny)"
         case .featureMismatch(let p, let found, let expected): return "\(p): \(found) features per sample, the model takes \(expected)"
         case .labelsShape(let p, let shape): return "\(p): labels have shape \(shape); a 1-D array of class indices is expected"
+        case .targetsShape(let p, let shape, let outputs):
+            let found = shape.dropFirst().reduce(1, *)
+            return "\(p): targets have shape \(shape) (\(found) values per sample); the model's output has \(outputs) per sample, so [samples, \(outputs)] or the output's own shape is expected"
+        case .targetsNotFloats(let p, let dtype): return "\(p): targets are \(dtype); regression targets must be float32 or float16"
         }
     }
 }

@@ -74,6 +74,7 @@ extension OpProblem {
         case .overwritesLabels(let slot, let tensor): return "operand \(slot) writes tensor \(tensor), the labels: only the caller fills them"
         case .notTheLabels(let slot, let tensor): return "operand \(slot) reads class indices from tensor \(tensor), which is not the config's labels tensor"
         case .unexpectedOperand(let slot, let tensor): return "operand \(slot) names tensor \(tensor), but this op has no slot \(slot)"
+        case .lossKindMismatch(let raw): return "this loss op is not the loss the config names (loss kind \(raw))"
         }
     }
 }
@@ -87,6 +88,8 @@ extension ConfigProblem {
         case .badAccumulation(let raw): return "accumulation mode \(raw) is not supported by format v1"
         case .zeroBatch: return "batch size is 0"
         case .zeroClasses: return "class count is 0"
+        case .badLossKind(let raw): return "loss kind \(raw) (config byte 64) is unknown"
+        case .badSchedule(let raw): return "learning-rate schedule \(raw) (config byte 65) is unknown"
         case .badHyperparameter(let at): return "the hyperparameter at config byte \(at) is NaN, infinite or out of range"
         case .badTensorReference(let at, let tensor): return "the tensor reference at config byte \(at) (tensor \(tensor)) is out of range or of the wrong kind"
         case .lossOpCount(let found): return "the step program has \(found) loss ops, exactly 1 expected"

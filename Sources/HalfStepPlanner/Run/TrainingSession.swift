@@ -87,22 +87,37 @@ public final class TrainingSession {
         }
     }
 
+    /// True when the plan trains a regression loss: datasets carry targets, not labels.
+    public var regression: Bool { trainer.regression }
+
     func copy(_ data: Dataset, sample s: Int, row: Int) {
-        Self.copy(data, sample: s, row: row, features: features, input: trainer.input, labels: trainer.labels)
+        Self.copy(data, sample: s, row: row, features: features, input: trainer.input, labels: labelsAddress)
     }
 
-    static func copy(_ data: Dataset, sample s: Int, row: Int, features: Int, input: TensorView<Float16>, labels: TensorView<Int32>) {
+    /// The labels tensor: int32 class indices, or fp16 targets for a regression plan.
+    var labelsAddress: UnsafeMutableRawPointer { trainer.address(of: Int(loaded.plan.config.labelsTensor)) }
+
+    /// Copies sample `s` of `data` to row `row` of the input and of the labels tensor at `labels`
+    /// (its class index, or its `data.outputs` targets).
+    static func copy(_ data: Dataset, sample s: Int, row: Int, features: Int, input: TensorView<Float16>, labels: UnsafeMutableRawPointer) {
         data.inputs.withUnsafeBufferPointer { src in
             (input.base + row * features).update(from: src.baseAddress! + s * features, count: features)
         }
-        labels[row] = data.labels[s]
+        let outputs = data.outputs
+        if outputs > 0 {
+            data.targets.withUnsafeBufferPointer { src in
+                (labels.assumingMemoryBound(to: Float16.self) + row * outputs).update(from: src.baseAddress! + s * outputs, count: outputs)
+            }
+        } else {
+            labels.assumingMemoryBound(to: Int32.self)[row] = data.labels[s]
+        }
     }
 
     /// One training step on samples `indices` (at most `batch` of them).
     @discardableResult
     public func step(_ data: Dataset, samples indices: ArraySlice<Int>) -> StepResult {
         // The closure must not touch `trainer` (the step holds it exclusively): copy through views.
-        let base = indices.startIndex, input = trainer.input, labels = trainer.labels, features = self.features
+        let base = indices.startIndex, input = trainer.input, labels = labelsAddress, features = self.features
         return trainer.step(rows: indices.count) { _, first, count in
             for row in 0 ..< count { Self.copy(data, sample: indices[base + first + row], row: row, features: features, input: input, labels: labels) }
         }
@@ -111,33 +126,58 @@ public final class TrainingSession {
     /// One training step on samples `range` (at most `batch` of them).
     @discardableResult
     public func step(_ data: Dataset, samples range: Range<Int>) -> StepResult {
-        let input = trainer.input, labels = trainer.labels, features = self.features
+        let input = trainer.input, labels = labelsAddress, features = self.features
         return trainer.step(rows: range.count) { _, first, count in
             for row in 0 ..< count { Self.copy(data, sample: range.lowerBound + first + row, row: row, features: features, input: input, labels: labels) }
         }
     }
 
-    /// Loss and accuracy over all of `data`, batch by batch (the last batch may be partial).
-    public func evaluate(_ data: Dataset) -> Evaluation {
+    /// Loss (the plan's) and, for a classifier, accuracy over all of `data`, batch by batch (the
+    /// last batch may be partial). With `perSampleLoss`, also each sample's own loss (for an
+    /// autoencoder, its anomaly score).
+    public func evaluate(_ data: Dataset, perSampleLoss: Bool = false) -> Evaluation {
         var correct = 0
         var lossSum: Double = 0
+        var perSample: [Float] = []
+        if perSampleLoss { perSample.reserveCapacity(data.count) }
+        let config = loaded.plan.config
+        let kind = config.lossKind ?? .crossEntropy
         var start = 0
         while start < data.count {
             let rows = min(batch, data.count - start)
             load(data, samples: start ..< start + rows)
             trainer.forward(rows: rows)
             let logits = trainer.logits
-            lossSum += Double(SoftmaxCrossEntropy.loss(logits: logits, labels: trainer.labels, rows: rows, classes: classes)) * Double(rows)
-            for r in 0 ..< rows {
-                var best = 0
-                for c in 1 ..< classes where logits[r * classes + c] > logits[r * classes + best] { best = c }
-                if best == Int(data.labels[start + r]) { correct += 1 }
+            if kind.isRegression {
+                let targets = trainer.targets
+                for r in 0 ..< rows {
+                    let l = RegressionLoss.rowLoss(output: logits, targets: targets, row: r, outputs: classes, kind: kind, delta: config.huberDelta)
+                    lossSum += Double(l)
+                    if perSampleLoss { perSample.append(l) }
+                }
+            } else if perSampleLoss {
+                let labels = trainer.labels
+                for r in 0 ..< rows {
+                    let l = SoftmaxCrossEntropy.loss(logits: TensorView(base: logits.base + r * classes, count: classes),
+                                                     labels: TensorView(base: labels.base + r, count: 1), rows: 1, classes: classes)
+                    lossSum += Double(l)
+                    perSample.append(l)
+                }
+            } else {
+                lossSum += Double(SoftmaxCrossEntropy.loss(logits: logits, labels: trainer.labels, rows: rows, classes: classes)) * Double(rows)
+            }
+            if !kind.isRegression {
+                for r in 0 ..< rows {
+                    var best = 0
+                    for c in 1 ..< classes where logits[r * classes + c] > logits[r * classes + best] { best = c }
+                    if best == Int(data.labels[start + r]) { correct += 1 }
+                }
             }
             start += rows
         }
         return Evaluation(loss: data.count > 0 ? lossSum / Double(data.count) : .nan,
-                          accuracy: data.count > 0 ? Double(correct) / Double(data.count) : .nan,
-                          samples: data.count)
+                          accuracy: data.count > 0 && !kind.isRegression ? Double(correct) / Double(data.count) : .nan,
+                          samples: data.count, perSampleLoss: perSample)
     }
 
     /// The current values of every trainable parameter, by tensor name, as compute sees them
@@ -174,9 +214,19 @@ public final class TrainingSession {
 
 /// Loss and accuracy of a model on a dataset.
 public struct Evaluation: Sendable, Equatable {
-    /// Mean cross-entropy.
+    /// The plan's loss, the mean over samples (cross-entropy, or the regression loss's mean over
+    /// every output).
     public var loss: Double
-    /// Fraction of samples whose argmax logit is the label (0 ... 1).
+    /// Fraction of samples whose argmax logit is the label (0 ... 1); NaN for a regression plan.
     public var accuracy: Double
     public var samples: Int
+    /// Each sample's loss, when asked for (else empty).
+    public var perSampleLoss: [Float] = []
+
+    public init(loss: Double, accuracy: Double, samples: Int, perSampleLoss: [Float] = []) {
+        self.loss = loss
+        self.accuracy = accuracy
+        self.samples = samples
+        self.perSampleLoss = perSampleLoss
+    }
 }
