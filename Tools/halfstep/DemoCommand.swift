@@ -73,7 +73,7 @@ struct DemoCommand: Command {
             let summary = try runTraining(session, trainSet, testSet, .init(steps: steps), quiet: false)
             let exported = out + "/adapted-\(plan.mode).onnx"
             try export(session, to: exported, model: model)
-            let report = TrainReport(summary, plan: plan.path, exported: exported)
+            let report = TrainReport(summary, plan: plan.path, exported: exported, loss: .crossEntropy)
             Terminal.out(report.text())
             let after = try evaluate(exported, testX, testY)
             Terminal.out("eval \(exported): accuracy \(pct(after.accuracy)), loss \(fmt(after.loss))")

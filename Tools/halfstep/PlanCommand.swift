@@ -16,6 +16,15 @@ struct PlanCommand: Command {
       --train SEL             what trains: all | biases | last:K | layers:NAME,... | none (default all)
       --optimizer NAME        sgd | adam | adamw (default sgd)
       --lr X                  learning rate (default 0.01 for sgd, 0.001 for adam/adamw)
+      --loss NAME             cross-entropy (default; train with --labels) | mse | l1 | huber[:DELTA] (regression
+                              against float targets shaped like the output: train with --targets); the mean
+                              over the batch and every output, as PyTorch's MSELoss/L1Loss/HuberLoss
+      --lr-schedule S         constant (default) | step:EVERY:GAMMA (lr x GAMMA every EVERY steps) |
+                              cosine:STEPS[:MIN_LR] (cosine from --lr to MIN_LR over STEPS steps, then held)
+      --warmup N              ramp the learning rate linearly over the first N steps: step t uses
+                              schedule(t) x min(1, (t+1)/N) (default 0)
+      --clip-grad-norm MAX    scale the gradients down when their global L2 norm (all trained tensors, after
+                              unscaling) exceeds MAX, as PyTorch's clip_grad_norm_ (not with --fuse-updates)
       --momentum X            SGD momentum, or Adam beta1 (default 0 for sgd, 0.9 for adam)
       --weight-decay X        L2 (sgd, adam) or decoupled (adamw) weight decay (default 0)
       --beta2 X, --eps X      Adam's beta2 (0.999) and epsilon (1e-8, added in fp32)
@@ -67,7 +76,7 @@ struct PlanCommand: Command {
             "-o", "--output", "--batch", "--train", "--optimizer", "--lr", "--momentum", "--weight-decay",
             "--beta2", "--eps", "--update", "--state", "--loss-scale", "--growth-interval", "--budget", "--seed",
             "--target", "--reserve", "--accumulate", "--train-channels", "--prefer", "--frontier",
-            "--micro-batch", "--conv-panels",
+            "--micro-batch", "--conv-panels", "--loss", "--lr-schedule", "--warmup", "--clip-grad-norm",
         ], flags: ["--json", "--fuse-updates", "--fold-batchnorm", "--fit", "--relu-masks", "--recompute"])
         let model = try a.positionals(1, "the model file (MODEL.onnx)", verb: "plan")[0]
         guard let output = a.value("-o") ?? a.value("--output") else {
@@ -116,7 +125,8 @@ struct PlanCommand: Command {
         pinned.channels = a.value("--train-channels") != nil
         pinned.update = a.value("--update") != nil
         pinned.momentum = a.value("--momentum") != nil
-        pinned.fuse = a.switches.contains("--fuse-updates")
+        // Clipping needs every gradient before the first update: --fit must not fuse them.
+        pinned.fuse = a.switches.contains("--fuse-updates") || a.value("--clip-grad-norm") != nil
         pinned.fold = a.switches.contains("--fold-batchnorm")
         pinned.masks = a.switches.contains("--relu-masks")
         pinned.recompute = a.switches.contains("--recompute")
@@ -160,6 +170,10 @@ struct PlanCommand: Command {
         o.batch = try a.int("--batch", in: 1 ... 65535, default: 32, verb: "plan")
         if let t = a.value("--train") { o.train = try PlanOptions.parseTrain(t) }
         if let t = a.value("--optimizer") { o.optimizer = try PlanOptions.parseOptimizer(t) }
+        if let t = a.value("--loss") { o.loss = try PlanOptions.parseLoss(t) }
+        if let t = a.value("--lr-schedule") { o.schedule = try PlanOptions.parseSchedule(t) }
+        o.warmupSteps = try a.int("--warmup", in: 0 ... PlanFormat.maxElements, default: 0, verb: "plan")
+        o.clipGradNorm = try a.float("--clip-grad-norm", default: nil, verb: "plan")
         o.learningRate = try a.float("--lr", default: o.optimizer == .sgd ? 0.01 : 0.001, verb: "plan")!
         o.momentum = try a.float("--momentum", default: nil, verb: "plan")
         o.weightDecay = try a.float("--weight-decay", default: 0, verb: "plan")!

@@ -4,17 +4,20 @@ import HalfStepPlanner
 
 struct TrainCommand: Command {
     let help = """
-    usage: halfstep train PLAN.hsplan --inputs X.npy --labels Y.npy --steps N [options]
+    usage: halfstep train PLAN.hsplan --inputs X.npy (--labels Y.npy | --targets T.npy) --steps N [options]
 
     Runs a plan on the host through the same core the device runs: batches from epochs of a seeded
     shuffle (the last partial batch of an epoch is dropped), a progress line, and a summary.
 
     options:
       --inputs X.npy          training inputs, [N, features] (float32/float16; converted to fp16)
-      --labels Y.npy          class indices, [N] (int64/int32/uint8)
+      --labels Y.npy          class indices, [N] (int64/int32/uint8): a cross-entropy plan
+      --targets T.npy         float targets shaped like the model's output, [N, outputs] (float32/float16): a
+                              plan with --loss mse|l1|huber; for an autoencoder, the inputs file itself
       --steps N               training steps (required)
-      --eval-inputs X.npy     evaluation inputs (optional; accuracy before and after is reported)
+      --eval-inputs X.npy     evaluation inputs (optional; loss, and accuracy for a classifier, before and after)
       --eval-labels Y.npy     evaluation labels
+      --eval-targets T.npy    evaluation targets (a regression plan)
       --eval-every N          also evaluate every N steps (default: only before and after)
       --seed N                data-order seed (default 0)
       --export OUT.onnx       write the adapted weights into a copy of the source ONNX model
@@ -30,14 +33,21 @@ struct TrainCommand: Command {
 
     func run(_ argv: [String]) throws -> ExitCode {
         let a = try Arguments(argv, verb: "train", valued: [
-            "--inputs", "--labels", "--steps", "--eval-inputs", "--eval-labels", "--eval-every", "--seed", "--export", "--model", "--report", "--checkpoint", "--checkpoint-every",
+            "--inputs", "--labels", "--targets", "--eval-targets", "--steps", "--eval-inputs", "--eval-labels", "--eval-every", "--seed", "--export", "--model", "--report", "--checkpoint", "--checkpoint-every",
         ], flags: ["--json", "--quiet"])
         let path = try a.positionals(1, "the plan file (PLAN.hsplan)", verb: "train")[0]
         let steps = try a.int("--steps", in: 0 ... 100_000_000, default: -1, verb: "train")
         if steps < 0 { throw UsageError("--steps N is required", verb: "train") }
-        let inputs = try a.required("--inputs", verb: "train"), labels = try a.required("--labels", verb: "train")
-        if (a.value("--eval-inputs") == nil) != (a.value("--eval-labels") == nil) {
-            throw UsageError("--eval-inputs and --eval-labels go together", verb: "train")
+        let inputs = try a.required("--inputs", verb: "train")
+        if a.value("--labels") == nil && a.value("--targets") == nil {
+            throw UsageError("--labels Y.npy (a classifier) or --targets T.npy (a regression plan) is required", verb: "train")
+        }
+        if a.value("--labels") != nil && a.value("--targets") != nil {
+            throw UsageError("give --labels or --targets, not both: the plan's loss takes one of them", verb: "train")
+        }
+        let evalTruth = a.value("--eval-labels") ?? a.value("--eval-targets")
+        if (a.value("--eval-inputs") == nil) != (evalTruth == nil) || (a.value("--eval-labels") != nil && a.value("--eval-targets") != nil) {
+            throw UsageError("--eval-inputs goes with one of --eval-labels or --eval-targets", verb: "train")
         }
         let every = try a.int("--checkpoint-every", in: 1 ... Int.max, default: 50, verb: "train")
         if a.value("--checkpoint-every") != nil && a.value("--checkpoint") == nil {
@@ -57,9 +67,10 @@ struct TrainCommand: Command {
             }
         }
         let session = try makeSession(loaded)
-        let train = try loadData(inputs: inputs, labels: labels, session: session)
+        let train = try loadData(inputs: inputs, labels: a.value("--labels"), targets: a.value("--targets"), session: session, plan: path)
         let eval = try a.value("--eval-inputs").map { x throws in
-            try loadData(inputs: x, labels: a.value("--eval-labels")!, session: session)
+            try loadData(inputs: x, labels: a.value("--eval-labels"), targets: a.value("--eval-targets"), session: session, plan: path,
+                         labelsFlag: "--eval-labels", targetsFlag: "--eval-targets")
         }
         let json = a.switches.contains("--json"), quiet = a.switches.contains("--quiet")
         let summary = try runTraining(session, train, eval, settings, quiet: quiet)
@@ -74,7 +85,7 @@ struct TrainCommand: Command {
                 throw Failure("cannot write \(svg)")
             }
         }
-        let report = TrainReport(summary, plan: path, exported: exported)
+        let report = TrainReport(summary, plan: path, exported: exported, loss: loaded.plan.config.lossKind ?? .crossEntropy)
         Terminal.out(json ? report.json() : report.text())
         return .success
     }
@@ -103,6 +114,43 @@ func loadData(inputs: String, labels: String, session: TrainingSession) throws -
     }
 }
 
+/// Loads `inputs` with the labels or the targets the plan's loss takes, refusing the other kind
+/// with what to give instead. `labelsFlag`/`targetsFlag` are the flags' names in this command.
+func loadData(inputs: String, labels: String?, targets: String?, session: TrainingSession, plan: String,
+              labelsFlag: String = "--labels", targetsFlag: String = "--targets") throws -> Dataset {
+    let loss = session.loaded.plan.config.lossKind ?? .crossEntropy
+    if session.regression {
+        if labels != nil {
+            throw Failure("\(plan) trains \(lossName(loss)) against float targets, so \(labelsFlag) (class labels) does not apply",
+                          hint: "give \(targetsFlag) T.npy shaped like the model's output, [samples, \(session.classes)] (for an autoencoder, the inputs file itself)")
+        }
+        guard let targets else {
+            throw Failure("\(plan) trains \(lossName(loss)): \(targetsFlag) T.npy is required", hint: "float targets shaped like the model's output, [samples, \(session.classes)]")
+        }
+        do {
+            return try Dataset.load(inputs: inputs, targets: targets, expectedFeatures: session.features, outputs: session.classes)
+        } catch {
+            throw Failure("\(error)")
+        }
+    }
+    if targets != nil {
+        throw Failure("\(plan) trains cross-entropy against class labels, so \(targetsFlag) does not apply",
+                      hint: "give \(labelsFlag) Y.npy, or plan the model with --loss mse|l1|huber to train against targets")
+    }
+    guard let labels else { throw Failure("\(labelsFlag) Y.npy is required (class indices, [samples])") }
+    return try loadData(inputs: inputs, labels: labels, session: session)
+}
+
+/// The loss's name as `--loss` spells it.
+func lossName(_ kind: LossKind) -> String {
+    switch kind {
+    case .crossEntropy: return "cross-entropy"
+    case .mse: return "MSE"
+    case .l1: return "L1"
+    case .huber: return "Huber"
+    }
+}
+
 /// Runs the loop with a progress line on stderr.
 func runTraining(_ session: TrainingSession, _ data: Dataset, _ eval: Dataset?, _ settings: TrainingLoop.Settings,
            quiet: Bool) throws -> TrainingLoop.Summary {
@@ -115,7 +163,7 @@ func runTraining(_ session: TrainingSession, _ data: Dataset, _ eval: Dataset?, 
             var line = "step \(p.step)/\(p.steps)  epoch \(p.epoch)  loss \(fmt(Double(p.result.loss)))  scale \(formatScaleCLI(p.result.lossScale))"
             if p.result.status == .skippedOverflow { line += "  (overflow: step skipped)" }
             line += "  \(Int(p.stepsPerSecond)) steps/s"
-            if let e = p.evaluation { line += "  eval acc \(pct(e.accuracy))" }
+            if let e = p.evaluation { line += e.accuracy.isNaN ? "  eval loss \(fmt(e.loss))" : "  eval acc \(pct(e.accuracy))" }
             Terminal.progress(line, final: p.step == p.steps)
         }
     } catch {
@@ -146,9 +194,13 @@ struct TrainReport: Codable {
     var epochs: Int
     var finalLoss: Double
     var recentLoss: Double
+    var loss: String
     var evalAccuracyBefore: Double?
     var evalAccuracy: Double?
+    var evalLossBefore: Double?
     var evalLoss: Double?
+    var clippedSteps: Int
+    var finalLearningRate: Float
     var overflows: Int
     var skippedSteps: Int
     var updateUnderflows: Int
@@ -172,14 +224,19 @@ struct TrainReport: Codable {
         var overflowSteps: Int
     }
 
-    init(_ s: TrainingLoop.Summary, plan: String, exported: String?) {
+    init(_ s: TrainingLoop.Summary, plan: String, exported: String?, loss: LossKind) {
         self.plan = plan
+        self.loss = lossName(loss)
+        evalLossBefore = s.evalBefore?.loss
+        clippedSteps = s.clippedSteps
+        finalLearningRate = s.finalLearningRate
         steps = s.steps
         epochs = s.epochs
         finalLoss = s.finalLoss
         recentLoss = s.recentLoss
-        evalAccuracyBefore = s.evalBefore?.accuracy
-        evalAccuracy = s.evalAfter?.accuracy
+        // Accuracy only for a classifier (a regression plan's is NaN).
+        evalAccuracyBefore = s.evalBefore.flatMap { $0.accuracy.isNaN ? nil : $0.accuracy }
+        evalAccuracy = s.evalAfter.flatMap { $0.accuracy.isNaN ? nil : $0.accuracy }
         evalLoss = s.evalAfter?.loss
         overflows = s.counters.overflows
         skippedSteps = s.counters.skippedSteps
@@ -201,7 +258,8 @@ struct TrainReport: Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case plan, steps, epochs, finalLoss, recentLoss, evalAccuracyBefore, evalAccuracy, evalLoss, overflows, skippedSteps
+        case plan, loss, steps, epochs, finalLoss, recentLoss, evalAccuracyBefore, evalAccuracy, evalLossBefore, evalLoss, overflows, skippedSteps
+        case clippedSteps, finalLearningRate
         case updateUnderflows, nonzeroUpdates, updateUnderflowRate, finalLossScale, stepsPerSecond, seconds, exported
         case tensors, warnings, resumedFromStep
     }
@@ -210,6 +268,10 @@ struct TrainReport: Codable {
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(plan, forKey: .plan)
+        try c.encode(loss, forKey: .loss)
+        try c.encode(evalLossBefore, forKey: .evalLossBefore)
+        try c.encode(clippedSteps, forKey: .clippedSteps)
+        try c.encode(finalLearningRate, forKey: .finalLearningRate)
         try c.encode(steps, forKey: .steps)
         try c.encode(epochs, forKey: .epochs)
         try c.encode(finalLoss, forKey: .finalLoss)
@@ -245,7 +307,10 @@ struct TrainReport: Codable {
         s += "  final loss        \(fmt(finalLoss)) (mean of last 50 applied steps \(fmt(recentLoss)))\n"
         if let before = evalAccuracyBefore, let after = evalAccuracy {
             s += "  eval accuracy     \(pct(before)) before -> \(pct(after)) after (eval loss \(fmt(evalLoss ?? .nan)))\n"
+        } else if let before = evalLossBefore, let after = evalLoss {
+            s += "  eval \(loss) loss \(fmt(before)) before -> \(fmt(after)) after\n"
         }
+        if clippedSteps > 0 { s += "  clipped steps     \(clippedSteps) (gradient norm above --clip-grad-norm)\n" }
         s += "  overflows         \(overflows) (skipped steps \(skippedSteps)), final loss scale \(formatScaleCLI(finalLossScale))\n"
         s += "  update underflows \(updateUnderflows) of \(nonzeroUpdates) nonzero updates (\(pct(updateUnderflowRate))) rounded to no change"
         if let exported { s += "\n  exported          \(exported)" }

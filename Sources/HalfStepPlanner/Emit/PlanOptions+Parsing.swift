@@ -117,4 +117,39 @@ extension PlanOptions {
         }
         return s
     }
+
+    /// `cross-entropy`, `mse`, `l1`, `huber`, `huber:DELTA` (DELTA > 0; default 1, PyTorch's).
+    public static func parseLoss(_ text: String) throws(PlannerError) -> Loss {
+        switch text.lowercased() {
+        case "cross-entropy", "crossentropy", "ce": return .crossEntropy
+        case "mse": return .mse
+        case "l1", "mae": return .l1
+        case "huber": return .huber(1)
+        default: break
+        }
+        if text.lowercased().hasPrefix("huber:"), let d = Float(text.dropFirst(6)), d.isFinite, d > 0 { return .huber(d) }
+        throw .badOption(name: "--loss", value: text, expected: "cross-entropy, mse, l1, huber or huber:DELTA (DELTA > 0)")
+    }
+
+    /// `constant`, `step:EVERY:GAMMA`, `cosine:STEPS[:MIN_LR]`.
+    public static func parseSchedule(_ text: String) throws(PlannerError) -> Schedule {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        switch parts.first?.lowercased() {
+        case "constant" where parts.count == 1:
+            return .constant
+        case "step" where parts.count == 3:
+            if let every = Int(parts[1]), every >= 1, let gamma = Float(parts[2]), gamma.isFinite, gamma > 0, gamma <= 1 {
+                return .step(every: every, gamma: gamma)
+            }
+            throw .badOption(name: "--lr-schedule", value: text, expected: "step:EVERY:GAMMA with EVERY ≥ 1 steps and 0 < GAMMA ≤ 1, e.g. step:200:0.5")
+        case "cosine" where parts.count == 2 || parts.count == 3:
+            if let steps = Int(parts[1]), steps >= 1 {
+                if parts.count == 2 { return .cosine(steps: steps, minimum: 0) }
+                if let m = Float(parts[2]), m.isFinite, m >= 0 { return .cosine(steps: steps, minimum: m) }
+            }
+            throw .badOption(name: "--lr-schedule", value: text, expected: "cosine:STEPS[:MIN_LR] with STEPS ≥ 1 and MIN_LR ≥ 0, e.g. cosine:600 or cosine:600:0.001")
+        default:
+            throw .badOption(name: "--lr-schedule", value: text, expected: "constant, step:EVERY:GAMMA or cosine:STEPS[:MIN_LR]")
+        }
+    }
 }

@@ -53,7 +53,59 @@ public struct PlanOptions: Sendable, Equatable {
         }
     }
 
+    /// The loss (`--loss`): how the output is compared with labels or targets.
+    public enum Loss: Sendable, Equatable, CustomStringConvertible {
+        case crossEntropy
+        case mse
+        case l1
+        /// Huber with this delta (> 0; PyTorch's default 1).
+        case huber(Float)
+
+        public var kind: LossKind {
+            switch self {
+            case .crossEntropy: return .crossEntropy
+            case .mse: return .mse
+            case .l1: return .l1
+            case .huber: return .huber
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .crossEntropy: return "cross-entropy"
+            case .mse: return "mse"
+            case .l1: return "l1"
+            case .huber(let d): return "huber:\(d)"
+            }
+        }
+    }
+
+    /// The learning-rate schedule (`--lr-schedule`, see `LearningRateSchedule`).
+    public enum Schedule: Sendable, Equatable, CustomStringConvertible {
+        case constant
+        /// × gamma every `every` steps.
+        case step(every: Int, gamma: Float)
+        /// Cosine down to `minimum` over `steps` steps, then held.
+        case cosine(steps: Int, minimum: Float)
+
+        public var description: String {
+            switch self {
+            case .constant: return "constant"
+            case .step(let e, let g): return "step:\(e):\(g)"
+            case .cosine(let s, let m): return m == 0 ? "cosine:\(s)" : "cosine:\(s):\(m)"
+            }
+        }
+    }
+
     public var batch: Int = 32
+    /// The loss (default cross-entropy against class labels).
+    public var loss: Loss = .crossEntropy
+    /// The learning-rate schedule (default constant).
+    public var schedule: Schedule = .constant
+    /// Steps of linear warm-up (0: none).
+    public var warmupSteps: Int = 0
+    /// Largest global L2 norm of the gradients; nil: no clipping (`--clip-grad-norm`).
+    public var clipGradNorm: Float? = nil
     public var train: TrainSelection = .all
     public var optimizer: OptimizerKind = .sgd
     public var learningRate: Float = 0.01
@@ -134,6 +186,25 @@ public struct PlanOptions: Sendable, Equatable {
         guard learningRate.isFinite && learningRate >= 0 else { throw .badOption(name: "--lr", value: "\(learningRate)", expected: "a finite number ≥ 0") }
         guard weightDecay.isFinite && weightDecay >= 0 else { throw .badOption(name: "--weight-decay", value: "\(weightDecay)", expected: "a finite number ≥ 0") }
         guard epsilon.isFinite && epsilon >= 0 else { throw .badOption(name: "--eps", value: "\(epsilon)", expected: "a finite number ≥ 0") }
+        if case .huber(let d) = loss, !(d.isFinite && d > 0) { throw .badOption(name: "--loss", value: "huber:\(d)", expected: "huber:DELTA with a finite DELTA > 0") }
+        switch schedule {
+        case .constant: break
+        case .step(let every, let gamma):
+            guard every >= 1 && every <= PlanFormat.maxElements && gamma.isFinite && gamma > 0 && gamma <= 1 else {
+                throw .badOption(name: "--lr-schedule", value: schedule.description, expected: "step:EVERY:GAMMA with EVERY ≥ 1 steps and 0 < GAMMA ≤ 1")
+            }
+        case .cosine(let steps, let minimum):
+            guard steps >= 1 && steps <= PlanFormat.maxElements && minimum.isFinite && minimum >= 0 && minimum <= learningRate else {
+                throw .badOption(name: "--lr-schedule", value: schedule.description, expected: "cosine:STEPS[:MIN_LR] with STEPS ≥ 1 and 0 ≤ MIN_LR ≤ --lr \(learningRate)")
+            }
+        }
+        guard warmupSteps >= 0 && warmupSteps <= PlanFormat.maxElements else { throw .badOption(name: "--warmup", value: "\(warmupSteps)", expected: "0 ... \(PlanFormat.maxElements) steps") }
+        if let c = clipGradNorm {
+            guard c.isFinite && c > 0 else { throw .badOption(name: "--clip-grad-norm", value: "\(c)", expected: "a finite number > 0") }
+            if fuseUpdates {
+                throw .badOption(name: "--fuse-updates", value: "with --clip-grad-norm", expected: "one of the two: clipping needs every gradient's norm before the first update, a fused update runs before the rest exist")
+            }
+        }
     }
 
     public var effectiveMomentum: Float { momentum ?? (optimizer == .sgd ? 0 : 0.9) }

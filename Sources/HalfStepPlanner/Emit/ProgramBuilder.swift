@@ -52,11 +52,11 @@ extension Lowering {
             for o in node.outputs { producer[o] = i }
             for v in node.inputs { consumers[v, default: 0] += 1 }
         }
-        let classes = try SoftmaxCrossEntropyLowering.classes(of: graph)
+        let classes = try LossLowering.outputs(of: graph, loss: options.loss)
         let features = graph.values[graph.input].elementsPerSample
         let input = add("input", floatType, .input, shape: [n, features], batchMajor: true)
         valueTensor[graph.input] = input
-        let labels = add("labels", .int32, .labels, shape: [n], batchMajor: true)
+        let labels = LossLowering.addLabels(loss: options.loss, outputs: classes, &self)
 
         chooseUpdateModes(original: original)
         for node in graph.nodes {
@@ -78,7 +78,7 @@ extension Lowering {
             if let note { program.notes.append(note) }
         }
 
-        let (logits, loss) = try SoftmaxCrossEntropyLowering.lower(labels: labels, classes: classes, &self)
+        let (logits, loss) = try LossLowering.lower(loss: options.loss, labels: labels, outputs: classes, &self)
 
         for node in graph.nodes.reversed() {
             guard let dy = gradientTensor[node.outputs[0]] else { continue }

@@ -35,5 +35,20 @@ extension TrainingConfig {
         self.classes = UInt32(classes)
         seed = options.seed
         inputFeatures = UInt32(features)
+        lossKindRaw = options.loss.kind.rawValue
+        if case .huber(let d) = options.loss { huberDelta = d }
+        switch options.schedule {
+        case .constant: break
+        case .step(let every, let gamma):
+            scheduleRaw = ScheduleKind.step.rawValue
+            scheduleSteps = UInt32(every)
+            scheduleFactor = gamma
+        case .cosine(let steps, let minimum):
+            scheduleRaw = ScheduleKind.cosine.rawValue
+            scheduleSteps = UInt32(steps)
+            scheduleFactor = minimum
+        }
+        warmupSteps = UInt32(options.warmupSteps)
+        clipGradNorm = options.clipGradNorm ?? 0
     }
 }

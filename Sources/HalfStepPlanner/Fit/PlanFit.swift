@@ -97,7 +97,7 @@ public enum PlanFit {
                             o.microBatch = micro
                             let split = (micro ?? o.batch) < o.batch
                             // Fused updates cannot wait for other micro-batches' gradients.
-                            if !pinned.fuse { o.fuseUpdates = !split }
+                            if !pinned.fuse { o.fuseUpdates = !split && o.clipGradNorm == nil }
                             if o.fuseUpdates && split { continue }
                             if !pinned.fold { o.foldBatchNorm = true }
                             if !pinned.masks { o.activationMasks = true }

@@ -48,7 +48,7 @@ public enum TrainingLoop {
         public var history: [(step: Int, loss: Float, scale: Float, applied: Bool)]
         /// Fraction of nonzero updates that underflowed, per step (0 for skipped steps).
         public var underflowRate: [Double]
-        /// (step, eval accuracy) at every `evalEvery` evaluation.
+        /// (step, eval accuracy) at every `evalEvery` evaluation; the eval loss for a regression plan.
         public var evalHistory: [(step: Int, accuracy: Double)]
         /// Per trainable tensor: name, update mode and what it went through.
         public var tensors: [(name: String, update: String, diagnostics: TensorDiagnostics)]
@@ -56,6 +56,10 @@ public enum TrainingLoop {
         public var warnings: [String]
         /// The step the run resumed from (0: a fresh start).
         public var resumedFromStep: Int = 0
+        /// Applied steps whose gradients were clipped (their norm above the plan's `--clip-grad-norm`).
+        public var clippedSteps: Int = 0
+        /// The learning rate of the last step (the schedule's; the plan's `--lr` without one).
+        public var finalLearningRate: Float = 0
     }
 
     /// Trains `session` on `train` for `settings.steps` steps.
@@ -87,6 +91,8 @@ public enum TrainingLoop {
         underflowRate.reserveCapacity(settings.steps)
         var evalHistory: [(step: Int, accuracy: Double)] = []
         var last = session.trainer.counters
+        let clip = session.loaded.plan.config.clipGradNorm
+        var clipped = 0
         let clock = ContinuousClock()
         let start = clock.now
         var trainingTime: Duration = .zero
@@ -98,6 +104,10 @@ public enum TrainingLoop {
             if case .invalidLabel(let row) = result.status {
                 throw .invalidLabel(sample: indices[indices.startIndex + row], value: Int(train.labels[indices[indices.startIndex + row]]), classes: session.classes)
             }
+            if case .invalidTarget(let row) = result.status {
+                throw .invalidTarget(sample: indices[indices.startIndex + row])
+            }
+            if clip > 0 && result.status == .applied && session.trainer.lastGradientNorm + 1e-6 > clip { clipped += 1 }
             history.append((step, result.loss, result.lossScale, result.status == .applied))
             let now = session.trainer.counters
             let nonzero = now.nonzeroUpdates - last.nonzeroUpdates
@@ -109,7 +119,7 @@ public enum TrainingLoop {
             }
             if let eval, settings.evalEvery > 0, step % settings.evalEvery == 0 {
                 evaluation = session.evaluate(eval)
-                evalHistory.append((step, evaluation!.accuracy))
+                evalHistory.append((step, session.regression ? evaluation!.loss : evaluation!.accuracy))
             }
             progress(Progress(step: step, steps: settings.steps, epoch: sampler.epoch, result: result,
                               stepsPerSecond: Double(step) / seconds(trainingTime), evaluation: evaluation))
@@ -129,7 +139,7 @@ public enum TrainingLoop {
             tensors: session.tensorDiagnostics(),
             warnings: diagnose(history: history, underflowRate: underflowRate, tensors: session.tensorDiagnostics(),
                                lossScaleMode: session.loaded.plan.config.lossScaleMode ?? .none),
-            resumedFromStep: resumed)
+            resumedFromStep: resumed, clippedSteps: clipped, finalLearningRate: session.trainer.learningRate)
     }
 
     /// Numerical reasons a run may be stalling, with the option that would help.
@@ -165,8 +175,17 @@ public enum TrainingLoop {
         if data.features != session.features {
             throw .featureMismatch(role: role, found: data.features, expected: session.features)
         }
+        if session.regression != data.isRegression {
+            throw .wrongKindOfData(role: role, regression: session.regression)
+        }
+        if data.isRegression && data.outputs != session.classes {
+            throw .targetMismatch(role: role, found: data.outputs, expected: session.classes)
+        }
         if let bad = data.labels.firstIndex(where: { $0 < 0 || Int($0) >= session.classes }) {
             throw .invalidLabel(sample: bad, value: Int(data.labels[bad]), classes: session.classes)
+        }
+        if let bad = data.targets.firstIndex(where: { !$0.isFinite }) {
+            throw .invalidTarget(sample: bad / max(1, data.outputs))
         }
     }
 
@@ -181,6 +200,10 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case featureMismatch(role: String, found: Int, expected: Int)
     case tooFewSamples(samples: Int, batch: Int)
     case invalidLabel(sample: Int, value: Int, classes: Int)
+    case invalidTarget(sample: Int)
+    /// Labels given to a regression plan, or targets to a classifier.
+    case wrongKindOfData(role: String, regression: Bool)
+    case targetMismatch(role: String, found: Int, expected: Int)
     case checkpoint(String)
 
     public var description: String {
@@ -191,6 +214,14 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "the training set has \(samples) samples, fewer than one batch of \(batch) (plan with a smaller --batch)"
         case .invalidLabel(let sample, let value, let classes):
             return "label of sample \(sample) is \(value), outside 0..<\(classes)"
+        case .invalidTarget(let sample):
+            return "a target of sample \(sample) is NaN or infinite"
+        case .wrongKindOfData(let role, let regression):
+            return regression
+                ? "the plan trains a regression loss: the \(role) set needs float targets (--targets), not class labels"
+                : "the plan trains cross-entropy: the \(role) set needs class labels (--labels), not targets"
+        case .targetMismatch(let role, let found, let expected):
+            return "the \(role) targets have \(found) values per sample; the model's output has \(expected)"
         case .checkpoint(let what):
             return "checkpoint: \(what)"
         }
