@@ -14,6 +14,7 @@ struct Payload {
     var profileOps: Bool { u32(PayloadLayout.flags) & Int(PayloadLayout.profileOps) != 0 }
     var faultOnPurpose: Bool { u32(PayloadLayout.flags) & Int(PayloadLayout.faultOnPurpose) != 0 }
     var checkpoints: Bool { u32(PayloadLayout.flags) & Int(PayloadLayout.checkpoints) != 0 }
+    var regressionTargets: Bool { u32(PayloadLayout.flags) & Int(PayloadLayout.regressionTargets) != 0 }
     var checkpointEvery: Int { u32(PayloadLayout.checkpointEvery) }
     var powerCutAfterWords: Int { u32(PayloadLayout.powerCutAfterWords) }
 
@@ -23,5 +24,10 @@ struct Payload {
 
     func labels(step: Int) -> UnsafePointer<Int32> {
         (base + u32(PayloadLayout.labelsOffset) + step * batch * 4).assumingMemoryBound(to: Int32.self)
+    }
+
+    /// A regression plan's fp16 targets of step `step`, `outputs` per sample.
+    func targets(step: Int, outputs: Int) -> UnsafePointer<UInt16> {
+        (base + u32(PayloadLayout.labelsOffset) + step * batch * outputs * 2).assumingMemoryBound(to: UInt16.self)
     }
 }

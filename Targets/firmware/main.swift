@@ -90,13 +90,15 @@ struct Firmware {
             let stepInputs = UnsafeRawPointer(payload.inputs(step: step)).assumingMemoryBound(to: UInt16.self)
             var report = HSStepReport()
             let start = boardTicks()
-            let result = hs_train_step_f16(t, stepInputs, payload.labels(step: step), &report)
+            let result = payload.regressionTargets
+                ? hs_train_step_targets_f16(t, stepInputs, payload.targets(step: step, outputs: Int(info.outputs)), &report)
+                : hs_train_step_f16(t, stepInputs, payload.labels(step: step), &report)
             let ticks = start &- boardTicks()   // SysTick counts down
             say("HS step")
             field("i", UInt32(truncatingIfNeeded: step))
             field("loss", report.loss.bitPattern, hex: true)
             field("scale", report.lossScale.bitPattern, hex: true)
-            field("status", result == CAPIError.label.rawValue ? 2 : report.applied == 1 ? 0 : 1)
+            field("status", result == CAPIError.label.rawValue || result == CAPIError.target.rawValue ? 2 : report.applied == 1 ? 0 : 1)
             field("ticks", ticks & 0x00FF_FFFF)
             boardPrintEnd()
             if payload.checkpoints && payload.checkpointEvery > 0

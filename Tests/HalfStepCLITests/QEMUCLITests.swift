@@ -33,6 +33,24 @@ struct QEMUCLITests {
         #expect(q["bit_exact"] as? Bool == true, "\(q["first_mismatch"] ?? r.err)")
     }
 
+    @Test("an MSE autoencoder plan with a cosine schedule, warm-up and gradient clipping trains on the Cortex-M4F bit for bit as on the host",
+          arguments: ["mse", "l1"])
+    func regressionScheduleClippingParity(loss: String) throws {
+        let dir = CLITests.root + "/Tests/Fixtures/regression", out = cli.temporary("qemu-ae-\(loss).hsplan")
+        // lr 0.5 and a clip of 0.03: most of the steps are clipped (the gradient norm starts near 0.036).
+        let planned = try cli.run(["plan", dir + "/ae.onnx", "--batch", "4", "--loss", loss, "--lr", "0.5", "--momentum", "0.9",
+                                   "--lr-schedule", "cosine:6:0.05", "--warmup", "2", "--clip-grad-norm", "0.03", "-o", out])
+        #expect(planned.status == 0, "\(planned.err)")
+        let r = try cli.run(["validate", out, "--target", "mps2-an386", "--inputs", dir + "/x.npy", "--targets", dir + "/x.npy",
+                             "--steps", "8", "--qemu", "--json"])
+        let object = (try? JSONSerialization.jsonObject(with: Data(r.out.utf8))) as? [String: Any] ?? [:]
+        let q = object["qemu"] as? [String: Any] ?? [:]
+        #expect(q["bit_exact"] as? Bool == true, "\(q["first_mismatch"] ?? r.err)")
+        let host = try cli.run(["train", out, "--inputs", dir + "/x.npy", "--targets", dir + "/x.npy", "--steps", "8", "--json", "--quiet"])
+        let summary = (try? JSONSerialization.jsonObject(with: Data(host.out.utf8))) as? [String: Any] ?? [:]
+        #expect((summary["clipped_steps"] as? Int ?? 0) >= 1, "\(host.out) \(host.err)")
+    }
+
     @Test("fp32-master and fp16 plans end with the host's exact weights and losses on both boards, through loss-scale overflows")
     func bitExactParity() throws {
         for update in ["fp32-master", "fp16"] {

@@ -5,7 +5,7 @@ import HalfStepPlanner
 
 struct ValidateCommand: Command {
     let help = """
-    usage: halfstep validate PLAN.hsplan --target NAME|PROFILE.json --inputs X.npy --labels Y.npy [--steps N] [options]
+    usage: halfstep validate PLAN.hsplan --target NAME|PROFILE.json --inputs X.npy (--labels Y.npy | --targets T.npy) [options]
 
     Proves on Linux, before anything is flashed, that a plan keeps to a part's limits: it runs the
     plan's training steps through the core with the arena exactly the plan's size between
@@ -18,7 +18,8 @@ struct ValidateCommand: Command {
     options:
       --target NAME|FILE     a bundled profile (see `halfstep targets`) or a profile file
       --inputs X.npy         inputs for the emulated steps
-      --labels Y.npy         labels
+      --labels Y.npy         labels (a cross-entropy plan)
+      --targets T.npy        float targets shaped like the output (a plan with --loss mse|l1|huber)
       --steps N              training steps to run (default 50)
       --reserve R            SRAM/flash kept for the rest of the firmware: sram=SIZE,flash=SIZE (default none)
       --json                 the same report as one JSON object
@@ -29,12 +30,15 @@ struct ValidateCommand: Command {
     """
 
     func run(_ argv: [String]) throws -> ExitCode {
-        let a = try Arguments(argv, verb: "validate", valued: ["--target", "--inputs", "--labels", "--steps", "--reserve", "--inject", "--seed"],
+        let a = try Arguments(argv, verb: "validate", valued: ["--target", "--inputs", "--labels", "--targets", "--steps", "--reserve", "--inject", "--seed"],
                               flags: ["--json", "--qemu"])
         let path = try a.positionals(1, "the plan file (PLAN.hsplan)", verb: "validate")[0]
         let targetName = try a.required("--target", verb: "validate")
         let steps = try a.int("--steps", in: 1 ... 1_000_000, default: 50, verb: "validate")
-        let inputs = try a.required("--inputs", verb: "validate"), labels = try a.required("--labels", verb: "validate")
+        let inputs = try a.required("--inputs", verb: "validate")
+        if (a.value("--labels") == nil) == (a.value("--targets") == nil) {
+            throw UsageError("give one of --labels Y.npy (a classifier) or --targets T.npy (a regression plan)", verb: "validate")
+        }
         var injection: Emulator.Injection? = nil
         if let i = a.value("--inject") {
             guard let kind = Emulator.Injection(rawValue: i) else {
@@ -47,14 +51,14 @@ struct ValidateCommand: Command {
         let profile = try loadProfile(targetName)
         let loaded = try loadPlan(path)
         let session = try makeSession(loaded)
-        let data = try loadData(inputs: inputs, labels: labels, session: session)
+        let data = try loadData(inputs: inputs, labels: a.value("--labels"), targets: a.value("--targets"), session: session, plan: path)
         guard data.count >= 1 else { throw Failure("\(inputs) holds no samples") }
 
         let bytes = [UInt8](loaded.plan.bytes)
         let result: Emulator.Result
         do {
             result = try Emulator.run(planBytes: bytes, planPath: path, stackBytes: profile.stackBytes, inputs: data.inputs,
-                                      labels: data.labels, steps: steps, json: json, injection: injection)
+                                      labels: data.labels, targets: data.targets, steps: steps, json: json, injection: injection)
         } catch {
             throw Failure(error.description)
         }

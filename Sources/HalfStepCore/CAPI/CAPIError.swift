@@ -13,6 +13,8 @@ public enum CAPIError: Int32, Sendable {
     case flash = -10
     case noCheckpoint = -11
     case index = -12
+    case target = -13
+    case wrongLoss = -14
 
     /// One sentence a user can act on.
     public var sentence: StaticString {
@@ -29,6 +31,8 @@ public enum CAPIError: Int32, Sendable {
         case .flash: return "checkpoint flash refused: a callback failed or the region is too small"
         case .noCheckpoint: return "no complete checkpoint of this plan in the flash region"
         case .index: return "no trainable tensor with that index"
+        case .target: return "a target is NaN or outside fp16's range (|x| > 65504)"
+        case .wrongLoss: return "this step does not match the plan's loss: hs_train_step takes class labels (cross-entropy), hs_train_step_targets float targets (--loss mse|l1|huber)"
         }
     }
 }

@@ -146,10 +146,98 @@ public func hs_train_step_f16(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePoi
     }
 }
 
-/// The step both entry points share: labels checked, then the step with `load` filling each
+/// `hs_train_step_targets`: one step of a regression plan on float32 inputs and targets.
+@_cdecl("hs_train_step_targets")
+public func hs_train_step_targets(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePointer<Float>?,
+                                  _ targets: UnsafePointer<Float>?, _ report: UnsafeMutableRawPointer?) -> Int32 {
+    guard let trainer = CTrainerStorage.trainer(t), let t else { return CAPIError.notInitialised.rawValue }
+    guard trainer.pointee.regression else { return refuseLoss(t) }
+    guard let inputs else { return refuseNull(t, ": inputs") }
+    guard let targets else { return refuseNull(t, ": targets") }
+    let config = trainer.pointee.plan.config
+    let features = Int(config.inputFeatures), outputs = Int(config.classes)
+    if let refused = checkInputs(t, inputs, rows: config.stepBatch, features: features) { return refused }
+    var i = 0
+    while i < config.stepBatch * outputs {
+        if targets[i].isNaN || targets[i].magnitude > 65504 { return refuseTarget(t, at: i, outputs: outputs) }
+        i += 1
+    }
+    let input = trainer.pointee.input, targetView = trainer.pointee.targets
+    return regressionStep(t, trainer, report) { first, count in
+        convert(inputs + first * features, count: count * features, into: input)
+        convert(targets + first * outputs, count: count * outputs, into: targetView)
+    }
+}
+
+/// `hs_train_step_targets_f16`: `hs_train_step_targets` with fp16 bit patterns, copied as they are.
+@_cdecl("hs_train_step_targets_f16")
+public func hs_train_step_targets_f16(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePointer<UInt16>?,
+                                      _ targets: UnsafePointer<UInt16>?, _ report: UnsafeMutableRawPointer?) -> Int32 {
+    guard let trainer = CTrainerStorage.trainer(t), let t else { return CAPIError.notInitialised.rawValue }
+    guard trainer.pointee.regression else { return refuseLoss(t) }
+    guard let inputs else { return refuseNull(t, ": inputs") }
+    guard let targets else { return refuseNull(t, ": targets") }
+    let config = trainer.pointee.plan.config
+    let features = Int(config.inputFeatures), outputs = Int(config.classes)
+    var i = 0
+    while i < config.stepBatch * features {
+        if inputs[i] & 0x7C00 == 0x7C00 {
+            return refuseInput(t, inputs[i] & 0x03FF != 0 ? .inputNaN : .inputRange, at: i, features: features)
+        }
+        i += 1
+    }
+    i = 0
+    while i < config.stepBatch * outputs {
+        if targets[i] & 0x7C00 == 0x7C00 { return refuseTarget(t, at: i, outputs: outputs) }
+        i += 1
+    }
+    let input = trainer.pointee.input, targetView = trainer.pointee.targets
+    return regressionStep(t, trainer, report) { first, count in
+        UnsafeMutableRawPointer(input.base).copyMemory(from: inputs + first * features, byteCount: 2 * count * features)
+        UnsafeMutableRawPointer(targetView.base).copyMemory(from: targets + first * outputs, byteCount: 2 * count * outputs)
+    }
+}
+
+/// The step of both targets entry points, after their checks: `load` fills each micro-batch.
+func regressionStep(_ t: UnsafeMutableRawPointer, _ trainer: UnsafeMutablePointer<Trainer>, _ report: UnsafeMutableRawPointer?,
+                    load: (_ first: Int, _ count: Int) -> Void) -> Int32 {
+    let rows = trainer.pointee.plan.config.stepBatch
+    let result = trainer.pointee.step(rows: rows) { _, first, count in load(first, count) }
+    writeReport(report, result, trainer)
+    CTrainerStorage.succeed(t)
+    return 0
+}
+
+/// Records which target was refused, as sample and output.
+func refuseTarget(_ t: UnsafeMutableRawPointer, at i: Int, outputs: Int) -> Int32 {
+    var w = CTrainerStorage.fail(t, .target)
+    w.append(": sample ")
+    w.append(i / max(outputs, 1))
+    w.append(", output ")
+    w.append(i % max(outputs, 1))
+    return CAPIError.target.rawValue
+}
+
+func refuseLoss(_ t: UnsafeMutableRawPointer) -> Int32 {
+    _ = CTrainerStorage.fail(t, .wrongLoss)
+    return CAPIError.wrongLoss.rawValue
+}
+
+func writeReport(_ report: UnsafeMutableRawPointer?, _ result: StepResult, _ trainer: UnsafeMutablePointer<Trainer>) {
+    guard let report else { return }
+    var r = HSStepReport()
+    r.loss = result.loss
+    r.lossScale = result.lossScale
+    r.applied = result.status == .applied ? 1 : 0
+    r.step = UInt32(truncatingIfNeeded: trainer.pointee.counters.steps)
+    report.assumingMemoryBound(to: HSStepReport.self).pointee = r
+}
+
+/// The step both label entry points share: labels checked, then the step with `load` filling each
 /// micro-batch's input rows `first ..< first + count`.
 func trainStep(_ t: UnsafeMutableRawPointer, _ trainer: UnsafeMutablePointer<Trainer>, _ labels: UnsafePointer<Int32>?,
                _ report: UnsafeMutableRawPointer?, load: (_ first: Int, _ count: Int) -> Void) -> Int32 {
+    if trainer.pointee.regression { return refuseLoss(t) }
     guard let labels else { return refuseNull(t, ": labels") }
     let config = trainer.pointee.plan.config
     let rows = config.stepBatch, classes = Int(config.classes)
@@ -173,14 +261,7 @@ func trainStep(_ t: UnsafeMutableRawPointer, _ trainer: UnsafeMutablePointer<Tra
         load(first, count)
         labelView.base.update(from: labels + first, count: count)
     }
-    if let report {
-        var r = HSStepReport()
-        r.loss = result.loss
-        r.lossScale = result.lossScale
-        r.applied = result.status == .applied ? 1 : 0
-        r.step = UInt32(truncatingIfNeeded: trainer.pointee.counters.steps)
-        report.assumingMemoryBound(to: HSStepReport.self).pointee = r
-    }
+    writeReport(report, result, trainer)
     CTrainerStorage.succeed(t)
     return 0
 }

@@ -45,13 +45,15 @@ extern "C" {
 #define HS_E_FLASH (-10)           /* a flash callback reported a failure, or the region is too small */
 #define HS_E_NO_CHECKPOINT (-11)   /* no complete checkpoint of this plan in the flash region */
 #define HS_E_INDEX (-12)           /* a parameter index past hs_plan_info's parameters */
+#define HS_E_TARGET (-13)          /* a target is NaN or its magnitude exceeds 65504 (or is an fp16 infinity) */
+#define HS_E_WRONG_LOSS (-14)      /* labels given to a regression plan, or targets to a cross-entropy plan */
 
 /* The trainer: opaque, in caller-owned storage of hs_trainer_bytes() bytes, 8-byte aligned. */
 typedef struct hs_trainer hs_trainer;
 
 /* What one training step did. */
 typedef struct {
-    float loss;         /* mean cross-entropy of the step's batch, before the update */
+    float loss;         /* the plan's loss (mean cross-entropy, or the regression loss) of the step's batch, before the update */
     float loss_scale;   /* the loss scale after the step (dynamic scaling may have changed it) */
     int32_t applied;    /* 1: the update was applied; 0: skipped (inf/NaN gradients, scale backed off) */
     uint32_t step;      /* steps taken so far, this one included (restored checkpoints count) */
@@ -62,7 +64,7 @@ typedef struct {
     uint32_t batch;          /* samples one hs_train_step takes (the plan's batch x micro-batches) */
     uint32_t predict_rows;   /* the most rows one hs_predict takes */
     uint32_t features;       /* float32 values per sample */
-    uint32_t outputs;        /* float32 values hs_predict writes per sample (the classes) */
+    uint32_t outputs;        /* float32 values hs_predict writes per sample (the classes; a regression plan's targets per sample) */
     uint32_t arena_bytes;    /* SRAM the arena needs */
     uint32_t parameters;     /* trainable tensors (hs_parameter's indices are 0 ..< parameters) */
 } hs_plan_info;
@@ -117,6 +119,16 @@ int hs_train_step(hs_trainer *t, const float *inputs, const int32_t *labels, hs_
 /* hs_train_step with inputs already in fp16 (IEEE binary16 bit patterns, e.g. from _Float16 or
  * __fp16 arrays), copied as they are: samples kept at half the size. NaN and infinity are refused. */
 int hs_train_step_f16(hs_trainer *t, const uint16_t *inputs, const int32_t *labels, hs_step_report *report);
+
+/* One training step of a regression plan (halfstep plan --loss mse|l1|huber) on
+ * hs_plan_info().batch samples: `targets` holds batch x outputs floats shaped like the model's
+ * output (an autoencoder's: the inputs themselves). Both are converted to fp16; NaN or
+ * out-of-range inputs or targets are refused before anything changes. HS_E_WRONG_LOSS on a
+ * cross-entropy plan (hs_train_step takes class labels). report->loss is the plan's loss. */
+int hs_train_step_targets(hs_trainer *t, const float *inputs, const float *targets, hs_step_report *report);
+
+/* hs_train_step_targets with inputs and targets already in fp16 bit patterns, copied as they are. */
+int hs_train_step_targets_f16(hs_trainer *t, const uint16_t *inputs, const uint16_t *targets, hs_step_report *report);
 
 /* The model's outputs for `rows` samples (1 ... predict_rows) with the current weights, forward
  * only: `outputs` gets rows x outputs floats. */

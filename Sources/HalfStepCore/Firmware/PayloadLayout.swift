@@ -9,7 +9,7 @@
 ///      8     4  plan offset (16-byte aligned)   12  4  plan bytes
 ///     16     4  steps                           20  4  batch rows per step
 ///     24     4  features per sample             28  4  inputs offset (fp16 [steps][batch][features])
-///     32     4  labels offset (int32 [steps][batch])
+///     32     4  labels offset (int32 [steps][batch]; with `regressionTargets`, fp16 [steps][batch][outputs])
 ///     36     4  flags (`profileOps`, `faultOnPurpose`, `checkpoints`)
 ///     40     4  checkpoint every N steps       44  4  cut power after this many flash words (0: never)
 ///     48     …  the plan, then inputs and labels, each 16-byte aligned
@@ -39,4 +39,6 @@ public enum PayloadLayout {
     public static let faultOnPurpose: UInt32 = 1 << 1
     /// Flag: checkpoint to flash and resume from it.
     public static let checkpoints: UInt32 = 1 << 2
+    /// Flag: the labels section holds fp16 targets (a regression plan), the plan's outputs per sample.
+    public static let regressionTargets: UInt32 = 1 << 3
 }

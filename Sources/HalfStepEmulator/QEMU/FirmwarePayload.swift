@@ -8,6 +8,8 @@ public struct FirmwarePayload {
     public var inputs: [Float16]
     /// Class indices, `[steps][batch]`.
     public var labels: [Int32]
+    /// fp16 targets of a regression plan, `[steps][batch][outputs]` (then `labels` is empty).
+    public var targets: [Float16] = []
     public var steps: Int
     public var batch: Int
     public var features: Int
@@ -38,7 +40,7 @@ public struct FirmwarePayload {
         let planOffset = L.headerBytes
         let inputsOffset = align16(planOffset + plan.count)
         let labelsOffset = align16(inputsOffset + inputs.count * 2)
-        var out = [UInt8](repeating: 0, count: labelsOffset + labels.count * 4)
+        var out = [UInt8](repeating: 0, count: labelsOffset + labels.count * 4 + targets.count * 2)
         func put(_ at: Int, _ v: UInt32) { for i in 0 ..< 4 { out[at + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) } }
         put(L.magicOffset, L.magic)
         put(L.versionOffset, L.version)
@@ -49,7 +51,8 @@ public struct FirmwarePayload {
         put(L.features, UInt32(features))
         put(L.inputsOffset, UInt32(inputsOffset))
         put(L.labelsOffset, UInt32(labelsOffset))
-        put(L.flags, (profileOps ? L.profileOps : 0) | (faultOnPurpose ? L.faultOnPurpose : 0) | (checkpointEvery > 0 ? L.checkpoints : 0))
+        put(L.flags, (profileOps ? L.profileOps : 0) | (faultOnPurpose ? L.faultOnPurpose : 0) | (checkpointEvery > 0 ? L.checkpoints : 0)
+            | (targets.isEmpty ? 0 : L.regressionTargets))
         put(L.checkpointEvery, UInt32(checkpointEvery))
         put(L.powerCutAfterWords, UInt32(powerCutAfterWords))
         out.replaceSubrange(planOffset ..< planOffset + plan.count, with: plan)
@@ -58,6 +61,10 @@ public struct FirmwarePayload {
             out[inputsOffset + 2 * i + 1] = UInt8(h.bitPattern >> 8)
         }
         for (i, l) in labels.enumerated() { put(labelsOffset + 4 * i, UInt32(bitPattern: l)) }
+        for (i, h) in targets.enumerated() {
+            out[labelsOffset + 2 * i] = UInt8(h.bitPattern & 0xFF)
+            out[labelsOffset + 2 * i + 1] = UInt8(h.bitPattern >> 8)
+        }
         return out
     }
 }

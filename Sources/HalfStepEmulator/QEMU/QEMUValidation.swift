@@ -74,13 +74,18 @@ public struct QEMUValidation {
         guard data.count >= stepBatch else { throw .tooFewSamples(samples: data.count, stepBatch: stepBatch) }
         var sampler = EpochSampler(count: data.count, batch: stepBatch, seed: seed)
         var order: [ArraySlice<Int>] = []
-        var inputs: [Float16] = [], labels: [Int32] = []
+        var inputs: [Float16] = [], labels: [Int32] = [], targets: [Float16] = []
+        let outputs = data.outputs
         for _ in 0 ..< steps {
             let indices = sampler.next()
             order.append(indices)
             for s in indices {
                 inputs += data.inputs[(s * features) ..< (s * features + features)]
-                labels.append(data.labels[s])
+                if data.isRegression {
+                    targets += data.targets[(s * outputs) ..< (s * outputs + outputs)]
+                } else {
+                    labels.append(data.labels[s])
+                }
             }
         }
         // Host run on exactly these batches.
@@ -102,8 +107,9 @@ public struct QEMUValidation {
             bytes[t] = n
         }
         let hostDiagnostics = session.tensorDiagnostics().map { ($0.name, $0.diagnostics) }
-        let payload = FirmwarePayload(plan: [UInt8](plan.bytes), inputs: inputs, labels: labels, steps: steps, batch: stepBatch,
+        var payload = FirmwarePayload(plan: [UInt8](plan.bytes), inputs: inputs, labels: labels, steps: steps, batch: stepBatch,
                                       features: features, profileOps: true)
+        payload.targets = targets
         let device: QEMURunner.Result
         do {
             device = try QEMURunner.run(payload: payload, arenaBytes: plan.arenaBytes, profile: profile, board: board, reserve: reserve,
