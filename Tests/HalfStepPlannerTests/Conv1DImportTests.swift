@@ -70,4 +70,42 @@ struct Conv1DImportTests {
             "\(error)".contains("attribute strides has 2 values; 1 expected for a 1-D op")
         }
     }
+
+    @Test("the dynamo exporter's form of the same model (BatchNorm folded, the adaptive pool as Unsqueeze, ReduceMean, Squeeze and Reshape) gives the same logits")
+    func dynamoExportMatches() throws {
+        let g = try importedGraph(path: dir + "/conv1d-dynamo.onnx")
+        #expect(g.nodes.contains { if case .globalAveragePool = $0.op { return true }; return false })
+        let x = try NpyReader.read(path: dir + "/x.npy")
+        var o = PlanOptions()
+        o.batch = 4
+        o.train = .none
+        let plan = try Planner.plan(g, options: o, source: "conv1d-dynamo")
+        let session = try TrainingSession(LoadedPlan(bytes: plan.bytes, path: "conv1d-dynamo"))
+        let data = Dataset(inputs: x.floats().map { Float16($0) }, labels: [0, 0, 0, 0], count: 4, features: 96)
+        session.load(data, samples: 0 ..< 4)
+        session.trainer.forward(rows: 4)
+        let logits = (0 ..< 16).map { Float(session.trainer.logits[$0]) }
+        expectClose(logits, try NpyReader.read(path: dir + "/logits.npy").floats(), tolerance: .smallCNNLogits, "dynamo Conv1d logits")
+    }
+
+    @Test("the dynamo model plans and trains: its loss on a fixed batch falls")
+    func dynamoExportTrains() throws {
+        let g = try importedGraph(path: dir + "/conv1d-dynamo.onnx")
+        let plan = try Planner.plan(g, options: options(batch: 4, lr: 0.02), source: "conv1d-dynamo")
+        let session = try TrainingSession(LoadedPlan(bytes: plan.bytes, path: "conv1d-dynamo"))
+        let x = try NpyReader.read(path: dir + "/x.npy")
+        let data = Dataset(inputs: x.floats().map { Float16($0) }, labels: [0, 1, 2, 3], count: 4, features: 96)
+        let before = session.evaluate(data).loss
+        for _ in 0 ..< 20 { session.step(data, samples: 0 ..< 4) }
+        #expect(session.evaluate(data).loss < before)
+    }
+
+    @Test("a ReduceMean over the channel axis is refused, naming the axes and what is supported")
+    func reduceOverChannelsRefused() {
+        #expect {
+            _ = try ONNXImporter.importGraph(path: dir + "/conv1d-dynamo-bad-reduce.onnx")
+        } throws: { error in
+            "\(error)".contains("ReduceMean over axes [1]") && "\(error)".contains("only the mean over every spatial axis")
+        }
+    }
 }

@@ -19,7 +19,7 @@ public enum ONNXImporter {
     public static let supportedOperators = [
         "Add", "AveragePool", "BatchNormalization", "Clip", "Concat (channels)", "Constant", "Conv (1-D, 2-D)", "Dropout (identity)",
         "Flatten", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish", "Identity", "LeakyRelu", "MatMul", "MaxPool",
-        "Mul (by a constant)", "Relu", "Reshape", "Sigmoid", "Tanh"]
+        "Mul (by a constant)", "ReduceMean (over every spatial axis)", "Relu", "Reshape", "Sigmoid", "Squeeze", "Tanh", "Unsqueeze"]
 
     /// Reads the model at `path` and imports it.
     public static func importGraph(path: String) throws(ONNXError) -> Graph {
@@ -53,6 +53,12 @@ private struct Importer {
     var constants: [String: ONNXTensor] = [:]
     /// Value index by ONNX name (aliases map to the same index).
     var values: [String: Int] = [:]
+    /// Values whose per-sample shape `[C, 1, L]` stands for ONNX's sequence `[C, L]` (lifted by
+    /// `spatialShape`, and every output computed from one by an op that keeps the layout): the
+    /// shape ops (Squeeze, Unsqueeze, ReduceMean) work on the ONNX shape, `onnxShape`.
+    var lifted = Set<Int>()
+    /// Operators whose output shape is their own, not their first input's layout.
+    static let layoutChanging: Set<String> = ["Flatten", "Reshape", "Squeeze", "Unsqueeze", "ReduceMean", "Gemm", "MatMul"]
     var usedAsParameter: Set<String> = []
 
     init(model: ONNXModel) { self.model = model }
@@ -124,6 +130,12 @@ private struct Importer {
                 try alias(node) { shape throws(ONNXError) in [shape.reduce(1, *)] }
             case "Reshape":
                 try reshape(node)
+            case "Unsqueeze":
+                try unsqueeze(node)
+            case "Squeeze":
+                try squeeze(node)
+            case "ReduceMean":
+                try reduceMean(node)
             case "Relu":
                 let x = try value(node, 0)
                 let y = addValue(node.outputs.first, shape: graph.values[x].shape, node)
@@ -181,6 +193,9 @@ private struct Importer {
                 try alias(node) { shape throws(ONNXError) in shape }
             default:
                 throw .unsupportedOperator(path: path, op: node.opType, node: node.name, supported: ONNXImporter.supportedOperators)
+            }
+            if let first = node.inputs.first.flatMap({ values[$0] }), lifted.contains(first), !Importer.layoutChanging.contains(node.opType) {
+                for o in node.outputs { if let v = values[o] { lifted.insert(v) } }
             }
         }
         guard let output = values[graph.outputName] else {
@@ -292,6 +307,97 @@ private struct Importer {
         }
     }
 
+    // MARK: - Shape ops (the dynamo exporter's)
+
+    /// Value `x`'s per-sample shape as the ONNX graph has it (a lifted sequence is `[C, L]`).
+    func onnxShape(_ x: Int) -> [Int] {
+        let s = graph.values[x].shape
+        return lifted.contains(x) && s.count == 3 ? [s[0], s[2]] : s
+    }
+
+    /// The node's output is its input under the per-sample ONNX shape `shape` (no data moves).
+    /// A new value unless the input is already exactly that, unlifted.
+    mutating func relabel(_ node: ONNXNode, _ x: Int, to shape: [Int]) throws(ONNXError) {
+        guard let out = node.outputs.first else { throw fail(node, "no output") }
+        if !lifted.contains(x) && graph.values[x].shape == shape {
+            values[out] = x
+            return
+        }
+        let y = addValue(out, shape: shape, node)
+        graph.nodes.append(.init(name: node.name, op: .reshape, inputs: [x], outputs: [y]))
+    }
+
+    /// The axes of input 1 (opset 13 and later) or of the `axes` attribute, as given; nil when
+    /// neither is.
+    func givenAxes(_ node: ONNXNode) throws(ONNXError) -> [Int64]? {
+        if node.inputs.count > 1 && !node.inputs[1].isEmpty {
+            guard let ints = try constantInput(node, 1).ints else { throw fail(node, "the axes input is not an INT64 tensor") }
+            return ints
+        }
+        return node.attributes["axes"]?.ints
+    }
+
+    /// `givenAxes`, each made non-negative against `rank` (the full rank, batch included).
+    func axes(_ node: ONNXNode, rank: Int) throws(ONNXError) -> [Int]? {
+        guard let given = try givenAxes(node) else { return nil }
+        var out: [Int] = []
+        for a in given {
+            let axis = Int(a) < 0 ? Int(a) + rank : Int(a)
+            guard axis >= 0 && axis < rank, !out.contains(axis) else { throw fail(node, "axis \(a) is outside 0 ..< \(rank) or repeated") }
+            out.append(axis)
+        }
+        return out.sorted()
+    }
+
+    /// Unsqueeze: size-1 dimensions inserted (never before the batch).
+    mutating func unsqueeze(_ node: ONNXNode) throws(ONNXError) {
+        let x = try value(node, 0)
+        let shape = onnxShape(x)
+        let count = try givenAxes(node)?.count ?? 0
+        guard count > 0, let insert = try axes(node, rank: shape.count + 1 + count) else { throw fail(node, "no axes given") }
+        if insert.contains(0) { throw fail(node, "axis 0 would insert a dimension before the batch") }
+        var full = [0] + shape   // the batch, then the sample
+        for a in insert { full.insert(1, at: a) }
+        try relabel(node, x, to: Array(full.dropFirst()))
+    }
+
+    /// Squeeze: size-1 dimensions of the sample removed (all of them when no axes are given).
+    mutating func squeeze(_ node: ONNXNode) throws(ONNXError) {
+        let x = try value(node, 0)
+        let shape = onnxShape(x)
+        let remove = try axes(node, rank: shape.count + 1) ?? shape.indices.filter { shape[$0] == 1 }.map { $0 + 1 }
+        if remove.contains(0) { throw fail(node, "axis 0 would remove the batch dimension") }
+        for a in remove where shape[a - 1] != 1 { throw fail(node, "axis \(a) has size \(shape[a - 1]); only size-1 dimensions can be squeezed") }
+        try relabel(node, x, to: shape.enumerated().filter { !remove.contains($0.offset + 1) }.map(\.element))
+    }
+
+    /// ReduceMean over every spatial axis of `[C, H, W]` or `[C, L]` (the dynamo exporter's
+    /// adaptive average pool to 1): a GlobalAveragePool, then the shape `keepdims` asks for.
+    mutating func reduceMean(_ node: ONNXNode) throws(ONNXError) {
+        let x = try value(node, 0)
+        let shape = onnxShape(x)
+        guard shape.count >= 2 else { throw fail(node, "input has per-sample shape \(shape); ReduceMean over spatial axes of [C, H, W] or [C, L] is supported") }
+        let spatial = Array(2 ... shape.count)
+        let axes = try axes(node, rank: shape.count + 1) ?? Array(0 ... shape.count)
+        guard axes == spatial else {
+            throw fail(node, "ReduceMean over axes \(axes) of a [N, \(shape.map(String.init).joined(separator: ", "))] value; only the mean over every spatial axis (\(spatial)) is supported")
+        }
+        if node.attributes["noop_with_empty_axes"]?.int == 1 && axes.isEmpty { throw fail(node, "noop_with_empty_axes with no axes") }
+        let keep = (node.attributes["keepdims"]?.int ?? 1) != 0
+        let image = try spatialShape(node, x)
+        guard let out = node.outputs.first else { throw fail(node, "no output") }
+        let onnxOut = keep ? [shape[0]] + Array(repeating: 1, count: shape.count - 1) : [shape[0]]
+        if onnxOut == [image[0], 1, 1] {
+            let y = addValue(out, shape: onnxOut, node)
+            graph.nodes.append(.init(name: node.name, op: .globalAveragePool, inputs: [x], outputs: [y]))
+            return
+        }
+        let pooled = addValue(out + "/global-average", shape: [image[0], 1, 1], node)
+        graph.nodes.append(.init(name: node.name, op: .globalAveragePool, inputs: [x], outputs: [pooled]))
+        let y = addValue(out, shape: onnxOut, node)
+        graph.nodes.append(.init(name: node.name + "/shape", op: .reshape, inputs: [pooled], outputs: [y]))
+    }
+
     // MARK: - Convolutional layers
 
     /// The per-sample `[C, H, W]` shape of value `x`, or a clear error.
@@ -303,6 +409,7 @@ private struct Importer {
         let shape = graph.values[x].shape
         if shape.count == 2 {
             graph.values[x].shape = [shape[0], 1, shape[1]]
+            lifted.insert(x)
             return graph.values[x].shape
         }
         guard shape.count == 3 else {
