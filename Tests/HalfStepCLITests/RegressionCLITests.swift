@@ -118,4 +118,15 @@ struct RegressionCLITests {
         #expect(accuracy["plain"]! < 0.2, "\(accuracy)")
         #expect(accuracy["clipped"]! > 0.9, "\(accuracy)")
     }
+
+    @Test("demo sensors plans and continues both examples and ends with a summary beside PyTorch's, for SRAM and fp32")
+    func demoSensors() throws {
+        let r = try cli.run(["demo", "sensors", "--out", cli.temporary("demo-sensors")])
+        #expect(r.status == 0, "\(r.err)")
+        for line in ["sensor drift, 1-D CNN", "anomaly autoencoder", "PyTorch fp32", "SRAM (arena) / as fp32", "AUC"] {
+            #expect(r.out.contains(line), "\(line)")
+        }
+        let bad = try cli.run(["demo", "gestures"])
+        #expect(bad.status == 2 && bad.err.contains("digits (the default) or sensors"))
+    }
 }

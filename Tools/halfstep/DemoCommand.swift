@@ -5,9 +5,9 @@ import HalfStepPlanner
 
 struct DemoCommand: Command {
     let help = """
-    usage: halfstep demo [--data DIR] [--out DIR] [--steps N]
+    usage: halfstep demo [digits|sensors] [--data DIR] [--out DIR] [--steps N]
 
-    The whole slice on the bundled example: a PyTorch-pretrained digits MLP (64-64-32-10) meets
+    `halfstep demo` (or `demo digits`), the whole slice on the bundled example: a PyTorch-pretrained digits MLP (64-64-32-10) meets
     rotated, shifted, noisy digits and continues training in fp16 on the host core.
     Plans it for a 64 KiB SRAM / 256 KiB flash budget, shows the plan, trains it with fp32 master
     weights and with pure fp16 updates, exports the adapted model as ONNX, evaluates it, validates
@@ -17,11 +17,28 @@ struct DemoCommand: Command {
       --data DIR    the example folder (default: Tools/examples/digits of this checkout)
       --out DIR     where plans and the adapted model go (default: a fresh temporary folder)
       --steps N     training steps per run (default 600)
+
+    `halfstep demo sensors`: the sequence and regression examples. A 1-D CNN on accelerometer
+    windows meets sensor gain and offset drift (Tools/examples/sensor-drift), and an autoencoder
+    for vibration anomaly scoring meets a drifted machine (Tools/examples/anomaly, MSE loss). Each
+    is planned (SRAM against fp32), continued over five data orders and compared with PyTorch's
+    fp32 continuation; the autoencoder's anomaly scores are checked as a ROC AUC.
     """
 
     func run(_ argv: [String]) throws -> ExitCode {
         let a = try Arguments(argv, verb: "demo", valued: ["--data", "--out", "--steps"], flags: [])
-        _ = try a.positionals(0, "", verb: "demo")
+        switch a.positional.first {
+        case nil, "digits": break
+        case "sensors":
+            _ = try a.positionals(1, "", verb: "demo")
+            if a.value("--data") != nil || a.value("--steps") != nil {
+                throw UsageError("demo sensors takes --out only (its recipes are the PyTorch references')", verb: "demo")
+            }
+            return try SequenceDemo(out: a.value("--out")).run()
+        case let other?:
+            throw UsageError("unknown demo '\(other)': digits (the default) or sensors", verb: "demo")
+        }
+        _ = try a.positionals(a.positional.isEmpty ? 0 : 1, "", verb: "demo")
         let steps = try a.int("--steps", in: 1 ... 1_000_000, default: 600, verb: "demo")
         let data = a.value("--data") ?? defaultExampleFolder()
         let model = data + "/mlp.onnx"
