@@ -129,4 +129,14 @@ struct RegressionCLITests {
         let bad = try cli.run(["demo", "gestures"])
         #expect(bad.status == 2 && bad.err.contains("digits (the default) or sensors"))
     }
+
+    @Test("package of an MSE plan builds, and its README steps with hs_train_step_targets")
+    func packageOfARegressionPlan() throws {
+        let p = try plan(["--loss", "mse", "--clip-grad-norm", "1"], "ae-package.hsplan")
+        let out = cli.temporary("ae-package")
+        let r = try cli.run(["package", p, "--target", "mps2-an386", "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let readme = (try? String(contentsOfFile: out + "/README.md", encoding: .utf8)) ?? ""
+        #expect(readme.contains("hs_train_step_targets(t, inputs, targets, &report);   /* 4 samples x 16 floats, 4 x 16 target floats */"), "\(readme)")
+    }
 }

@@ -81,6 +81,29 @@ struct EmulatorTests {
         #expect(r.stepWork.macs > 0)
     }
 
+    @Test("a regression plan's emulated run trains on its targets; missing targets or labels are refused before the run, never indexed")
+    func regressionRunAndMismatchedData() throws {
+        var rng = SplitMix64(seed: 7)
+        let (graph, _) = randomMLP(&rng)
+        var o = PlanOptions()
+        o.batch = 8
+        o.learningRate = 0.1
+        o.momentum = 0.9
+        o.loss = .mse
+        o.clipGradNorm = 1
+        let plan = try Planner.plan(graph, options: o, source: "r")
+        let features = graph.values[0].shape[0], outputs = graph.values[graph.output].shape[0]
+        let inputs = (0 ..< 8 * features).map { Float16(Float(($0 * 31) % 17) / 17) }
+        let targets = (0 ..< 8 * outputs).map { Float16(Float(($0 * 7) % 5) / 5) }
+        let r = try Emulator.run(planBytes: plan.bytes, planPath: "r", stackBytes: roomyStack, inputs: inputs, labels: [],
+                                 targets: targets, steps: 40, json: false)
+        #expect(r.lastLoss < r.firstLoss)
+        #expect(r.heapAllocations == 0)
+        #expect(throws: EmulatorError.self) {
+            try Emulator.run(planBytes: plan.bytes, planPath: "r", stackBytes: roomyStack, inputs: inputs, labels: [Int32](repeating: 0, count: 8), steps: 1, json: false)
+        }
+    }
+
     @Test("work counts follow the kernels' loops: a dense layer's forward is N·K·M MACs")
     func workCounts() throws {
         var g = Graph()

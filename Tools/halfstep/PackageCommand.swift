@@ -82,11 +82,14 @@ struct PackageCommand: Command {
 
         Terminal.err("measuring the trainer's stack on the host emulation...")
         let features = Int(loaded.plan.config.inputFeatures), batch = loaded.plan.config.stepBatch
+        let regression = loaded.plan.config.lossKind?.isRegression ?? false
         let stack: Int?
         do {
             let r = try Emulator.run(planBytes: bytes, planPath: planPath, stackBytes: max(profile.stackBytes, 64 * 1024),
                                      inputs: [Float16](repeating: 0, count: features * batch),
-                                     labels: [Int32](repeating: 0, count: batch), steps: 1, json: false)
+                                     labels: [Int32](repeating: 0, count: batch),
+                                     targets: [Float16](repeating: 0, count: regression ? batch * Int(loaded.plan.config.classes) : 0),
+                                     steps: 1, json: false)
             stack = r.stackHighWaterBytes
         } catch {
             stack = nil
@@ -164,6 +167,10 @@ struct PackageCommand: Command {
 
     func readme(loaded: LoadedPlan, planPath: String, profile: TargetProfile, gcc: String, libraryText: Int, stack: Int?) -> String {
         let c = loaded.plan.config
+        // A regression plan (--loss mse|l1|huber) steps with float targets shaped like the output.
+        let stepLine = (c.lossKind ?? .crossEntropy).isRegression
+            ? "hs_train_step_targets(t, inputs, targets, &report);   /* \(c.stepBatch) samples x \(c.inputFeatures) floats, \(c.stepBatch) x \(c.classes) target floats */"
+            : "hs_train_step(t, inputs, labels, &report);   /* \(c.stepBatch) samples x \(c.inputFeatures) floats, \(c.stepBatch) labels in 0..\(max(Int(c.classes) - 1, 0)) */"
         let stackLine = stack.map { "- **Stack**: \($0) bytes at most for a training step (measured on the host emulation, an upper bound; `halfstep validate \(planPath) --qemu --target \(profile.name) ...` measures the device)." }
             ?? "- **Stack**: measure it with `halfstep validate \(planPath) --qemu --target \(profile.name) ...`."
         return """
@@ -208,7 +215,7 @@ struct PackageCommand: Command {
             static uint64_t storage[HS_TRAINER_MAX_BYTES / 8]; static uint8_t arena[HS_PLAN_ARENA_BYTES] __attribute__((aligned(16)));
             hs_trainer *t = (hs_trainer *)storage;
             if (hs_trainer_init(t, hs_plan, hs_plan_bytes, arena, sizeof arena) != 0) puts(hs_last_error(t));
-            hs_train_step(t, inputs, labels, &report);   /* \(c.stepBatch) samples x \(c.inputFeatures) floats, \(c.stepBatch) labels in 0..\(max(Int(c.classes) - 1, 0)) */
+            \(stepLine)
             hs_predict(t, inputs, rows, outputs);          /* rows <= \(c.batch); outputs: rows x \(c.classes) floats */
 
         Checkpoints: `hs_checkpoint_save(t, &flash)` / `hs_checkpoint_restore(t, &flash)` with your flash

@@ -72,6 +72,19 @@ public enum Emulator {
         if hs_install_fault_handler(emulation) != 0 { throw .mapping(what: "fault handler", bytes: 0) }
 
         let batch = Int(plan.config.batch), features = Int(plan.config.inputFeatures)
+        // The samples must fill whole rows, with a label each, or the plan's outputs of targets
+        // each for a regression plan: the job indexes them without further checks.
+        let samples = features > 0 ? inputs.count / features : 0
+        let regression = plan.config.lossKind?.isRegression ?? false
+        if samples == 0 || inputs.count % features != 0 {
+            throw .data("\(inputs.count) input values do not make whole samples of \(features) features")
+        }
+        if regression && targets.count != samples * Int(plan.config.classes) {
+            throw .data("a regression plan needs \(Int(plan.config.classes)) targets per sample, \(samples * Int(plan.config.classes)) for \(samples) samples; \(targets.count) given")
+        }
+        if !regression && labels.count != samples {
+            throw .data("\(samples) samples but \(labels.count) labels")
+        }
         let job = Job(plan: plan, arena: Arena(base: UnsafeMutableRawPointer(arena.base), bytes: plan.arenaBytes),
                       emulation: emulation, inputs: inputs, labels: labels, targets: targets, batch: batch, features: features,
                       steps: steps, injection: injection)
@@ -204,6 +217,8 @@ public enum EmulatorError: Error, CustomStringConvertible {
     case invalidPlan(PlanError)
     case invalidLabel(sample: Int, value: Int)
     case invalidTarget(sample: Int)
+    /// The samples handed to the run do not match the plan (a caller's mistake).
+    case data(String)
 
     public var description: String {
         switch self {
@@ -212,6 +227,7 @@ public enum EmulatorError: Error, CustomStringConvertible {
         case .invalidPlan(let e): return "the core refused the plan: \(e)"
         case .invalidLabel(let sample, let value): return "label of sample \(sample) is \(value), outside the plan's classes"
         case .invalidTarget(let sample): return "a target of sample \(sample) is NaN or infinite"
+        case .data(let what): return "the emulated run's data do not match the plan: \(what)"
         }
     }
 }
