@@ -139,4 +139,16 @@ struct RegressionCLITests {
         let readme = (try? String(contentsOfFile: out + "/README.md", encoding: .utf8)) ?? ""
         #expect(readme.contains("hs_train_step_targets(t, inputs, targets, &report);   /* 4 samples x 16 floats, 4 x 16 target floats */"), "\(readme)")
     }
+
+    @Test("plan and inspect say which loss, schedule, warm-up and clipping a plan trains with")
+    func planAndInspectDescribeTheTraining() throws {
+        let out = cli.temporary("ae-describe.hsplan")
+        let planned = try cli.run(["plan", dir + "/ae.onnx", "-o", out, "--loss", "huber:0.5", "--lr-schedule", "cosine:300:0.001",
+                                   "--warmup", "10", "--clip-grad-norm", "2"])
+        #expect(planned.out.contains("training      huber:0.5 loss, lr 0.01 on cosine:300:0.001, warm-up 10 steps, gradients clipped to global norm 2.0"), "\(planned.out)")
+        let inspected = try cli.run(["inspect", out, "--json"])
+        let config = json(inspected)["config"] as? [String: Any] ?? [:]
+        #expect(config["loss"] as? String == "huber:0.5" && config["learning_rate_schedule"] as? String == "cosine:300:0.001", "\(inspected.out.prefix(400))")
+        #expect(config["warmup_steps"] as? String == "10" && config["clip_grad_norm"] as? String == "2.0")
+    }
 }

@@ -90,9 +90,12 @@ public struct PlanReport: Codable, Sendable {
             "input_features": "\(c.inputFeatures)",
             "optimizer_state": describe(c.stateDType ?? .float32),
             "accumulation": c.accumulate == 1 ? "fp16" : "fp32",
-            "learning_rate_schedule": "constant",
+            "learning_rate_schedule": describeSchedule(c),
             "seed": "\(c.seed)",
+            "loss": describeLoss(c),
         ]
+        if c.warmupSteps > 0 { cfg["warmup_steps"] = "\(c.warmupSteps)" }
+        if c.clipGradNorm > 0 { cfg["clip_grad_norm"] = "\(c.clipGradNorm)" }
         if c.optimizer == .sgd { cfg["momentum"] = "\(c.momentum)" } else {
             cfg["beta1"] = "\(c.momentum)"; cfg["beta2"] = "\(c.beta2)"; cfg["epsilon"] = "\(c.epsilon)"
         }
@@ -247,5 +250,24 @@ extension String {
         var s = self
         while s.last == " " { s.removeLast() }
         return s
+    }
+}
+
+/// The config's loss as `--loss` spells it.
+func describeLoss(_ c: TrainingConfig) -> String {
+    switch c.lossKind ?? .crossEntropy {
+    case .crossEntropy: return "cross-entropy"
+    case .mse: return "mse"
+    case .l1: return "l1"
+    case .huber: return "huber:\(c.huberDelta)"
+    }
+}
+
+/// The config's schedule as `--lr-schedule` spells it.
+func describeSchedule(_ c: TrainingConfig) -> String {
+    switch c.schedule ?? .constant {
+    case .constant: return "constant"
+    case .step: return "step:\(c.scheduleSteps):\(c.scheduleFactor)"
+    case .cosine: return c.scheduleFactor == 0 ? "cosine:\(c.scheduleSteps)" : "cosine:\(c.scheduleSteps):\(c.scheduleFactor)"
     }
 }

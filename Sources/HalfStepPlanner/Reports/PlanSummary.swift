@@ -23,6 +23,15 @@ public struct PlanSummary: Codable, Sendable, Equatable {
     public var update: String
     /// The loss-scale policy, described.
     public var lossScale: String
+    /// The loss (`--loss`): `cross-entropy`, `mse`, `l1` or `huber:DELTA`.
+    public var loss: String = "cross-entropy"
+    /// The learning rate and its schedule, as `--lr-schedule` spells it.
+    public var learningRate: Float = 0
+    public var lrSchedule: String = "constant"
+    /// Steps of linear warm-up (0: none).
+    public var warmupSteps: Int = 0
+    /// The global gradient-norm limit (`--clip-grad-norm`), or nil.
+    public var clipGradNorm: Float? = nil
     /// Dot-product accumulators: `fp32` or `fp16`.
     public var accumulation: String
     /// Samples per training step.
@@ -79,6 +88,11 @@ public struct PlanSummary: Codable, Sendable, Equatable {
         update = ([options.update.name] + options.updateOverrides.sorted { $0.key < $1.key }.map { "\($0.value.name):\($0.key)" })
             .joined(separator: ",")
         lossScale = options.lossScale.description
+        loss = options.loss.description
+        learningRate = options.learningRate
+        lrSchedule = options.schedule.description
+        warmupSteps = options.warmupSteps
+        clipGradNorm = options.clipGradNorm
         accumulation = options.accumulateHalf ? "fp16" : "fp32"
         batch = options.batch
         microBatch = options.microBatch ?? options.batch
@@ -123,6 +137,7 @@ public struct PlanSummary: Codable, Sendable, Equatable {
         planned \(model) -> \(output)
           model         \(layers) layers, \(parameters) parameters; training \(trainableParameters) (--train \(train))
           numerics      fp16 storage, \(accumulation) accumulation, \(update) updates, \(optimizer), loss scale \(lossScale)
+          training      \(loss) loss, lr \(learningRate)\(lrSchedule == "constant" ? "" : " on \(lrSchedule)")\(warmupSteps > 0 ? ", warm-up \(warmupSteps) steps" : "")\(clipGradNorm.map { ", gradients clipped to global norm \($0)" } ?? "")
           batch         \(batch)\(microBatch < batch ? " as \(batch / microBatch) micro-batches of \(microBatch), gradients summed before one update" : "")
           SRAM arena    \(arenaBytes) B (\(formatBytes(arenaBytes)))\(budget(arenaBytes, sramBudget))
           lower bound   \(lowerBoundBytes) B: the arena is within \(String(format: "%.1f%%", 100 * (Double(arenaBytes) / Double(max(lowerBoundBytes, 1)) - 1))) of the liveness bound
