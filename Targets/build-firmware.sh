@@ -3,7 +3,8 @@
 #
 #   Targets/build-firmware.sh BOARD PAYLOAD.bin OUT_DIR [FLASH_BYTES SRAM_BYTES ARENA_BYTES STACK_BYTES PART]
 #
-# BOARD is a folder under Targets/ (mps2-an386, mps2-an500). PAYLOAD.bin is the plan and batches
+# BOARD is a folder under Targets/ (mps2-an386, mps2-an500, mps2-an505, mps3-an547; its board.env
+# gives the CPU and the memory map's origins). PAYLOAD.bin is the plan and batches
 # `halfstep validate --qemu` packs. The memory sizes come from the part profile being validated
 # (defaults: the board's full 4 MiB each, a 64 KiB arena, a 16 KiB stack). Toolchain: swiftc in
 # Embedded mode, clang and ld.lld from the Swift toolchain; nothing else. Prints the image's
@@ -33,9 +34,13 @@ firmware_digest=$(cache_digest "$embedded_root" "${firmware_sources[@]}" -- "$co
 cached_build "firmware-$EMBEDDED_CPU" "$firmware_digest" build_firmware_objects
 objects="$cached_dir"
 
+# A vector table at the start of the board's code memory takes its 1 KiB out of the part's flash.
+if [ "${VECTORS_IN_FLASH:-0}" = 1 ]; then flash=$((flash - 1024)); fi
+
 printf '.section .payload,"a"\n.balign 16\n.incbin "%s"\n' "$payload" > "$out/payload.s"
 clang "${embedded_as[@]}" -c "$out/payload.s" -o "$out/payload.o"
-sed -e "s/@FLASH_BYTES@/$flash/" -e "s/@SRAM_BYTES@/$sram/" -e "s/@ARENA_BYTES@/$arena/" -e "s/@STACK_BYTES@/$stack/" \
+sed -e "s/@VECTORS_ORIGIN@/$VECTORS_ORIGIN/" -e "s/@FLASH_ORIGIN@/$FLASH_ORIGIN/" -e "s/@SRAM_ORIGIN@/$SRAM_ORIGIN/" \
+    -e "s/@FLASH_BYTES@/$flash/" -e "s/@SRAM_BYTES@/$sram/" -e "s/@ARENA_BYTES@/$arena/" -e "s/@STACK_BYTES@/$stack/" \
     -e "s/@PART@/$part/" "$here/firmware/link.ld.in" > "$out/link.ld"
 ld.lld -T "$out/link.ld" --gc-sections -Map "$out/image.map" \
   "$objects/startup.o" "$objects/firmware.o" "$core/HalfStepCore.o" "$out/payload.o" -o "$out/image.elf"

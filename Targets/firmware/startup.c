@@ -1,4 +1,5 @@
-// Start-up code for the emulated MPS2 boards (Cortex-M4F AN386, Cortex-M7 AN500): vector table,
+// Start-up code for the emulated boards (MPS2 Cortex-M4F AN386, Cortex-M7 AN500, Cortex-M33 AN505;
+// MPS3 Cortex-M55 AN547): vector table,
 // reset handler, semihosting I/O, SysTick timing, stack painting, and a HardFault handler that
 // reports registers and exits instead of hanging. No C library: the few routines the compiler
 // may call (memcpy, memset, memmove) are defined here, and nothing can call malloc — there is
@@ -228,15 +229,16 @@ float sqrtf(float x) {
 // MARK: - Reset and faults
 
 __attribute__((noreturn)) void Reset_Handler(void) {
+    // Enable the FPU (CP10 and CP11 full access) before anything else: on the Cortex-M55 the
+    // compiler vectorises even the loops below into Helium (MVE) instructions, which need it too.
+    *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
+    __asm__ volatile("dsb\n isb" ::: "memory");
     // Paint the stack below the current frame so its high-water mark can be read at the end.
     uint32_t *sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
     for (uint32_t *p = &_stack_bottom; p < sp - 16; p++) *p = STACK_PAINT;
     for (uint32_t *s = &_sidata, *d = &_sdata; d < &_edata;) *d++ = *s++;
     for (uint32_t *d = &_sbss; d < &_ebss;) *d++ = 0;
-    // Enable the FPU (CP10 and CP11 full access) before any floating-point instruction runs.
-    *(volatile uint32_t *)0xE000ED88 |= 0xFu << 20;
-    __asm__ volatile("dsb\n isb");
     // SysTick from the core clock, free running over its 24 bits.
     SYST_RVR = 0x00FFFFFF;
     SYST_CVR = 0;

@@ -29,12 +29,12 @@ struct QEMUTests {
         #expect(r.fault?.contains("pc=") == true && r.fault?.contains("cfsr=") == true, "\(r.output)")
     }
 
-    @Test("a payload the core refuses makes the firmware exit with a refusal, on both boards")
+    @Test("a payload the core refuses makes the firmware exit with a refusal, on every board")
     func badPlanIsRefused() throws {
         let payload = FirmwarePayload(plan: [UInt8](repeating: 0x55, count: 128), inputs: [], labels: [], steps: 0, batch: 1,
                                       features: 1, profileOps: false)
         for board in QEMURunner.Board.allCases {
-            let r = try QEMURunner.run(payload: payload, arenaBytes: 1024, profile: profile(core: board == .mps2AN386 ? "cortex-m4f" : "cortex-m7"),
+            let r = try QEMURunner.run(payload: payload, arenaBytes: 1024, profile: profile(core: board.core.rawValue),
                                        board: board, reserve: (0, 0), workDirectory: work("refuse-\(board.rawValue)"), timeoutSeconds: 60)
             #expect(r.exitStatus == 3 && r.fault == "error plan", "\(board): \(r.output)")
         }

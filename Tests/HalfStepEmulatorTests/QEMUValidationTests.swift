@@ -67,6 +67,16 @@ struct QEMUValidationTests {
         #expect(abs(residual) <= 0.15, "\(model) on \(board.rawValue): model \(Int(v.modelInstructionsPerStep)), QEMU \(Int(v.instructionsPerStep))")
     }
 
+    @Test("the digits MLP with fp16 updates and the digits CNN train on the Cortex-M33 (mps2-an505) and M55 (mps3-an547) bit for bit as on the host",
+          arguments: [("mlp", QEMURunner.Board.mps2AN505), ("mlp", .mps3AN547), ("cnn", .mps2AN505), ("cnn", .mps3AN547)])
+    func newBoardsParity(model: String, board: QEMURunner.Board) throws {
+        let loaded = model == "mlp" ? try digitsPlan(batch: 32) : try digitsCNNPlan(panels: false)
+        let v = try QEMUValidation.run(loaded: loaded, data: try digitsData(), profile: try TargetProfile.resolve(board.rawValue),
+                                       board: board, reserve: (0, 0), steps: 3, seed: 0, workDirectory: work("parity-\(model)-\(board.rawValue)"))
+        #expect(v.passed, "\(model) on \(board.rawValue): \(v.mismatch.map { "\($0)" } ?? v.device.output.suffix(400).description)")
+        #expect(v.device.steps.count == 3)
+    }
+
     @Test("fewer samples than one training step takes are refused before any firmware is built")
     func tooFewSamples() throws {
         let data = syntheticData(count: 3, features: 64, classes: 10, seed: 1)

@@ -223,7 +223,7 @@ struct Bench {
                 }
             }
         }
-        let columns = runs.map { "\($0.plan.model.title) \($0.board == .mps2AN386 ? "M4F" : "M7")" }
+        let columns = runs.map { "\($0.plan.model.title) \($0.board.shortName)" }
         var results: [[String: Any]] = []
         var step: [[String]] = [["instructions per step"], ["MACs per step"], ["instructions per MAC"], ["cost model residual"]]
         var present = Set<KernelFamily>()

@@ -23,9 +23,10 @@ struct ValidateCommand: Command {
       --steps N              training steps to run (default 50)
       --reserve R            SRAM/flash kept for the rest of the firmware: sram=SIZE,flash=SIZE (default none)
       --json                 the same report as one JSON object
-      --qemu                 also build the Embedded Swift firmware, run the plan on QEMU's Cortex-M4F
-                             (mps2-an386; for M4F/M33 parts) or Cortex-M7 (mps2-an500) with the image
-                             sized to the part, and compare the weights with a host run bit for bit
+      --qemu                 also build the Embedded Swift firmware, run the plan on the QEMU board with the
+                             part's core (Cortex-M4F mps2-an386, M7 mps2-an500, M33 mps2-an505, M55
+                             mps3-an547) with the image sized to the part, and compare the weights with a
+                             host run bit for bit
       --seed N               data-order seed of the --qemu batches (default 0)
     """
 
@@ -67,7 +68,7 @@ struct ValidateCommand: Command {
         if a.switches.contains("--qemu") {
             guard let board = QEMURunner.Board.forProfile(profile) else {
                 throw Failure("no emulated board for \(profile.name)'s \(profile.core.rawValue) core",
-                              hint: "QEMU runs use mps2-an386 for Cortex-M4F/M33 parts and mps2-an500 for Cortex-M7 parts")
+                              hint: "QEMU runs use mps2-an386 for Cortex-M4F, mps2-an500 for Cortex-M7, mps2-an505 for Cortex-M33 and mps3-an547 for Cortex-M55 parts")
             }
             if !json { Terminal.err("building the firmware for \(board.rawValue) and running \(steps) steps under qemu-system-arm...") }
             let seed = UInt64(try a.int("--seed", in: 0 ... Int.max, default: 0, verb: "validate"))

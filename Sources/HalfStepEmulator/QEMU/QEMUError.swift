@@ -29,7 +29,7 @@ public enum QEMUError: Error, CustomStringConvertible {
             let how = killed ? "it ignored SIGTERM and was killed (SIGKILL)" : "it was stopped (SIGTERM)"
             return "\(subject) did not finish within \(Int(seconds)) s\(why); \(how)"
         case .io(let what): return what
-        case .noBoard(let core): return "no emulated board for a \(core) core (QEMU runs use mps2-an386 for Cortex-M4F/M33 and mps2-an500 for Cortex-M7)"
+        case .noBoard(let core): return "no emulated board for a \(core) core (QEMU runs use mps2-an386 for Cortex-M4F, mps2-an500 for Cortex-M7, mps2-an505 for Cortex-M33 and mps3-an547 for Cortex-M55)"
         }
     }
 }

@@ -9,21 +9,64 @@ public enum QEMURunner {
     public enum Board: String, Sendable, CaseIterable {
         case mps2AN386 = "mps2-an386"
         case mps2AN500 = "mps2-an500"
+        case mps2AN505 = "mps2-an505"
+        case mps3AN547 = "mps3-an547"
 
         /// The board whose core matches `profile` (a part's plan runs on the board with its core).
         public static func forProfile(_ profile: TargetProfile) -> Board? {
             if let exact = Board(rawValue: profile.name) { return exact }
-            switch profile.core {
-            case .cortexM4F, .cortexM33: return .mps2AN386
-            case .cortexM7: return .mps2AN500
-            case .cortexM0Plus, .cortexM55: return nil
+            return allCases.first { $0.core == profile.core }
+        }
+
+        /// The core QEMU emulates on this board.
+        public var core: TargetProfile.Core {
+            switch self {
+            case .mps2AN386: return .cortexM4F
+            case .mps2AN500: return .cortexM7
+            case .mps2AN505: return .cortexM33
+            case .mps3AN547: return .cortexM55
+            }
+        }
+
+        /// The core's name in reports ("Cortex-M4F"), and its short form ("M4F").
+        public var coreTitle: String { "Cortex-" + shortName }
+        public var shortName: String {
+            switch self {
+            case .mps2AN386: return "M4F"
+            case .mps2AN500: return "M7"
+            case .mps2AN505: return "M33"
+            case .mps3AN547: return "M55"
             }
         }
 
         var machine: String { rawValue }
-        var cpu: String { self == .mps2AN386 ? "cortex-m4" : "cortex-m7" }
-        /// MPS2 FPGA clock; SysTick counts at this rate.
-        var clockHz: Int { 25_000_000 }
+        var cpu: String {
+            switch self {
+            case .mps2AN386: return "cortex-m4"
+            case .mps2AN500: return "cortex-m7"
+            case .mps2AN505: return "cortex-m33"
+            case .mps3AN547: return "cortex-m55"
+            }
+        }
+
+        /// The board's system clock in QEMU (SysTick counts at this rate): the MPS2 FPGA images
+        /// run at 25 MHz, AN505 at 20 MHz, the MPS3 AN547 at 32 MHz (QEMU's mps2.c, mps2-tz.c).
+        public var clockHz: Int {
+            switch self {
+            case .mps2AN386, .mps2AN500: return 25_000_000
+            case .mps2AN505: return 20_000_000
+            case .mps3AN547: return 32_000_000
+            }
+        }
+
+        /// The board's code memory and SRAM for an image, bytes (Targets/<board>/board.env places
+        /// them): 4 MiB each, except the AN547's 2 MiB FPGA SRAM for code and payload.
+        public var flashBytes: Int { self == .mps3AN547 ? 2 << 20 : 4 << 20 }
+        public var sramBytes: Int { 4 << 20 }
+
+        /// With `-icount shift=0` each instruction is 1 ns of virtual time, so one SysTick tick is
+        /// 10^9 / clock instructions (40 at 25 MHz), ± one tick per measurement.
+        public var instructionsPerTick: Double { 1e9 / Double(clockHz) }
     }
 
     /// One step as the device reported it.
@@ -63,11 +106,13 @@ public enum QEMURunner {
         public var footprint: [String: Int]
         public var fault: String?
         public var output: String
-        /// With `-icount shift=0` each instruction is 1 ns of virtual time and SysTick ticks every
-        /// 40 ns at 25 MHz: instructions ≈ ticks × 40 (±40 per measurement). `sleep=off` keeps the
-        /// virtual clock from following the host's while QEMU waits (the default lets it, and a
-        /// busy host then moved a count by a tick now and then).
-        public static let instructionsPerTick = 40
+        /// Instructions per SysTick tick on this run's board (`Board.instructionsPerTick`).
+        /// `sleep=off` keeps the virtual clock from following the host's while QEMU waits (the
+        /// default lets it, and a busy host then moved a count by a tick now and then).
+        public var instructionsPerTick: Double { board.instructionsPerTick }
+
+        /// `ticks` in instructions on this run's board.
+        public func instructions(_ ticks: Int) -> Int { Int((Double(ticks) * instructionsPerTick).rounded()) }
     }
 
     /// The repository's `Targets/` folder.
@@ -88,11 +133,10 @@ public enum QEMURunner {
         try? fm.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         let payloadPath = workDirectory + "/payload.bin"
         guard fm.createFile(atPath: payloadPath, contents: Data(payload.encode())) else { throw .io("cannot write \(payloadPath)") }
-        let boardMemory = 4 * 1024 * 1024
-        let flash = min(boardMemory, profile.flashBudget(reserving: reserve.flash))
+        let flash = min(board.flashBytes, profile.flashBudget(reserving: reserve.flash))
         // SRAM holds .data, .bss, the arena and the stack: the arena's region less the reserve,
         // plus the stack's own region when the part keeps it apart.
-        let sram = min(boardMemory, profile.arenaRegionBytes - reserve.sram + (profile.stackSharesArenaRegion ? 0 : profile.stackBytes))
+        let sram = min(board.sramBytes, profile.arenaRegionBytes - reserve.sram + (profile.stackSharesArenaRegion ? 0 : profile.stackBytes))
         let image = workDirectory + "/image.elf"
         func timeout(_ stage: QEMUError.Stage, _ seconds: Double, _ finished: ChildProcess.Finished) -> QEMUError {
             .timeout(stage: stage, board: board, image: image, plan: plan, seconds: seconds, killed: finished.killed)

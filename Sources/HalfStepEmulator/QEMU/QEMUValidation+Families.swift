@@ -32,8 +32,8 @@ extension QEMUValidation {
         for (i, ticks) in device.opTicks {
             guard let (family, work) = opWork[i] else { continue }
             var c = counts[family] ?? FamilyCount()
-            c.instructions += ticks * QEMURunner.Result.instructionsPerTick
-            c.fixed += (device.opIdleTicks[i] ?? 0) * QEMURunner.Result.instructionsPerTick
+            c.instructions += device.instructions(ticks)
+            c.fixed += device.instructions(device.opIdleTicks[i] ?? 0)
             c.macs += work.macs
             c.elementwise += work.elementwiseOperations
             c.ops += 1

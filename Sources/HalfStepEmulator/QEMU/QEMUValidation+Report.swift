@@ -7,7 +7,7 @@ extension QEMUValidation {
     /// and the parity verdict with the device's update diagnostics. Opens with a blank line and
     /// ends with a newline; a device fault replaces everything after the first line.
     public func text() -> String {
-        var s = "\nQEMU \(board.rawValue) (\(board == .mps2AN386 ? "Cortex-M4F" : "Cortex-M7"), Embedded Swift firmware, -icount shift=0,sleep=off)\n"
+        var s = "\nQEMU \(board.rawValue) (\(board.coreTitle), Embedded Swift firmware, -icount shift=0,sleep=off)\n"
         if let fault = device.fault {
             s += "  the device stopped: \(fault) (exit status \(device.exitStatus))\n"
             return s
@@ -19,8 +19,8 @@ extension QEMUValidation {
         s += "  cost model: \(Int(modelInstructionsPerStep)) instructions per step estimated, residual \(String(format: "%+.1f%%", (modelInstructionsPerStep / max(perStep, 1) - 1) * 100)) against QEMU\n"
         var rows: [[String]] = []
         for (i, ticks) in device.opTicks.sorted(by: { $0.key < $1.key }) {
-            let instructions = ticks * QEMURunner.Result.instructionsPerTick
-            let fixed = device.opIdleTicks[i].map { $0 * QEMURunner.Result.instructionsPerTick }
+            let instructions = device.instructions(ticks)
+            let fixed = device.opIdleTicks[i].map { device.instructions($0) }
             let macs = opMACs[i] ?? 0
             rows.append(["\(i)", opNames[i] ?? "", "\(instructions)", fixed.map { "\($0)" } ?? "-", "\(macs)",
                          macs > 0 ? String(format: "%.2f", Double(instructions) / Double(macs)) : "-",
@@ -50,8 +50,8 @@ extension QEMUValidation {
             "board": board.rawValue, "exit_status": Int(device.exitStatus), "fault": device.fault as Any,
             "footprint": device.footprint, "stack_high_water_bytes": device.stackHighWater,
             "instructions_per_step": Int(instructionsPerStep), "instructions_per_mac": instructionsPerStep / Double(max(macsPerStep, 1)),
-            "op_instructions": Dictionary(uniqueKeysWithValues: device.opTicks.map { ("\($0.key)", $0.value * QEMURunner.Result.instructionsPerTick) }),
-            "op_fixed_instructions": Dictionary(uniqueKeysWithValues: device.opIdleTicks.map { ("\($0.key)", $0.value * QEMURunner.Result.instructionsPerTick) }),
+            "op_instructions": Dictionary(uniqueKeysWithValues: device.opTicks.map { ("\($0.key)", device.instructions($0.value)) }),
+            "op_fixed_instructions": Dictionary(uniqueKeysWithValues: device.opIdleTicks.map { ("\($0.key)", device.instructions($0.value)) }),
             "op_work": Dictionary(uniqueKeysWithValues: opWork.map { i, o in
                 ("\(i)", ["family": "\(o.family)", "macs": o.work.macs, "elementwise": o.work.elementwiseOperations,
                           "transcendentals": o.work.transcendentals] as [String: Any])

@@ -48,11 +48,11 @@ public struct QEMUValidation {
     }
 
     /// Instructions per training step on the device: the mean of the steps' SysTick ticks times
-    /// `QEMURunner.Result.instructionsPerTick` (0 when no step was reported).
+    /// the board's instructions per tick (0 when no step was reported).
     public var instructionsPerStep: Double {
         let ticks = device.steps.map(\.ticks)
         guard !ticks.isEmpty else { return 0 }
-        return Double(ticks.reduce(0, +)) / Double(ticks.count) * Double(QEMURunner.Result.instructionsPerTick)
+        return Double(ticks.reduce(0, +)) / Double(ticks.count) * device.instructionsPerTick
     }
 
     /// The firmware exited cleanly, did not fault and matched the host bit for bit.
