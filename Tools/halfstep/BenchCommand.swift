@@ -6,7 +6,7 @@ import HalfStepPlanner
 struct BenchCommand: Command {
     let help = """
     usage: halfstep bench [--models mlp,cnn,strided,mobilenetv2] [--batches 1,8,32,128] [--steps N] [--python PATH]
-                          [--boards mps2-an386,mps2-an500] [--no-qemu] [--json]
+                          [--boards mps2-an386,mps2-an500,mps2-an505,mps3-an547] [--no-qemu] [--json]
 
     Speed of the bundled examples' continuation, side by side with PyTorch (CPU, fp32, one thread):
       mlp          the digits MLP (64-64-32-10): host steps/s per batch size and update mode, Dense kernel
@@ -31,7 +31,7 @@ struct BenchCommand: Command {
                        N/100 (at least 5)
       --python PATH    a Python with torch, to time Tools/bench/pytorch_step.py in the same run
                        (default: python3 if it imports torch)
-      --boards LIST    QEMU boards (default mps2-an386,mps2-an500)
+      --boards LIST    QEMU boards (default mps2-an386,mps2-an500,mps2-an505,mps3-an547)
       --no-qemu        skip the QEMU instruction counts
       --json           one JSON object
     """
@@ -47,7 +47,7 @@ struct BenchCommand: Command {
         }
         let models = try list(a.value("--models") ?? "mlp,cnn,strided,mobilenetv2", of: BenchModel.allCases.map(\.rawValue), flag: "--models")
             .compactMap(BenchModel.init(rawValue:))
-        let boards = try list(a.value("--boards") ?? "mps2-an386,mps2-an500", of: QEMURunner.Board.allCases.map(\.rawValue), flag: "--boards")
+        let boards = try list(a.value("--boards") ?? QEMURunner.Board.allCases.map(\.rawValue).joined(separator: ","), of: QEMURunner.Board.allCases.map(\.rawValue), flag: "--boards")
             .compactMap(QEMURunner.Board.init(rawValue:))
         let examples = URL(fileURLWithPath: a.value("--data") ?? defaultExampleFolder()).deletingLastPathComponent().path
         let json = a.switches.contains("--json")
