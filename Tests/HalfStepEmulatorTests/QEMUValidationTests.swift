@@ -55,9 +55,9 @@ struct QEMUValidationTests {
 
     /// The runs also prove parity: `passed` holds only when the device's weights, losses and
     /// scales equal the host's bit for bit (with convolution panels on too).
-    @Test("the cost model's step estimate is within 15% of QEMU's instruction count for the digits MLP and CNN on the Cortex-M4F and M7",
+    @Test("the cost model's step estimate is within 15% of QEMU's instruction count for the digits MLP and CNN on the Cortex-M4F, M7, M33 and M55",
           arguments: [("mlp", QEMURunner.Board.mps2AN386), ("mlp", .mps2AN500), ("cnn", .mps2AN386), ("cnn", .mps2AN500),
-                      ("cnn --conv-panels on", .mps2AN386)])
+                      ("cnn --conv-panels on", .mps2AN386), ("mlp", .mps2AN505), ("cnn", .mps3AN547), ("mlp", .mps3AN547)])
     func costModelResidual(model: String, board: QEMURunner.Board) throws {
         let loaded = model == "mlp" ? try digitsPlan(batch: 32) : try digitsCNNPlan(panels: model.hasSuffix("on"))
         let v = try QEMUValidation.run(loaded: loaded, data: try digitsData(), profile: try TargetProfile.resolve(board.rawValue),

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fits CostModel's per-family rates to QEMU instruction counts.
 
-usage: Tools/costmodel/fit.py M4F.json[,M4F.json...] M7.json[,M7.json...]
+usage: Tools/costmodel/fit.py CORE=FILE.json[,FILE.json...] ...   (e.g. m4f=a.json,b.json m7=c.json)
        (Tools/costmodel/measure.sh makes the files for the calibration plans and runs this)
 
 Each file is the output of `halfstep validate PLAN --qemu --json` (its "qemu" object holds, per op,
@@ -82,9 +82,9 @@ def estimate(rates, r):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 2 or any("=" not in a for a in sys.argv[1:]):
         sys.exit(__doc__)
-    for name, arg in zip(["m4f", "m7"], sys.argv[1:]):
+    for name, arg in (a.split("=", 1) for a in sys.argv[1:]):
         runs = [load(p) for p in arg.split(",")]
         rates = fit(runs)
         print(f"    static let {name}Rates: [KernelFamily: Rate] = [")
