@@ -73,12 +73,43 @@ struct CFirmwareExampleTests {
         #expect(abs(accuracy * Double(samples) - Double(after)) <= 3, "ONNX \(accuracy * Double(samples)) vs device \(after)")
     }
 
+    @Test("package builds for Cortex-M33 and M55 parts (RP2350, STM32N6), and a C program links against each with arm-none-eabi-gcc and the README's flags",
+          arguments: ["rp2350", "stm32n657"])
+    func packageForM33AndM55(part: String) throws {
+        let plan = cli.temporary("pkg-\(part).hsplan"), out = cli.temporary("pkg-\(part)")
+        _ = try cli.run(["plan", CLITests.digits + "/mlp.onnx", "-o", plan])
+        let r = try cli.run(["package", plan, "--target", part, "-o", out])
+        #expect(r.status == 0, "\(r.err)")
+        let readme = (try? String(contentsOfFile: out + "/README.md", encoding: .utf8)) ?? ""
+        let flags = part == "rp2350" ? "-mcpu=cortex-m33 -mthumb -mfpu=fpv5-sp-d16 -mfloat-abi=hard" : "-mcpu=cortex-m55 -mthumb -mfloat-abi=hard"
+        #expect(readme.contains(flags), "\(readme.prefix(600))")
+        let main = out + "/main.c"
+        try """
+        #include "halfstep.h"
+        #include "plan.h"
+        static unsigned long long storage[HS_TRAINER_MAX_BYTES / 8];
+        static unsigned char arena[HS_PLAN_ARENA_BYTES] __attribute__((aligned(16)));
+        static float x[HS_PLAN_BYTES > 0 ? 32 * 64 : 1];
+        static int32_t labels[32];
+        int main(void) {
+            hs_trainer *t = (hs_trainer *)storage;
+            if (hs_trainer_init(t, hs_plan, hs_plan_bytes, arena, sizeof arena) != 0) return 1;
+            hs_step_report r;
+            return hs_train_step(t, x, labels, &r);
+        }
+        """.write(toFile: main, atomically: true, encoding: .utf8)
+        let args = flags.split(separator: " ").map(String.init) + ["-Os", "-I", out + "/include", "-I", out + "/plan", main, out + "/plan/plan.c",
+                    out + "/lib/libhalfstep.a", "-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,-e,main", "-o", out + "/image.elf"]
+        let linked = try tool("arm-none-eabi-gcc", args, in: out, seconds: 120)
+        #expect(linked.status == 0, "\(linked.output)")
+    }
+
     @Test("package refuses a part whose core the library does not build for, naming the cores it does")
     func packageRefusesUnsupportedCore() throws {
         let plan = cli.temporary("pkg-refuse.hsplan")
         _ = try cli.run(["plan", CLITests.digits + "/mlp.onnx", "-o", plan])
         let r = try cli.run(["package", plan, "--target", "rp2040", "-o", cli.temporary("pkg-refused")])
-        #expect(r.status == 1 && r.err.contains("cortex-m0plus") && r.err.contains("cortex-m4f, cortex-m7"), "\(r.err)")
+        #expect(r.status == 1 && r.err.contains("cortex-m0plus") && r.err.contains("cortex-m33, cortex-m4f, cortex-m55, cortex-m7"), "\(r.err)")
         let missing = try cli.run(["package", plan, "-o", cli.temporary("pkg-refused")])
         #expect(missing.status == 2 && missing.err.contains("--target"))
         let noOutput = try cli.run(["package", plan, "--target", "mps2-an386"])

@@ -19,7 +19,7 @@ struct PackageCommand: Command {
 
     options:
       --target NAME|FILE  the part (`halfstep targets`); its core picks the library's CPU
-                          (cortex-m4f, cortex-m7)
+                          (cortex-m4f, cortex-m7, cortex-m33, cortex-m55)
       -o, --output DIR    where to write the package (created; existing files are replaced)
     """
 
@@ -28,6 +28,8 @@ struct PackageCommand: Command {
     static let cpus: [TargetProfile.Core: (cpu: String, gcc: String)] = [
         .cortexM4F: ("m4f", "-mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard"),
         .cortexM7: ("m7", "-mcpu=cortex-m7 -mthumb -mfpu=fpv5-d16 -mfloat-abi=hard"),
+        .cortexM33: ("m33", "-mcpu=cortex-m33 -mthumb -mfpu=fpv5-sp-d16 -mfloat-abi=hard"),
+        .cortexM55: ("m55", "-mcpu=cortex-m55 -mthumb -mfloat-abi=hard"),
     ]
 
     func run(_ argv: [String]) throws -> ExitCode {
