@@ -151,4 +151,15 @@ struct RegressionCLITests {
         #expect(config["loss"] as? String == "huber:0.5" && config["learning_rate_schedule"] as? String == "cosine:300:0.001", "\(inspected.out.prefix(400))")
         #expect(config["warmup_steps"] as? String == "10" && config["clip_grad_norm"] as? String == "2.0")
     }
+
+    @Test("plan --target says when --accumulate fp16 does not pay on the part's core, with or without fp16 arithmetic")
+    func accumulationNoteFollowsTheProfile() throws {
+        let model = CLITests.digits + "/mlp.onnx"
+        let m4 = try cli.run(["plan", model, "--target", "nrf52840", "--accumulate", "fp16", "-o", cli.temporary("acc-m4.hsplan")])
+        #expect(m4.status == 0 && m4.out.contains("nrf52840's cortex-m4f has no fp16 arithmetic (f32-f16-conversion)"), "\(m4.out)")
+        let m55 = try cli.run(["plan", model, "--target", "stm32n657", "--accumulate", "fp16", "-o", cli.temporary("acc-m55.hsplan")])
+        #expect(m55.status == 0 && m55.out.contains("stm32n657's cortex-m55 computes in fp16, but the fp16-accumulation kernels are portable code"), "\(m55.out)")
+        let fp32 = try cli.run(["plan", model, "--target", "stm32n657", "-o", cli.temporary("acc-fp32.hsplan")])
+        #expect(fp32.status == 0 && !fp32.out.contains("accumulation kernels"))
+    }
 }
