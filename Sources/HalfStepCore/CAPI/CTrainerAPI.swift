@@ -131,15 +131,7 @@ public func hs_train_step_f16(_ t: UnsafeMutableRawPointer?, _ inputs: UnsafePoi
     guard let inputs else { return refuseNull(t, ": inputs") }
     let config = trainer.pointee.plan.config
     let features = Int(config.inputFeatures)
-    var i = 0
-    while i < config.stepBatch * features {
-        // NaN or infinity: every exponent bit set.
-        if inputs[i] & 0x7C00 == 0x7C00 {
-            let error: CAPIError = inputs[i] & 0x03FF != 0 ? .inputNaN : .inputRange
-            return refuseInput(t, error, at: i, features: features)
-        }
-        i += 1
-    }
+    if let refused = checkHalfInputs(t, inputs, rows: config.stepBatch, features: features) { return refused }
     let input = trainer.pointee.input
     return trainStep(t, trainer, labels, report) { first, count in
         UnsafeMutableRawPointer(input.base).copyMemory(from: inputs + first * features, byteCount: 2 * count * features)
@@ -179,14 +171,8 @@ public func hs_train_step_targets_f16(_ t: UnsafeMutableRawPointer?, _ inputs: U
     guard let targets else { return refuseNull(t, ": targets") }
     let config = trainer.pointee.plan.config
     let features = Int(config.inputFeatures), outputs = Int(config.classes)
+    if let refused = checkHalfInputs(t, inputs, rows: config.stepBatch, features: features) { return refused }
     var i = 0
-    while i < config.stepBatch * features {
-        if inputs[i] & 0x7C00 == 0x7C00 {
-            return refuseInput(t, inputs[i] & 0x03FF != 0 ? .inputNaN : .inputRange, at: i, features: features)
-        }
-        i += 1
-    }
-    i = 0
     while i < config.stepBatch * outputs {
         if targets[i] & 0x7C00 == 0x7C00 { return refuseTarget(t, at: i, outputs: outputs) }
         i += 1
@@ -382,6 +368,18 @@ func checkInputs(_ t: UnsafeMutableRawPointer, _ inputs: UnsafePointer<Float>, r
     while i < rows * features {
         let x = inputs[i]
         if x.isNaN || x.magnitude > 65504 { return refuseInput(t, x.isNaN ? .inputNaN : .inputRange, at: i, features: features) }
+        i += 1
+    }
+    return nil
+}
+
+/// `checkInputs` for fp16 bit patterns: NaN or infinity (every exponent bit set) is refused.
+func checkHalfInputs(_ t: UnsafeMutableRawPointer, _ inputs: UnsafePointer<UInt16>, rows: Int, features: Int) -> Int32? {
+    var i = 0
+    while i < rows * features {
+        if inputs[i] & 0x7C00 == 0x7C00 {
+            return refuseInput(t, inputs[i] & 0x03FF != 0 ? .inputNaN : .inputRange, at: i, features: features)
+        }
         i += 1
     }
     return nil
